@@ -1,0 +1,210 @@
+/**
+ * Composition root: builds every part from a loaded setup and starts/stops them in dependency order.
+ *
+ *   start: database → registry → XMPP link (connects in the background) → MQTT broker → bridge topics
+ *   stop:  stop accepting (broker) → unavailable presence for online devices → close the XMPP stream → database
+ */
+import { EventEmitter } from 'node:events';
+import { EmbeddedBroker } from './broker/embedded.js';
+import type { InboundPublish, MqttSide, MqttSideHandlers } from './broker/mqtt-side.js';
+import type { Device } from './devices/device.js';
+import { DeviceRegistry } from './devices/registry.js';
+import type { BridgeSetup } from './load.js';
+import type { Logger } from './log.js';
+import { availabilityRouter, readingRouter } from './mapping/router.js';
+import { BridgeTopics } from './observe/bridge-topics.js';
+import { Metrics } from './observe/metrics.js';
+import { Throttle } from './observe/throttle.js';
+import { AvailabilityTracker } from './pipeline/availability.js';
+import { Uplink, type Rejection } from './pipeline/uplink.js';
+import { openDatabase, type Db } from './store/db.js';
+import { DeviceStore } from './store/devices.js';
+import { SubscriptionStore } from './store/subscriptions.js';
+import { PRODUCT } from './version.js';
+import { ComponentLink, type FatalLinkError } from './xmpp/component.js';
+import { pingHandler, versionHandler } from './xmpp/handlers/basic.js';
+import { discoInfoHandler, discoItemsHandler } from './xmpp/handlers/disco.js';
+import { PresenceService } from './xmpp/presence.js';
+import { ReadingSender } from './xmpp/readings.js';
+import { NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_VERSION } from './xmpp/stanzas.js';
+
+const MAX_DEVICES = 100_000;
+
+interface BridgeEvents {
+  fatal: [FatalLinkError];
+}
+
+export class Bridge extends EventEmitter<BridgeEvents> {
+  readonly metrics = new Metrics();
+  readonly registry: DeviceRegistry;
+  readonly link: ComponentLink;
+  private readonly db: Db;
+  private readonly subscriptions: SubscriptionStore;
+  private readonly mqtt: MqttSide;
+  private readonly topics: BridgeTopics;
+  private readonly presence: PresenceService;
+  private readonly readings: ReadingSender;
+  private readonly uplink: Uplink;
+  private readonly availability: AvailabilityTracker;
+  private readonly throttle = new Throttle(10_000);
+  private readonly firstOnline: Promise<void>;
+  private stopping = false;
+
+  constructor(
+    private readonly setup: BridgeSetup,
+    private readonly log: Logger,
+  ) {
+    super();
+    const { config, mappings } = setup;
+    this.db = openDatabase(config.dataDir);
+    this.subscriptions = new SubscriptionStore(this.db);
+    this.mqtt = new EmbeddedBroker(config.mqtt.embedded, log.child({ part: 'broker' }));
+    this.topics = new BridgeTopics(config.baseTopic, this.mqtt, log);
+    this.registry = new DeviceRegistry(config.xmpp.domain, mappings, new DeviceStore(this.db), MAX_DEVICES, (d) => this.deviceAdded(d));
+    this.link = new ComponentLink({ service: config.xmpp.service, domain: config.xmpp.domain, secret: config.xmpp.secret, log: log.child({ part: 'xmpp' }) });
+    this.presence = new PresenceService(this.link, this.registry, this.subscriptions, this.metrics, log, (type, data) => this.topics.event(type, data));
+    this.readings = new ReadingSender(this.link, this.subscriptions, config.xmpp, this.metrics);
+    this.uplink = new Uplink(readingRouter(mappings), this.registry);
+    this.availability = new AvailabilityTracker(mappings, availabilityRouter(mappings), this.registry, (d, reason) => this.availabilityChanged(d, reason), log);
+
+    this.firstOnline = new Promise((resolve, reject) => {
+      this.link.once('online', resolve);
+      this.link.once('fatal', reject);
+    });
+    this.firstOnline.catch(() => undefined); // surfaced through 'fatal' and ready()
+    this.wireXmpp();
+  }
+
+  /** Start the broker and begin connecting to the XMPP server; resolves once the broker listens. */
+  async start(): Promise<void> {
+    const { mappings } = this.setup;
+    this.link.start().catch(() => undefined); // fatal errors arrive as the 'fatal' event
+    const handlers: MqttSideHandlers = {
+      onPublish: (msg, done) => this.onPublish(msg, done),
+      onWatched: (topic, payload) => this.availability.message(topic, payload),
+      onClientConnected: (id) => this.availability.clientConnected(id),
+      onClientDisconnected: (id) => this.availability.clientDisconnected(id),
+      onBrokerEvent: (type, data) => {
+        this.metrics.inc('broker_events_total', type);
+        this.topics.event(type, data);
+      },
+    };
+    const watch = [...new Set(mappings.flatMap((m) => (m.availability?.topic ? [m.availability.topic.filter] : [])))];
+    await this.mqtt.start(handlers, watch);
+    this.availability.start();
+    await this.topics.state(true);
+    await this.publishInfo();
+    this.topics.devicesChanged(() => this.deviceList());
+  }
+
+  /** Resolves when the XMPP link is first online; rejects if the server refuses the component for good. */
+  ready(): Promise<void> {
+    return this.firstOnline;
+  }
+
+  addresses(): { mqtt?: string; websocket?: string } {
+    return this.mqtt.addresses();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.availability.stop();
+    this.topics.stop();
+    await this.topics.state(false);
+    this.presence.unavailableAll();
+    await this.mqtt.stop();
+    await this.link.stop();
+    this.registry.flush();
+    this.db.close();
+  }
+
+  private wireXmpp(): void {
+    const { config } = this.setup;
+    const xmpp = this.link.xmpp;
+    const mayView = (d: Device, bare: string): boolean => this.presence.mayView(d, bare);
+    const disco = {
+      domain: config.xmpp.domain,
+      name: config.xmpp.name,
+      registry: this.registry,
+      mayView,
+      deviceFeatures: () => [],
+      componentFeatures: () => [],
+    };
+    xmpp.iqCallee.get(NS_DISCO_INFO, 'query', discoInfoHandler(disco));
+    xmpp.iqCallee.get(NS_DISCO_ITEMS, 'query', discoItemsHandler(disco));
+    xmpp.iqCallee.get(NS_PING, 'ping', pingHandler(config.xmpp.domain, this.registry, mayView));
+    xmpp.iqCallee.get(NS_VERSION, 'query', versionHandler(config.xmpp.domain));
+
+    this.link.on('stanza', (el) => {
+      if (el.name === 'presence') this.presence.handle(el);
+    });
+    this.link.on('online', () => {
+      this.metrics.inc('xmpp_connects_total');
+      this.presence.announceAll();
+      void this.publishInfo();
+    });
+    this.link.on('offline', () => void this.publishInfo());
+    this.link.on('fatal', (err) => this.emit('fatal', err));
+  }
+
+  private onPublish(msg: InboundPublish, done: (err?: Error) => void): void {
+    const outcome = this.uplink.process(msg);
+    if (outcome.kind === 'rejected') {
+      this.reject(outcome.rejection);
+    } else if (outcome.kind === 'reading') {
+      const { reading } = outcome;
+      this.metrics.inc('readings_total');
+      this.availability.reading(reading.device);
+      const sent = this.readings.send(reading);
+      if (!sent.ok) {
+        this.reject({ error: sent.error, topic: reading.topic, clientId: msg.clientId, deviceId: reading.device.id, mappingId: reading.device.mapping.id });
+      }
+    }
+    done();
+  }
+
+  private reject(r: Rejection): void {
+    const code = r.error.code;
+    this.metrics.inc('uplink_rejected_total', code);
+    const suppressed = this.throttle.admit(`${r.deviceId ?? r.topic}\u0000${code}`);
+    if (suppressed === undefined) return;
+    const data = {
+      code,
+      message: r.error.message,
+      deviceId: r.deviceId,
+      topic: r.topic,
+      mapping: r.mappingId,
+      clientId: r.clientId,
+      ...(r.schemaErrors ? { errors: r.schemaErrors } : {}),
+      ...(suppressed > 0 ? { suppressed } : {}),
+    };
+    this.log.warn(data, 'reading rejected');
+    this.topics.event('reading_rejected', data);
+  }
+
+  private deviceAdded(device: Device): void {
+    this.log.info({ deviceId: device.id, jid: device.jid, mapping: device.mapping.id }, 'new device');
+    this.topics.event('device_added', { deviceId: device.id, jid: device.jid, mapping: device.mapping.id, segments: device.segments });
+    this.topics.devicesChanged(() => this.deviceList());
+  }
+
+  private availabilityChanged(device: Device, reason: string): void {
+    this.presence.deviceChanged(device, reason);
+    this.topics.devicesChanged(() => this.deviceList());
+  }
+
+  private deviceList(): unknown[] {
+    return [...this.registry.all()].map((d) => ({ id: d.id, jid: d.jid, name: d.name, mapping: d.mapping.id, online: d.online, lastSeen: d.lastSeen || null }));
+  }
+
+  private publishInfo(): Promise<void> {
+    const { config, mappings } = this.setup;
+    return this.topics.info({
+      version: PRODUCT.version,
+      xmpp: { domain: config.xmpp.domain, connected: this.link.online },
+      mqtt: this.mqtt.addresses(),
+      mappings: mappings.map((m) => ({ id: m.id, topic: m.topic.source, jid: m.jid.source, schema: m.schema.id })),
+    });
+  }
+}

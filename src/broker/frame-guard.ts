@@ -1,0 +1,109 @@
+/**
+ * A size limit on MQTT packets, enforced on the byte stream *before* aedes buffers a packet.
+ *
+ * aedes (via mqtt-packet) accumulates a whole packet before parsing it, whatever its declared length: one
+ * unauthenticated CONNECT announcing 150 MB grew the broker by 150 MB. The scanner reads each fixed header's
+ * Remaining Length (MQTT 3.1.1 §2.2.3) as bytes arrive and reports a violation as soon as a packet declares more
+ * than the limit, so the connection is closed having buffered at most one chunk.
+ */
+import { Duplex } from 'node:stream';
+
+export interface FrameViolation {
+  readonly reason: 'packet-too-large' | 'malformed-length';
+  /** Declared remaining length, when known. */
+  readonly declared?: number;
+  /** MQTT control packet type (upper nibble of the first byte), when known. */
+  readonly packetType?: number;
+}
+
+/** Incremental fixed-header scanner. Pure: feed it chunks, it keeps its state across chunk boundaries. */
+export class MqttFrameScanner {
+  private state: 'type' | 'length' | 'body' = 'type';
+  private packetType = 0;
+  private length = 0;
+  private multiplier = 1;
+  private lengthBytes = 0;
+  private remaining = 0;
+
+  constructor(private readonly maxRemainingLength: number) {}
+
+  push(chunk: Uint8Array): FrameViolation | undefined {
+    let i = 0;
+    const n = chunk.length;
+    while (i < n) {
+      if (this.state === 'body') {
+        const take = Math.min(this.remaining, n - i);
+        this.remaining -= take;
+        i += take;
+        if (this.remaining === 0) this.state = 'type';
+        continue;
+      }
+      const byte = chunk[i++]!;
+      if (this.state === 'type') {
+        this.packetType = byte >> 4;
+        this.length = 0;
+        this.multiplier = 1;
+        this.lengthBytes = 0;
+        this.state = 'length';
+        continue;
+      }
+      // Remaining Length: 7 bits per byte, continuation in the high bit, at most 4 bytes (MQTT 3.1.1 §2.2.3).
+      this.length += (byte & 0x7f) * this.multiplier;
+      this.multiplier *= 128;
+      this.lengthBytes += 1;
+      if (byte & 0x80) {
+        if (this.lengthBytes >= 4) return { reason: 'malformed-length', packetType: this.packetType };
+        continue;
+      }
+      if (this.length > this.maxRemainingLength) {
+        return { reason: 'packet-too-large', declared: this.length, packetType: this.packetType };
+      }
+      this.remaining = this.length;
+      this.state = this.remaining === 0 ? 'type' : 'body';
+    }
+    return undefined;
+  }
+}
+
+/**
+ * The socket as aedes sees it: inbound bytes pass through the scanner; a violation destroys the connection before
+ * the oversized packet is buffered. Outbound bytes go straight to the socket, with its backpressure.
+ */
+export class GuardedConnection extends Duplex {
+  private readonly socket: Duplex;
+
+  constructor(socket: Duplex, scanner: MqttFrameScanner, onViolation: (v: FrameViolation) => void) {
+    super({ allowHalfOpen: false });
+    this.socket = socket;
+    socket.on('data', (chunk: Buffer) => {
+      const violation = scanner.push(chunk);
+      if (violation) {
+        onViolation(violation);
+        socket.destroy();
+        this.destroy();
+        return;
+      }
+      if (!this.push(chunk)) socket.pause();
+    });
+    socket.on('end', () => this.push(null));
+    socket.on('error', (err) => this.destroy(err));
+    socket.on('close', () => this.destroy());
+  }
+
+  override _read(): void {
+    this.socket.resume();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.socket.write(chunk, cb);
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.socket.end(cb);
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.socket.destroy();
+    cb(err);
+  }
+}

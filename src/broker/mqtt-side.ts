@@ -1,0 +1,44 @@
+/**
+ * What the bridge needs from MQTT, whether the broker is embedded (aedes) or an existing one reached as a client.
+ * Both implementations deliver device publishes *before* acknowledging them, so the bridge decides when a QoS 1/2
+ * publish may be acknowledged.
+ */
+
+export type QoS = 0 | 1 | 2;
+
+export interface InboundPublish {
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly qos: QoS;
+  readonly retain: boolean;
+  /** The publishing client's id, when known (embedded broker). */
+  readonly clientId: string | undefined;
+}
+
+export interface MqttSideHandlers {
+  /**
+   * A device publish that the broker has not acknowledged yet. Call `done()` once it may be acknowledged; call
+   * `done(error)` to refuse it (the embedded broker then closes the client's connection, as MQTT 3.1.1 has no other
+   * way to refuse a PUBLISH).
+   */
+  onPublish(msg: InboundPublish, done: (err?: Error) => void): void;
+  /** Any message on a watched filter, including Will messages the broker publishes for lost clients. */
+  onWatched(topic: string, payload: Buffer): void;
+  onClientConnected(clientId: string): void;
+  onClientDisconnected(clientId: string): void;
+  /** Something the operator should know about (oversized packet, refused connection…), as a bridge event. */
+  onBrokerEvent(type: string, data: Record<string, unknown>): void;
+}
+
+export interface PublishOptions {
+  readonly qos: QoS;
+  readonly retain: boolean;
+}
+
+export interface MqttSide {
+  start(handlers: MqttSideHandlers, watchFilters: readonly string[]): Promise<void>;
+  publish(topic: string, payload: string | Buffer, opts: PublishOptions): Promise<void>;
+  /** Addresses clients can connect to, for logs and the demo. */
+  addresses(): { mqtt?: string; websocket?: string };
+  stop(): Promise<void>;
+}

@@ -1,0 +1,189 @@
+#!/usr/bin/env node
+/**
+ * Command-line entry: parse arguments, load, run a command, exit with a meaningful code.
+ *   0 success · 1 invalid configuration, schemas or mappings · 2 refused by the XMPP server (wrong secret, domain taken)
+ *   3 any other failure
+ */
+import { parseArgs } from 'node:util';
+import { Bridge } from './app.js';
+import { LoadError, formatProblem } from './errors.js';
+import { loadSetup } from './load.js';
+import { createLogger } from './log.js';
+import { ENV_OVERRIDES } from './config/env.js';
+import { PRODUCT } from './version.js';
+
+const EXIT_CONFIG = 1;
+const EXIT_REFUSED = 2;
+const EXIT_FAILURE = 3;
+const STOP_TIMEOUT_MS = 10_000;
+
+const HELP: Record<string, string> = {
+  main: `${PRODUCT.name} ${PRODUCT.version}: MQTT devices as XMPP entities
+
+Usage: mqtt-xmpp-bridge <command> [options]
+
+Commands:
+  start      run the bridge
+  validate   check configuration, payload schemas and mappings, print every problem
+  demo       run a private Prosody, the bridge and simulated devices, and print how to log in
+
+Run 'mqtt-xmpp-bridge <command> --help' for a command's options.`,
+  start: `Usage: mqtt-xmpp-bridge start --config FILE
+
+Runs the bridge: the embedded MQTT broker and the XMPP component.
+
+Options:
+  -c, --config FILE   configuration file (YAML)
+  -h, --help          this help
+
+Environment variables override the file:
+${ENV_OVERRIDES.map((o) => `  ${o.name.padEnd(28)} ${o.description}`).join('\n')}
+
+Exit codes: 0 stopped by SIGTERM/SIGINT, 1 invalid configuration, 2 refused by the XMPP server, 3 other failure.`,
+  validate: `Usage: mqtt-xmpp-bridge validate --config FILE
+
+Checks the configuration, the payload schemas and the mappings, and prints every problem at once, one per line,
+with file and JSON path. Opens no socket. Exit code 0 when valid, 1 otherwise.
+
+Options:
+  -c, --config FILE   configuration file (YAML)
+  -h, --help          this help`,
+  demo: `Usage: mqtt-xmpp-bridge demo [--dir DIR]
+
+Starts a private Prosody on 127.0.0.1 (needs: sudo apt-get install -y prosody), creates a demo account, starts the
+bridge with the example mappings and a few simulated devices publishing over MQTT, and prints how to log in with any
+XMPP client. Ctrl-C stops everything it started.
+
+Options:
+  --dir DIR           keep Prosody's and the bridge's state in DIR (default: a new temporary directory)
+  -h, --help          this help`,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+    console.log(HELP['main']);
+    return command === undefined ? EXIT_CONFIG : 0;
+  }
+  if (command === '--version' || command === '-v') {
+    console.log(PRODUCT.version);
+    return 0;
+  }
+  const help = HELP[command];
+  if (!help || command === 'main') {
+    console.error(`unknown command "${command}"\n\n${HELP['main']}`);
+    return EXIT_CONFIG;
+  }
+  let values: { config?: string; help?: boolean; dir?: string };
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, dir: { type: 'string' } },
+      strict: true,
+    }));
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${help}`);
+    return EXIT_CONFIG;
+  }
+  if (values.help) {
+    console.log(help);
+    return 0;
+  }
+  switch (command) {
+    case 'validate':
+      return validate(values.config);
+    case 'start':
+      return start(values.config);
+    case 'demo': {
+      const { runDemo } = await import('./demo/run.js');
+      return runDemo({ ...(values.dir !== undefined ? { dir: values.dir } : {}) });
+    }
+  }
+  return EXIT_CONFIG;
+}
+
+function requireConfig(file: string | undefined): file is string {
+  if (file !== undefined) return true;
+  console.error('missing --config FILE');
+  return false;
+}
+
+function validate(file: string | undefined): number {
+  if (!requireConfig(file)) return EXIT_CONFIG;
+  try {
+    const setup = loadSetup(file);
+    for (const w of setup.warnings) console.error(`warning: ${w}`);
+    console.log(`${file}: valid (${setup.mappings.length} mapping${setup.mappings.length === 1 ? '' : 's'}: ${setup.mappings.map((m) => m.id).join(', ')})`);
+    return 0;
+  } catch (err) {
+    if (err instanceof LoadError) {
+      for (const p of err.problems) console.error(formatProblem(p));
+      console.error(`${err.problems.length} problem${err.problems.length === 1 ? '' : 's'} found`);
+      return EXIT_CONFIG;
+    }
+    throw err;
+  }
+}
+
+async function start(file: string | undefined): Promise<number> {
+  if (!requireConfig(file)) return EXIT_CONFIG;
+  let setup;
+  try {
+    setup = loadSetup(file);
+  } catch (err) {
+    if (err instanceof LoadError) {
+      for (const p of err.problems) console.error(formatProblem(p));
+      console.error(`${err.problems.length} problem${err.problems.length === 1 ? '' : 's'} found; not starting`);
+      return EXIT_CONFIG;
+    }
+    throw err;
+  }
+  const log = createLogger({ level: setup.config.log.level, ...(setup.config.log.file ? { destination: setup.config.log.file } : {}) });
+  for (const w of setup.warnings) log.warn(w);
+  const bridge = new Bridge(setup, log);
+
+  return new Promise<number>((resolve) => {
+    let exiting = false;
+    const shutdown = (code: number, why: string): void => {
+      if (exiting) return;
+      exiting = true;
+      log.info({ why }, 'stopping');
+      const timer = setTimeout(() => {
+        log.error('stop took too long; exiting');
+        resolve(code === 0 ? EXIT_FAILURE : code);
+      }, STOP_TIMEOUT_MS);
+      timer.unref();
+      bridge
+        .stop()
+        .catch((err: unknown) => log.error({ err }, 'error while stopping'))
+        .finally(() => {
+          clearTimeout(timer);
+          log.info('stopped');
+          resolve(code);
+        });
+    };
+    process.once('SIGTERM', () => shutdown(0, 'SIGTERM'));
+    process.once('SIGINT', () => shutdown(0, 'SIGINT'));
+    bridge.on('fatal', (err) => {
+      console.error(`mqtt-xmpp-bridge: ${err.message}`);
+      shutdown(EXIT_REFUSED, 'refused by the XMPP server');
+    });
+    bridge
+      .start()
+      .then(() => log.info({ ...bridge.addresses(), domain: setup.config.xmpp.domain }, 'bridge started'))
+      .catch((err: unknown) => {
+        console.error(`mqtt-xmpp-bridge: cannot start: ${(err as Error).message}`);
+        shutdown(EXIT_FAILURE, 'start failed');
+      });
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(err);
+    process.exitCode = EXIT_FAILURE;
+  },
+);

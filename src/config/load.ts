@@ -1,0 +1,115 @@
+/**
+ * Configuration loading: file → environment overrides → validation (every problem at once) → resolved, frozen.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { LoadError, type LoadProblem } from '../errors.js';
+import { createAjv } from '../schemas/ajv.js';
+import { ajvErrorsToPathMessages } from '../schemas/format-errors.js';
+import { applyEnvOverrides } from './env.js';
+import { readYamlFile } from './yaml-file.js';
+import { configSchema, type BridgeConfig, type LogLevel } from './schema.js';
+
+export interface LoadedConfig {
+  readonly config: BridgeConfig;
+  /** Things worth telling the operator that do not stop the bridge (e.g. a secret file readable by others). */
+  readonly warnings: readonly string[];
+}
+
+let validateConfig: ReturnType<ReturnType<typeof createAjv>['compile']> | undefined;
+
+export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const problems: LoadProblem[] = [];
+  const warnings: string[] = [];
+  const fileLabel = file ?? '(environment)';
+  let raw: Record<string, unknown> = {};
+  if (file !== undefined) {
+    const parsed = readYamlFile(file, problems);
+    if (parsed !== undefined && parsed !== null) {
+      if (typeof parsed !== 'object' || Array.isArray(parsed)) problems.push({ file, path: '/', message: 'must be a mapping of keys to values' });
+      else raw = parsed as Record<string, unknown>;
+    }
+    if (problems.length > 0) throw new LoadError(problems);
+  }
+
+  for (const p of applyEnvOverrides(raw, env)) problems.push({ file: `env ${p.name}`, path: '', message: p.message });
+
+  validateConfig ??= createAjv({ useDefaults: true }).compile(configSchema);
+  if (!validateConfig(raw)) {
+    for (const m of ajvErrorsToPathMessages(validateConfig.errors)) problems.push({ file: fileLabel, path: m.path, message: m.message });
+  }
+
+  const base = file !== undefined ? dirname(resolve(file)) : process.cwd();
+  const xmpp = (raw['xmpp'] ?? {}) as Record<string, unknown>;
+  const secret = resolveSecret(xmpp, base, fileLabel, problems, warnings);
+  if (problems.length > 0) throw new LoadError(problems);
+
+  const r = raw as unknown as RawConfig;
+  const domain = r.xmpp.domain.toLowerCase();
+  const config: BridgeConfig = {
+    configFile: file !== undefined ? resolve(file) : undefined,
+    dataDir: resolve(base, r.dataDir),
+    mappings: r.mappings.map((p) => resolve(base, p)),
+    schemas: r.schemas.map((p) => resolve(base, p)),
+    baseTopic: r.baseTopic,
+    log: { level: r.log.level, ...(r.log.file !== undefined ? { file: resolve(base, r.log.file) } : {}) },
+    mqtt: { embedded: { ...r.mqtt.embedded, websocket: { ...r.mqtt.embedded.websocket } } },
+    xmpp: {
+      service: r.xmpp.service,
+      domain,
+      serverDomain: (r.xmpp.serverDomain ?? (domain.includes('.') ? domain.slice(domain.indexOf('.') + 1) : domain)).toLowerCase(),
+      secret: secret ?? '',
+      maxStanzaBytes: r.xmpp.maxStanzaBytes,
+      maxBodyChars: r.xmpp.maxBodyChars,
+      name: r.xmpp.name,
+    },
+  };
+  return { config: deepFreeze(config), warnings };
+}
+
+/** The raw shape after Ajv applied defaults (validated, so the casts below are sound). */
+interface RawConfig {
+  dataDir: string;
+  mappings: string[];
+  schemas: string[];
+  baseTopic: string;
+  log: { level: LogLevel; file?: string };
+  mqtt: { embedded: BridgeConfig['mqtt']['embedded'] };
+  xmpp: { service: string; domain: string; serverDomain?: string; maxStanzaBytes: number; maxBodyChars: number; name: string };
+}
+
+/** The component secret: `xmpp.secret` (env BRIDGE_XMPP_SECRET) wins over `xmpp.secretFile`. */
+function resolveSecret(
+  xmpp: Record<string, unknown>,
+  base: string,
+  fileLabel: string,
+  problems: LoadProblem[],
+  warnings: string[],
+): string | undefined {
+  const inline = xmpp['secret'];
+  if (typeof inline === 'string' && inline.length > 0) return inline;
+  const secretFile = xmpp['secretFile'];
+  if (typeof secretFile !== 'string' || secretFile.length === 0) {
+    problems.push({ file: fileLabel, path: '/xmpp/secret', message: 'no component secret: set xmpp.secretFile, or BRIDGE_XMPP_SECRET in the environment' });
+    return undefined;
+  }
+  const path = resolve(base, secretFile);
+  try {
+    const text = readFileSync(path, 'utf8').trim();
+    if (text.length === 0) problems.push({ file: fileLabel, path: '/xmpp/secretFile', message: `${path} is empty` });
+    // A secret others can read is a secret others have.
+    if ((statSync(path).mode & 0o077) !== 0) warnings.push(`${path} is readable by other users; chmod 600 it`);
+    return text;
+  } catch (err) {
+    problems.push({ file: fileLabel, path: '/xmpp/secretFile', message: `cannot read ${path}: ${(err as Error).message}` });
+    return undefined;
+  }
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o !== null && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

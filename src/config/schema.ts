@@ -1,0 +1,156 @@
+/**
+ * The configuration file's JSON Schema (draft 2020-12). It is the single source of truth for keys, types and
+ * defaults: the loader validates with it (collecting every error), Ajv fills the defaults, and `docs/config.schema.json`
+ * is generated from it for editors (`npm run schemas`; a unit test fails if the shipped copy drifts).
+ *
+ * Keys are camelCase and equal the TypeScript property names of `BridgeConfig`.
+ */
+
+export const CONFIG_SCHEMA_ID = 'https://mqtt-xmpp-bridge.dev/schemas/config.json';
+
+export const configSchema = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  $id: CONFIG_SCHEMA_ID,
+  title: 'mqtt-xmpp-bridge configuration',
+  type: 'object',
+  additionalProperties: false,
+  required: ['xmpp'],
+  properties: {
+    $schema: { type: 'string' },
+    dataDir: {
+      type: 'string',
+      default: './data',
+      description: 'Directory for durable state (SQLite database). Relative paths are relative to the config file.',
+    },
+    mappings: {
+      type: 'array',
+      items: { type: 'string', minLength: 1 },
+      default: ['./mappings'],
+      description: 'Mapping files or directories of *.yaml/*.yml/*.json mapping files.',
+    },
+    schemas: {
+      type: 'array',
+      items: { type: 'string', minLength: 1 },
+      default: ['./schemas'],
+      description: 'Payload JSON Schema files or directories of *.json schemas, registered by their $id.',
+    },
+    baseTopic: {
+      type: 'string',
+      minLength: 1,
+      pattern: '^[^#+$][^#+]*$',
+      default: 'mqtt-xmpp-bridge',
+      description: 'Prefix of the bridge topics: <baseTopic>/bridge/state, /info, /devices, /event.',
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+        file: { type: 'string', description: 'Write logs to this file instead of standard output.' },
+      },
+    },
+    mqtt: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        embedded: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'The embedded MQTT broker (aedes).',
+          properties: {
+            enabled: { type: 'boolean', default: true },
+            host: { type: 'string', default: '127.0.0.1', description: 'Listen address; 0.0.0.0 for every interface.' },
+            port: { type: 'integer', minimum: 0, maximum: 65535, default: 1883, description: 'MQTT over TCP; 0 picks a free port.' },
+            websocket: {
+              type: 'object',
+              additionalProperties: false,
+              default: {},
+              properties: {
+                enabled: { type: 'boolean', default: true },
+                host: { type: 'string', default: '127.0.0.1' },
+                port: { type: 'integer', minimum: 0, maximum: 65535, default: 8083, description: '0 picks a free port.' },
+                path: { type: 'string', pattern: '^/', default: '/mqtt' },
+              },
+            },
+            maxPayloadBytes: {
+              type: 'integer',
+              minimum: 1,
+              maximum: 268435455,
+              default: 262144,
+              description: 'Largest accepted PUBLISH payload; a larger packet closes the connection before it is buffered.',
+            },
+            allowAnonymous: { type: 'boolean', default: true, description: 'Accept clients without credentials.' },
+          },
+        },
+      },
+    },
+    xmpp: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['domain'],
+      properties: {
+        service: {
+          type: 'string',
+          pattern: '^xmpp://[^/]+$',
+          default: 'xmpp://127.0.0.1:5347',
+          description: 'Component port of the XMPP server (XEP-0114), as xmpp://host:port.',
+        },
+        domain: {
+          type: 'string',
+          minLength: 1,
+          pattern: '^[^@/\\s]+$',
+          description: 'The component domain; device JIDs are <localpart>@<domain>.',
+        },
+        serverDomain: {
+          type: 'string',
+          pattern: '^[^@/\\s]+$',
+          description: 'Domain of the XMPP server\'s users, used for {serverDomain} in JID patterns. Default: domain minus its first label.',
+        },
+        secret: { type: 'string', minLength: 1, description: 'Component secret. Prefer secretFile or BRIDGE_XMPP_SECRET.' },
+        secretFile: { type: 'string', minLength: 1, description: 'File holding the component secret.' },
+        maxStanzaBytes: {
+          type: 'integer',
+          minimum: 4096,
+          default: 500000,
+          description: 'Largest stanza the bridge sends (Prosody closes a component stream above 512 KiB).',
+        },
+        maxBodyChars: { type: 'integer', minimum: 16, default: 2000, description: 'Reading bodies are cut to this many characters.' },
+        name: { type: 'string', default: 'MQTT bridge', description: 'Name of the component in service discovery.' },
+      },
+    },
+  },
+} as const;
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** The validated configuration, paths absolute, defaults applied, secrets resolved. */
+export interface BridgeConfig {
+  readonly configFile: string | undefined;
+  readonly dataDir: string;
+  readonly mappings: readonly string[];
+  readonly schemas: readonly string[];
+  readonly baseTopic: string;
+  readonly log: { readonly level: LogLevel; readonly file?: string };
+  readonly mqtt: {
+    readonly embedded: {
+      readonly enabled: boolean;
+      readonly host: string;
+      readonly port: number;
+      readonly websocket: { readonly enabled: boolean; readonly host: string; readonly port: number; readonly path: string };
+      readonly maxPayloadBytes: number;
+      readonly allowAnonymous: boolean;
+    };
+  };
+  readonly xmpp: {
+    readonly service: string;
+    readonly domain: string;
+    readonly serverDomain: string;
+    readonly secret: string;
+    readonly maxStanzaBytes: number;
+    readonly maxBodyChars: number;
+    readonly name: string;
+  };
+}

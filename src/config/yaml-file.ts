@@ -1,0 +1,26 @@
+/**
+ * Reading YAML (and JSON, a subset of YAML 1.2) files with problems that point at a line, for every loader.
+ */
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import type { LoadProblem } from '../errors.js';
+
+/** Read a YAML (or JSON) file into a plain object, or a problem pointing at the line. */
+export function readYamlFile(file: string, problems: LoadProblem[]): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    problems.push({ file, path: '', message: `cannot read file: ${(err as Error).message}` });
+    return undefined;
+  }
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    for (const e of doc.errors) {
+      const pos = e.linePos?.[0];
+      problems.push({ file, path: '', message: `YAML ${pos ? `line ${pos.line} column ${pos.col}: ` : ''}${e.message.split('\n')[0]}` });
+    }
+    return undefined;
+  }
+  return doc.toJS() as unknown;
+}

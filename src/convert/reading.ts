@@ -1,0 +1,81 @@
+/**
+ * Reading → XMPP message. Pure: takes a validated reading, returns the stanza (or why it cannot be sent).
+ *
+ * <message from='climate-home-kitchen@iot.example.org' to='alice@example.org' type='chat' id='r1a2b3'>
+ *   <body>21.5 °C, 40 %</body>
+ *   <json xmlns='urn:xmpp:json:0'>{"temperature":21.5,"humidity":40}</json>     ← XEP-0335, the payload as sent
+ *   <delay xmlns='urn:xmpp:delay' from='iot.example.org' stamp='…'/>              ← XEP-0203, only when late
+ * </message>
+ *
+ * The body is for people (any chat client shows it); the JSON container is for machines and carries the device's
+ * JSON text byte for byte, so numbers beyond 2^53 and key order survive.
+ */
+import xml from '@xmpp/xml';
+import type { Element } from '@xmpp/xml';
+import { fail, ok, type Result } from '../errors.js';
+import type { MessageType } from '../mapping/mapping.js';
+import { pathLookup, renderTemplate, type Template } from '../mapping/template.js';
+import type { Segments } from '../mapping/topic-pattern.js';
+import { truncate, xmlSafeJson, xmlSafeText } from './xml-safe.js';
+
+export const NS_JSON = 'urn:xmpp:json:0'; // XEP-0335
+export const NS_DELAY = 'urn:xmpp:delay'; // XEP-0203
+
+export interface ReadingInput {
+  readonly from: string;
+  readonly id: string;
+  readonly type: MessageType;
+  /** The JSON text as the device sent it. */
+  readonly json: string;
+  readonly value: unknown;
+  readonly segments: Segments;
+  readonly body?: Template;
+  /** Set when the reading is delivered late (after an outage): XEP-0203 stamp. */
+  readonly delayedSince?: Date;
+  readonly delayFrom?: string;
+}
+
+export interface ConvertLimits {
+  readonly maxBodyChars: number;
+  readonly maxStanzaBytes: number;
+}
+
+/** The human text of a reading: the mapping's template, or `key: value` pairs of a flat object. */
+export function readingBody(value: unknown, segments: Segments, template: Template | undefined): string {
+  if (template) {
+    const fromPayload = pathLookup(value);
+    return renderTemplate(template, (path) => {
+      const v = fromPayload(path);
+      return v === undefined && path.length === 1 ? segments[path[0]!] : v;
+    });
+  }
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    return Object.entries(value)
+      .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .join(', ');
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * Build the message for one recipient. Callers sending one reading to many recipients build once and re-address
+ * (`stanza.attrs.to = …`): the content is identical.
+ */
+export function readingStanza(input: ReadingInput, to: string, limits: ConvertLimits): Result<{ stanza: Element; bytes: number }> {
+  const body = truncate(xmlSafeText(readingBody(input.value, input.segments, input.body)), limits.maxBodyChars);
+  const stanza = xml(
+    'message',
+    { from: input.from, to, type: input.type, id: input.id },
+    xml('body', {}, body),
+    xml('json', { xmlns: NS_JSON }, xmlSafeJson(input.json)),
+  );
+  if (input.delayedSince) {
+    stanza.append(xml('delay', { xmlns: NS_DELAY, from: input.delayFrom ?? '', stamp: input.delayedSince.toISOString() }));
+  }
+  const bytes = Buffer.byteLength(stanza.toString(), 'utf8');
+  // Prosody closes a component stream on a stanza above 512 KiB; never send one that large.
+  if (bytes > limits.maxStanzaBytes) {
+    return fail('STANZA_TOO_LARGE', `the stanza would be ${bytes} bytes; the limit is ${limits.maxStanzaBytes}`);
+  }
+  return ok({ stanza, bytes });
+}

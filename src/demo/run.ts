@@ -1,0 +1,3 @@
+export function runDemo(_opts: { dir?: string }): Promise<number> {
+  return Promise.resolve(3);
+}

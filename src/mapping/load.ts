@@ -1,0 +1,215 @@
+/**
+ * Mapping loader: files → structure check (JSON Schema) → semantic checks → compiled `Mapping`s.
+ * Every problem in every file is collected and reported together, with file and JSON path.
+ */
+import { dirname } from 'node:path';
+import type { LoadProblem } from '../errors.js';
+import { readYamlFile } from '../config/yaml-file.js';
+import { LITERAL_FORBIDDEN } from '../devices/device-jid.js';
+import { createAjv } from '../schemas/ajv.js';
+import { ajvErrorsToPathMessages } from '../schemas/format-errors.js';
+import { listFiles, type SchemaRegistry } from '../schemas/registry.js';
+import { parseJidPattern, type JidPattern } from './jid-pattern.js';
+import type { Availability, Mapping, MessageType } from './mapping.js';
+import { mappingFileSchema } from './schema.js';
+import { parseTemplate, type Template } from './template.js';
+import { parseTopicPattern, patternsOverlap, type TopicPattern } from './topic-pattern.js';
+
+export interface MappingContext {
+  readonly registry: SchemaRegistry;
+  /** Values for `{name}` variables in JID patterns, e.g. `{ serverDomain: 'example.org' }`. */
+  readonly jidVariables: Readonly<Record<string, string>>;
+}
+
+const MAPPING_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
+
+/** Raw mapping as validated by `mappingFileSchema` (defaults applied). */
+interface RawMapping {
+  id: string;
+  description?: string;
+  topic: string;
+  jid: string;
+  name?: string;
+  schema: string;
+  body?: string;
+  messageType: MessageType;
+  notify: { subscribers: boolean; jids: string[] };
+  availability?: { clientId?: string; topic?: string; online: string; offline: string; timeout: number };
+  access: { viewers: string[]; operators: string[] };
+}
+
+let validateFile: ReturnType<ReturnType<typeof createAjv>['compile']> | undefined;
+
+export function loadMappings(paths: readonly string[], ctx: MappingContext, problems: LoadProblem[]): Mapping[] {
+  const files: string[] = [];
+  for (const p of paths) files.push(...listFiles(p, MAPPING_EXTENSIONS, problems));
+  if (files.length === 0 && problems.length === 0) problems.push({ file: paths.join(', '), path: '', message: 'no mapping files found' });
+
+  const mappings: Mapping[] = [];
+  for (const file of files) mappings.push(...loadMappingFile(file, ctx, problems));
+  crossCheck(mappings, problems);
+  return mappings;
+}
+
+export function loadMappingFile(file: string, ctx: MappingContext, problems: LoadProblem[]): Mapping[] {
+  const doc = readYamlFile(file, problems);
+  if (doc === undefined) return [];
+  validateFile ??= createAjv({ useDefaults: true }).compile(mappingFileSchema);
+  if (!validateFile(doc)) {
+    for (const m of ajvErrorsToPathMessages(validateFile.errors)) problems.push({ file, path: m.path, message: m.message });
+    return [];
+  }
+  const raws = (doc as { mappings: RawMapping[] }).mappings;
+  const out: Mapping[] = [];
+  raws.forEach((raw, index) => {
+    const m = compileMapping(raw, file, index, ctx, problems);
+    if (m) out.push(m);
+  });
+  return out;
+}
+
+function compileMapping(raw: RawMapping, file: string, index: number, ctx: MappingContext, problems: LoadProblem[]): Mapping | undefined {
+  const at = (field: string): string => `/mappings/${index}${field ? `/${field}` : ''}`;
+  const before = problems.length;
+  const problem = (field: string, message: string): void => {
+    problems.push({ file, path: at(field), message });
+  };
+
+  const topic = topicOf(raw.topic, 'topic', problem);
+  const segments = new Set(topic?.segments ?? []);
+
+  // JID template: plain segment names only, literals that need no XEP-0106 escaping, segments separated by text.
+  const jid = templateOf(raw.jid, 'jid', false, problem);
+  if (jid && topic) {
+    checkSegmentsExist(jid, segments, 'jid', problem);
+    for (const part of jid.parts) {
+      if (part.kind === 'text' && LITERAL_FORBIDDEN.test(part.text)) problem('jid', `literal text "${part.text}" contains a character a JID local part cannot hold unescaped`);
+    }
+    jid.parts.forEach((part, i) => {
+      if (part.kind === 'field' && jid.parts[i + 1]?.kind === 'field') problem('jid', 'two segments must be separated by literal text, or JIDs cannot be told apart');
+    });
+    // Every named topic segment must reach the JID, or two devices would share one JID.
+    for (const s of segments) {
+      if (!jid.fields.includes(s)) problem('jid', `segment {${s}} of the topic is not used, so different topics would map to one JID`);
+    }
+  }
+  if (topic?.hasAnonymousWildcards) problem('topic', 'use named segments ({name}) instead of "+" or "#", so every device gets its own JID');
+
+  const name = raw.name !== undefined ? templateOf(raw.name, 'name', false, problem) : undefined;
+  if (name) checkSegmentsExist(name, segments, 'name', problem);
+
+  const schema = ctx.registry.resolve(raw.schema, dirname(file), problems, { file, path: at('schema') });
+
+  const body = raw.body !== undefined ? templateOf(raw.body, 'body', true, problem) : undefined;
+  if (body && schema) {
+    const props = schema.schema['properties'];
+    if (props !== null && typeof props === 'object') {
+      for (const f of body.fields) {
+        const head = f.split('.')[0]!;
+        if (!(head in props) && !segments.has(head)) problem('body', `placeholder {${f}} is neither a property of schema ${schema.id} nor a topic segment`);
+      }
+    }
+  }
+
+  let availability: Availability | undefined;
+  if (raw.availability) {
+    const a = raw.availability;
+    const clientId = a.clientId !== undefined ? templateOf(a.clientId, 'availability/clientId', false, problem) : undefined;
+    const atopic = a.topic !== undefined ? topicOf(a.topic, 'availability/topic', problem) : undefined;
+    if (clientId) checkIdentifies(clientId.fields, jid, 'availability/clientId', segments, problem);
+    if (atopic) {
+      if (atopic.hasAnonymousWildcards) problem('availability/topic', 'an availability topic may only use named segments');
+      checkIdentifies(atopic.segments, jid, 'availability/topic', segments, problem);
+      if (topic && atopic.filter === topic.filter) problem('availability/topic', 'must differ from the reading topic');
+    }
+    if (a.online.toLowerCase() === a.offline.toLowerCase()) problem('availability', 'online and offline payloads must differ');
+    availability = {
+      ...(clientId ? { clientId } : {}),
+      ...(atopic ? { topic: atopic } : {}),
+      online: a.online,
+      offline: a.offline,
+      timeout: a.timeout,
+    };
+  }
+
+  const viewers = jidPatterns(raw.access.viewers, 'access/viewers', ctx, problem);
+  const operators = jidPatterns(raw.access.operators, 'access/operators', ctx, problem);
+
+  if (problems.length > before || !topic || !jid || !schema) return undefined;
+  return {
+    id: raw.id,
+    file,
+    index,
+    ...(raw.description !== undefined ? { description: raw.description } : {}),
+    topic,
+    jid,
+    ...(name ? { name } : {}),
+    schema,
+    ...(body ? { body } : {}),
+    messageType: raw.messageType,
+    notify: { subscribers: raw.notify.subscribers, jids: raw.notify.jids.map((j) => j.toLowerCase()) },
+    ...(availability ? { availability } : {}),
+    access: { viewers, operators },
+  };
+}
+
+type Problem = (field: string, message: string) => void;
+
+function topicOf(source: string, field: string, problem: Problem): TopicPattern | undefined {
+  const { pattern, errors } = parseTopicPattern(source);
+  for (const e of errors) problem(field, e);
+  return pattern;
+}
+
+function templateOf(source: string, field: string, rich: boolean, problem: Problem): Template | undefined {
+  const { template, errors } = parseTemplate(source, { rich });
+  for (const e of errors) problem(field, e);
+  return template;
+}
+
+function checkSegmentsExist(t: Template, segments: ReadonlySet<string>, field: string, problem: Problem): void {
+  for (const f of t.fields) if (!segments.has(f)) problem(field, `{${f}} is not a segment of the topic`);
+}
+
+/** A secondary topic or client id must carry every segment of the JID, or it cannot say which device it is about. */
+function checkIdentifies(fields: readonly string[], jid: Template | undefined, field: string, segments: ReadonlySet<string>, problem: Problem): void {
+  for (const f of fields) if (!segments.has(f)) problem(field, `{${f}} is not a segment of the topic`);
+  for (const f of jid?.fields ?? []) if (!fields.includes(f)) problem(field, `must contain segment {${f}} to identify the device`);
+}
+
+function jidPatterns(list: readonly string[], field: string, ctx: MappingContext, problem: Problem): JidPattern[] {
+  const out: JidPattern[] = [];
+  list.forEach((source, i) => {
+    const { pattern, error } = parseJidPattern(source, ctx.jidVariables);
+    if (error) problem(`${field}/${i}`, error);
+    if (pattern) out.push(pattern);
+  });
+  return out;
+}
+
+/** Checks across mappings: unique ids, no topic claimed twice, no two JID templates of the same shape. */
+function crossCheck(mappings: readonly Mapping[], problems: LoadProblem[]): void {
+  const byId = new Map<string, Mapping>();
+  for (const m of mappings) {
+    const where = { file: m.file, path: `/mappings/${m.index}` };
+    const other = byId.get(m.id);
+    if (other) problems.push({ ...where, path: `${where.path}/id`, message: `id "${m.id}" is already used in ${other.file}` });
+    else byId.set(m.id, m);
+  }
+  for (let i = 0; i < mappings.length; i++) {
+    for (let j = 0; j < i; j++) {
+      const a = mappings[i]!;
+      const b = mappings[j]!;
+      if (patternsOverlap(a.topic, b.topic)) {
+        problems.push({ file: a.file, path: `/mappings/${a.index}/topic`, message: `overlaps the topic of mapping "${b.id}" (${b.topic.source}): a reading would be claimed twice` });
+      }
+      if (shape(a.jid) === shape(b.jid)) {
+        problems.push({ file: a.file, path: `/mappings/${a.index}/jid`, message: `has the same shape as the jid of mapping "${b.id}" (${b.jid.source}): add a distinguishing prefix such as "${a.id}-"` });
+      }
+    }
+  }
+}
+
+function shape(t: Template): string {
+  return t.parts.map((p) => (p.kind === 'text' ? p.text.toLowerCase() : '{}')).join('');
+}

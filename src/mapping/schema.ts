@@ -1,0 +1,94 @@
+/**
+ * The JSON Schema of a mapping file (draft 2020-12): structure and defaults. Semantic checks that a schema cannot
+ * express (topic grammar, segment use, JID collisions, schema references, body placeholders) live in `load.ts`.
+ * `docs/mapping.schema.json` is generated from this object (`npm run schemas`).
+ */
+
+export const MAPPING_SCHEMA_ID = 'https://mqtt-xmpp-bridge.dev/schemas/mapping.json';
+
+const jidPatternList = {
+  type: 'array',
+  items: { type: 'string', minLength: 1 },
+  default: [],
+} as const;
+
+export const mappingFileSchema = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  $id: MAPPING_SCHEMA_ID,
+  title: 'mqtt-xmpp-bridge mapping file',
+  type: 'object',
+  additionalProperties: false,
+  required: ['mappings'],
+  properties: {
+    $schema: { type: 'string' },
+    mappings: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'topic', 'jid', 'schema'],
+        properties: {
+          id: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]*$', description: 'Unique mapping id (lower case, digits, - and _).' },
+          description: { type: 'string' },
+          topic: {
+            type: 'string',
+            minLength: 1,
+            description: 'Topic pattern of readings, with named segments: sensors/{site}/{device}/telemetry.',
+          },
+          jid: {
+            type: 'string',
+            minLength: 1,
+            description: 'Local part of the device JID, from topic segments: "{site}-{device}". See the device-JID grammar.',
+          },
+          name: { type: 'string', description: 'Display name template (segments), shown in service discovery.' },
+          schema: { type: 'string', minLength: 1, description: 'Payload schema: a loaded $id, or a file relative to this mapping file.' },
+          body: {
+            type: 'string',
+            description: 'Chat text of a reading: "{temperature} °C". Placeholders are payload paths or topic segments.',
+          },
+          messageType: {
+            enum: ['chat', 'headline', 'normal'],
+            default: 'chat',
+            description: 'Message type of readings (RFC 6121 §5.2.2). headline messages are not stored offline.',
+          },
+          notify: {
+            type: 'object',
+            additionalProperties: false,
+            default: {},
+            properties: {
+              subscribers: { type: 'boolean', default: true, description: 'Send readings to the device\'s presence subscribers.' },
+              jids: { ...jidPatternList, items: { type: 'string', pattern: '^[^@/*\\s]+@[^@/*\\s]+$' }, description: 'Bare JIDs that receive every reading.' },
+            },
+          },
+          availability: {
+            type: 'object',
+            additionalProperties: false,
+            description: 'Where the device\'s presence comes from. Without it, a device is available once it has sent a reading.',
+            properties: {
+              clientId: { type: 'string', minLength: 1, description: 'MQTT client id template: the device is online while that client is connected.' },
+              topic: { type: 'string', minLength: 1, description: 'Availability topic template; its Will usually publishes here.' },
+              online: { type: 'string', default: 'online', description: 'Payload meaning online (case-insensitive).' },
+              offline: { type: 'string', default: 'offline', description: 'Payload meaning offline (case-insensitive).' },
+              timeout: {
+                type: 'integer',
+                minimum: 0,
+                default: 0,
+                description: 'Seconds without any message after which the device is offline (0: never).',
+              },
+            },
+          },
+          access: {
+            type: 'object',
+            additionalProperties: false,
+            default: {},
+            properties: {
+              viewers: { ...jidPatternList, description: 'JID patterns allowed to subscribe to the device (presence and readings).' },
+              operators: { ...jidPatternList, description: 'JID patterns allowed to send commands.' },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;

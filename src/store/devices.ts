@@ -1,0 +1,43 @@
+/** Known devices, durable: after a restart disco#items still lists them and their JIDs still resolve. */
+import type { Db } from './db.js';
+
+export interface DeviceRow {
+  readonly jid: string;
+  readonly mappingId: string;
+  readonly segments: Readonly<Record<string, string>>;
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+}
+
+export class DeviceStore {
+  private readonly upsert;
+  private readonly touch;
+  private readonly selectAll;
+
+  constructor(db: Db) {
+    this.upsert = db.prepare(
+      'INSERT INTO devices (jid, mapping_id, segments, first_seen, last_seen) VALUES (?, ?, ?, ?, ?) ' +
+        'ON CONFLICT (jid) DO UPDATE SET mapping_id = excluded.mapping_id, segments = excluded.segments, last_seen = excluded.last_seen',
+    );
+    this.touch = db.prepare('UPDATE devices SET last_seen = ? WHERE jid = ?');
+    this.selectAll = db.prepare('SELECT jid, mapping_id, segments, first_seen, last_seen FROM devices');
+  }
+
+  save(row: DeviceRow): void {
+    this.upsert.run(row.jid, row.mappingId, JSON.stringify(row.segments), row.firstSeen, row.lastSeen);
+  }
+
+  setLastSeen(jid: string, at: number): void {
+    this.touch.run(at, jid);
+  }
+
+  all(): DeviceRow[] {
+    return (this.selectAll.all() as { jid: string; mapping_id: string; segments: string; first_seen: number; last_seen: number }[]).map((r) => ({
+      jid: r.jid,
+      mappingId: r.mapping_id,
+      segments: JSON.parse(r.segments) as Record<string, string>,
+      firstSeen: r.first_seen,
+      lastSeen: r.last_seen,
+    }));
+  }
+}

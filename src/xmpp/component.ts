@@ -1,0 +1,269 @@
+/**
+ * The XEP-0114 link to the XMPP server: `@xmpp/component` with the repairs this product needs.
+ *
+ * - Reconnects with capped exponential backoff and full jitter, instead of the library's fixed 1 s loop.
+ * - Treats `not-authorized` (wrong secret), `host-unknown` (domain not configured) and `conflict` (another instance
+ *   holds the domain; Prosody allows one connection per component) as fatal: the library retries them once a second
+ *   forever, and on `conflict` its start() never settles.
+ * - Decodes the byte stream with one StringDecoder per connection: the library decodes each TCP chunk on its own, so
+ *   a multi-byte character split across chunks became two U+FFFD (large non-ASCII commands arrived corrupted).
+ * - Keeps a throwing handler or an XML error (the ltx parser throws synchronously on an unknown entity such as
+ *   `&foo;`) from escaping into the socket's data callback: a bad stanza ends this stream cleanly and the link
+ *   reconnects, instead of an uncaught exception taking the process down.
+ */
+import { EventEmitter } from 'node:events';
+import { StringDecoder } from 'node:string_decoder';
+import { component, type Component } from '@xmpp/component';
+import type { Element } from '@xmpp/xml';
+import type { Logger } from '../log.js';
+
+export interface ComponentLinkOptions {
+  readonly service: string;
+  readonly domain: string;
+  readonly secret: string;
+  readonly log: Logger;
+  /** First reconnect delay; doubles per failure up to maxDelayMs (full jitter). */
+  readonly initialDelayMs?: number;
+  readonly maxDelayMs?: number;
+  /** Time allowed from TCP connect to handshake accepted. */
+  readonly handshakeTimeoutMs?: number;
+}
+
+/** RFC 6120 §4.9.3 stream errors after which reconnecting cannot help. */
+const FATAL_CONDITIONS = new Set(['not-authorized', 'host-unknown', 'conflict', 'improper-addressing', 'invalid-namespace']);
+
+export class FatalLinkError extends Error {
+  readonly condition: string;
+  constructor(condition: string, message: string) {
+    super(message);
+    this.name = 'FatalLinkError';
+    this.condition = condition;
+  }
+}
+
+interface LinkEvents {
+  online: [];
+  offline: [];
+  fatal: [FatalLinkError];
+  stanza: [Element];
+}
+
+export class ComponentLink extends EventEmitter<LinkEvents> {
+  readonly xmpp: Component;
+  readonly domain: string;
+  private readonly opts: ComponentLinkOptions;
+  private readonly log: Logger;
+  private decoder = new StringDecoder('utf8');
+  private stopped = false;
+  private isOnline = false;
+  private failures = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private attempting = false;
+  private fatalError: FatalLinkError | undefined;
+
+  constructor(opts: ComponentLinkOptions) {
+    super();
+    this.opts = opts;
+    this.log = opts.log;
+    this.domain = opts.domain;
+    this.xmpp = component({ service: opts.service, domain: opts.domain, password: opts.secret });
+    this.xmpp.reconnect.stop(); // we schedule reconnects ourselves
+    this.repairInput();
+    this.xmpp.on('error', (err: unknown) => this.onError(err));
+    this.xmpp.on('status', (status: string) => this.onStatus(status));
+    this.xmpp.on('stanza', (el: Element) => {
+      // message and presence are ours; iq is routed by the library's middleware (iq callee/caller)
+      if (el.name === 'iq') return;
+      try {
+        this.emit('stanza', el);
+      } catch (err) {
+        this.log.warn({ err: errorText(err), stanza: el.name }, 'stanza handler failed');
+      }
+    });
+    this.guardListeners('element');
+  }
+
+  get online(): boolean {
+    return this.isOnline;
+  }
+
+  /** Bytes written but not yet handed to the kernel; used for backpressure. */
+  get pendingBytes(): number {
+    return this.xmpp.socket?.writableLength ?? 0;
+  }
+
+  /** Start connecting. Resolves once online; rejects if the server refuses us for good (fatal). */
+  start(): Promise<void> {
+    this.stopped = false;
+    const result = new Promise<void>((resolve, reject) => {
+      const onOnline = (): void => {
+        this.off('fatal', onFatal);
+        resolve();
+      };
+      const onFatal = (err: FatalLinkError): void => {
+        this.off('online', onOnline);
+        reject(err);
+      };
+      this.once('online', onOnline);
+      this.once('fatal', onFatal);
+    });
+    void this.attempt();
+    return result;
+  }
+
+  /** Serialize and write one stanza; false when the link is down (nothing written). */
+  send(el: Element): boolean {
+    const socket = this.xmpp.socket;
+    if (!this.isOnline || !socket) return false;
+    socket.write(el.toString());
+    return true;
+  }
+
+  /** An IQ request/response through the library's IQ caller (rejects on error reply or timeout). */
+  request(el: Element, timeoutMs: number): Promise<Element> {
+    return this.xmpp.iqCaller.request(el, timeoutMs);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    if (this.xmpp.status === 'offline' || this.xmpp.status === 'disconnect') return;
+    try {
+      await this.xmpp.stop();
+    } catch (err) {
+      this.log.debug({ err }, 'component stream did not close cleanly');
+    }
+  }
+
+  private async attempt(): Promise<void> {
+    if (this.stopped || this.attempting || this.fatalError) return;
+    this.attempting = true;
+    const { service, domain } = this.opts;
+    const timeout = this.opts.handshakeTimeoutMs ?? 10_000;
+    let handshakeTimer: NodeJS.Timeout | undefined;
+    try {
+      this.log.debug({ service, domain }, 'connecting to the XMPP server');
+      const online = new Promise<void>((resolve, reject) => {
+        const onOnline = (): void => {
+          this.xmpp.off('error', onError);
+          resolve();
+        };
+        const onError = (err: unknown): void => {
+          this.xmpp.off('online', onOnline);
+          reject(err instanceof Error ? err : new Error(String(err)));
+        };
+        this.xmpp.once('online', onOnline);
+        this.xmpp.once('error', onError);
+        handshakeTimer = setTimeout(() => {
+          this.xmpp.off('online', onOnline);
+          this.xmpp.off('error', onError);
+          reject(new Error(`no handshake within ${timeout} ms`));
+        }, timeout);
+      });
+      online.catch(() => undefined); // observed below; avoid an unhandled rejection if connect() throws first
+      await this.xmpp.connect(service);
+      await this.xmpp.open({ domain });
+      await online;
+    } catch (err) {
+      if (!this.fatalError && !this.stopped) {
+        this.log.warn({ err: errorText(err), service }, 'XMPP server connection failed');
+        // Make sure the socket is gone so the 'disconnect' status schedules the next attempt.
+        if (this.xmpp.socket) this.xmpp.socket.destroy();
+        else this.scheduleReconnect();
+      }
+    } finally {
+      clearTimeout(handshakeTimer);
+      this.attempting = false;
+    }
+  }
+
+  private onStatus(status: string): void {
+    if (status === 'connect') this.decoder = new StringDecoder('utf8');
+    if (status === 'online') {
+      this.isOnline = true;
+      this.failures = 0;
+      this.log.info({ domain: this.domain }, 'component online');
+      this.emit('online');
+    } else if (status === 'disconnect') {
+      const wasOnline = this.isOnline;
+      this.isOnline = false;
+      if (wasOnline) {
+        this.log.warn({ domain: this.domain }, 'component offline');
+        this.emit('offline');
+      }
+      if (!this.stopped && !this.fatalError) this.scheduleReconnect();
+    }
+  }
+
+  private onError(err: unknown): void {
+    const condition = (err as { condition?: unknown }).condition;
+    const name = (err as { name?: unknown }).name;
+    if (name === 'StreamError' && typeof condition === 'string' && FATAL_CONDITIONS.has(condition)) {
+      const text = (err as { text?: string }).text;
+      const hint =
+        condition === 'not-authorized'
+          ? 'the component secret is wrong'
+          : condition === 'conflict'
+            ? `another component is already connected as ${this.domain}`
+            : condition === 'host-unknown'
+              ? `the XMPP server has no component ${this.domain} configured`
+              : 'the XMPP server refused the component';
+      this.fatalError = new FatalLinkError(condition, `${hint} (stream error ${condition}${text ? `: ${text}` : ''})`);
+      clearTimeout(this.timer);
+      this.log.fatal({ condition, domain: this.domain }, this.fatalError.message);
+      this.emit('fatal', this.fatalError);
+      return;
+    }
+    this.log.debug({ err: errorText(err) }, 'component link error');
+  }
+
+  private scheduleReconnect(): void {
+    if (this.timer || this.stopped || this.fatalError) return;
+    const initial = this.opts.initialDelayMs ?? 500;
+    const max = this.opts.maxDelayMs ?? 30_000;
+    // Exponential backoff with full jitter (AWS architecture blog, "Exponential Backoff And Jitter").
+    const ceiling = Math.min(max, initial * 2 ** Math.min(this.failures, 16));
+    const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+    this.failures += 1;
+    this.log.info({ delayMs: delay }, 'reconnecting to the XMPP server');
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.attempt();
+    }, delay);
+  }
+
+  /** One decoder per connection (multi-byte characters may straddle chunks) and no throw out of the data callback. */
+  private repairInput(): void {
+    const xmpp = this.xmpp;
+    xmpp._onData = (data: Buffer): void => {
+      const text = this.decoder.write(data);
+      if (text.length === 0 || !xmpp.parser) return;
+      try {
+        xmpp.parser.write(text);
+      } catch (err) {
+        // ltx throws on malformed input (e.g. an unknown entity): end the stream; the link reconnects.
+        this.log.warn({ err: errorText(err) }, 'malformed XML from the XMPP server; restarting the stream');
+        xmpp._onParserError(err);
+      }
+    };
+  }
+
+  /** Wrap the library's listeners so one throwing handler cannot abort the parser mid-chunk. */
+  private guardListeners(event: 'element'): void {
+    const listeners = this.xmpp.listeners(event) as ((el: Element) => unknown)[];
+    this.xmpp.removeAllListeners(event);
+    for (const fn of listeners) {
+      this.xmpp.on(event, (el: Element) => {
+        try {
+          fn(el);
+        } catch (err) {
+          this.log.warn({ err: errorText(err), stanza: el.name }, 'stanza handler failed');
+        }
+      });
+    }
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

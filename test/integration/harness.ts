@@ -1,0 +1,292 @@
+/**
+ * Integration harness: real Prosody (private temp dir, loopback, free ports), the real bridge in-process or as a
+ * child process, real MQTT clients (mqtt.js, mosquitto_pub) and real XMPP users (@xmpp/client).
+ *
+ * Waiting is always on an observable event (a stanza, an MQTT message, a log line), never on a sleep.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { client as xmppClient, type Client } from '@xmpp/client';
+import xml from '@xmpp/xml';
+import type { Element } from '@xmpp/xml';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { stringify } from 'yaml';
+import { Bridge } from '../../src/app.js';
+import { loadSetup } from '../../src/load.js';
+import { createLogger } from '../../src/log.js';
+import { PROSODY_INSTALL_HINT, prosodyBinary, startProsody, type ProsodyInstance } from '../../src/servers/prosody.js';
+import { packageRoot } from '../../src/version.js';
+
+export const ROOT = packageRoot();
+export const DOMAIN = 'iot.localhost';
+export const FIXTURE_MAPPINGS = join(ROOT, 'test/fixtures/integration/mappings');
+export const SHIPPED_SCHEMAS = join(ROOT, 'schemas');
+
+/** Fail loudly, with the command that fixes it, when a prerequisite is missing (no skipped tests). */
+export function requireCommand(cmd: string, installHint: string): void {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+  } catch {
+    throw new Error(`${cmd} is not installed; install it with: ${installHint}`);
+  }
+}
+
+export interface TestServer {
+  readonly prosody: ProsodyInstance;
+  readonly secret: string;
+  readonly domain: string;
+  readonly service: string;
+  user(name: string): Promise<XmppUser>;
+  stop(): Promise<void>;
+}
+
+/** A private Prosody with the component domain declared and a fresh secret. */
+export async function startTestServer(opts: { domain?: string } = {}): Promise<TestServer> {
+  if (!prosodyBinary()) throw new Error(`Prosody is not installed; install it with: ${PROSODY_INSTALL_HINT}`);
+  const domain = opts.domain ?? DOMAIN;
+  const secret = randomBytes(12).toString('hex');
+  const prosody = await startProsody({ components: [{ domain, secret }] });
+  const users: XmppUser[] = [];
+  return {
+    prosody,
+    secret,
+    domain,
+    service: `xmpp://${prosody.listen}:${prosody.componentPort}`,
+    async user(name: string): Promise<XmppUser> {
+      const password = `pw-${name}`;
+      await prosody.register(name, password);
+      const u = await XmppUser.connect(prosody, name, password);
+      users.push(u);
+      return u;
+    },
+    async stop(): Promise<void> {
+      await Promise.all(users.map((u) => u.stop()));
+      await prosody.removeDir();
+    },
+  };
+}
+
+type Predicate = (el: Element) => boolean;
+
+/** A real XMPP user (c2s) that records every stanza it receives. */
+export class XmppUser {
+  readonly stanzas: Element[] = [];
+  private waiters: { pred: Predicate; resolve: (el: Element) => void }[] = [];
+
+  private constructor(
+    readonly client: Client,
+    readonly jid: string,
+  ) {
+    client.on('stanza', (el: Element) => {
+      this.stanzas.push(el);
+      this.waiters = this.waiters.filter((w) => {
+        if (!w.pred(el)) return true;
+        w.resolve(el);
+        return false;
+      });
+    });
+  }
+
+  static async connect(prosody: ProsodyInstance, username: string, password: string): Promise<XmppUser> {
+    const c = xmppClient({ service: `xmpp://${prosody.listen}:${prosody.c2sPort}`, domain: prosody.host, username, password, resource: 'test' });
+    c.on('error', () => undefined); // connection errors surface through start() and the tests' waits
+    c.reconnect.stop();
+    await c.start();
+    const user = new XmppUser(c, `${username}@${prosody.host}`);
+    // An "interested resource" (RFC 6121 §2.1.6) receives roster pushes and inbound subscription states.
+    await c.iqCaller.request(xml('iq', { type: 'get' }, xml('query', { xmlns: 'jabber:iq:roster' })));
+    await c.send(xml('presence')); // available, so messages to the bare JID are delivered (RFC 6121 §8.5.2)
+    return user;
+  }
+
+  /** The first stanza (already received or arriving within the timeout) that matches. */
+  waitFor(pred: Predicate, what: string, timeoutMs = 10_000): Promise<Element> {
+    const seen = this.stanzas.find(pred);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w.pred !== pred);
+        reject(new Error(`${this.jid}: no ${what} within ${timeoutMs} ms; received:\n${this.stanzas.slice(-10).map(String).join('\n')}`));
+      }, timeoutMs);
+      this.waiters.push({
+        pred,
+        resolve: (el) => {
+          clearTimeout(timer);
+          resolve(el);
+        },
+      });
+    });
+  }
+
+  /** Stanzas received so far matching a predicate. */
+  received(pred: Predicate): Element[] {
+    return this.stanzas.filter(pred);
+  }
+
+  send(el: Element): Promise<void> {
+    return this.client.send(el);
+  }
+
+  /** An IQ round trip; resolves with the reply whatever its type (tests assert on errors too). */
+  async iq(el: Element, timeoutMs = 10_000): Promise<Element> {
+    const id = `q${randomBytes(4).toString('hex')}`;
+    el.attrs['id'] = id;
+    const reply = this.waitFor((s) => s.name === 'iq' && s.attrs['id'] === id && (s.attrs['type'] === 'result' || s.attrs['type'] === 'error'), `reply to iq ${id}`, timeoutMs);
+    await this.send(el);
+    return reply;
+  }
+
+  /** Subscribe to a device's presence and wait for the answer (subscribed or unsubscribed). */
+  async subscribe(deviceJid: string): Promise<Element> {
+    const answer = this.waitFor(
+      (s) => s.name === 'presence' && fromBare(s) === deviceJid && (s.attrs['type'] === 'subscribed' || s.attrs['type'] === 'unsubscribed'),
+      `subscription answer from ${deviceJid}`,
+    );
+    await this.send(xml('presence', { to: deviceJid, type: 'subscribe' }));
+    return answer;
+  }
+
+  async stop(): Promise<void> {
+    if (this.client.status === 'offline') return;
+    await this.client.stop().catch(() => undefined);
+  }
+}
+
+export function fromBare(el: Element): string {
+  return (el.attrs['from'] ?? '').split('/')[0]!;
+}
+
+export const isMessageFrom =
+  (jid: string, pred: (el: Element) => boolean = () => true): Predicate =>
+  (el) =>
+    el.name === 'message' && fromBare(el) === jid && el.attrs['type'] !== 'error' && pred(el);
+
+export const isPresenceFrom =
+  (jid: string, type: string | undefined): Predicate =>
+  (el) =>
+    el.name === 'presence' && fromBare(el) === jid && el.attrs['type'] === type;
+
+export function jsonOf(el: Element): unknown {
+  const text = el.getChildText('json', 'urn:xmpp:json:0');
+  return text === null ? undefined : (JSON.parse(text) as unknown);
+}
+
+export interface BridgeDirOptions {
+  readonly server: TestServer;
+  readonly mappings?: string[];
+  readonly schemas?: string[];
+  /** Extra config keys, merged at the top level (shallow per section). */
+  readonly config?: Record<string, unknown>;
+  readonly dir?: string;
+}
+
+/** A temp dir with a config file for a bridge attached to `server`; ports are picked by the OS (0). */
+export function writeBridgeConfig(opts: BridgeDirOptions): { dir: string; configFile: string } {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'mxb-bridge-'));
+  const extra = opts.config ?? {};
+  const config = {
+    dataDir: join(dir, 'data'),
+    mappings: opts.mappings ?? [FIXTURE_MAPPINGS],
+    schemas: opts.schemas ?? [SHIPPED_SCHEMAS],
+    log: { level: 'debug', file: join(dir, 'bridge.log') },
+    ...extra,
+    mqtt: { embedded: { port: 0, websocket: { port: 0 }, ...((extra['mqtt'] as { embedded?: object } | undefined)?.embedded ?? {}) } },
+    xmpp: { service: opts.server.service, domain: opts.server.domain, secret: opts.server.secret, ...((extra['xmpp'] as object | undefined) ?? {}) },
+  };
+  const configFile = join(dir, 'bridge.yaml');
+  writeFileSync(configFile, stringify(config));
+  return { dir, configFile };
+}
+
+export interface RunningBridge {
+  readonly bridge: Bridge;
+  readonly dir: string;
+  readonly configFile: string;
+  readonly mqttUrl: string;
+  readonly wsUrl: string;
+  stop(): Promise<void>;
+}
+
+/** The bridge in this process, started and online. */
+export async function startBridge(opts: BridgeDirOptions): Promise<RunningBridge> {
+  const { dir, configFile } = writeBridgeConfig(opts);
+  const setup = loadSetup(configFile, {});
+  const log = createLogger({ level: setup.config.log.level, destination: setup.config.log.file ?? join(dir, 'bridge.log') });
+  const bridge = new Bridge(setup, log);
+  await bridge.start();
+  await bridge.ready();
+  const a = bridge.addresses();
+  return {
+    bridge,
+    dir,
+    configFile,
+    mqttUrl: a.mqtt!,
+    wsUrl: a.websocket!,
+    async stop() {
+      await bridge.stop();
+      log.flush();
+    },
+  };
+}
+
+export function removeDir(dir: string): void {
+  if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+}
+
+/** A connected mqtt.js client. */
+export async function mqttClient(url: string, opts: IClientOptions = {}): Promise<MqttClient> {
+  const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
+  await new Promise<void>((resolve, reject) => {
+    c.once('connect', () => resolve());
+    c.once('error', reject);
+  });
+  c.on('error', () => undefined); // later errors surface through the tests' waits
+  return c;
+}
+
+/** Wait for the next MQTT message on `topic` whose payload matches. */
+export function nextMqttMessage(c: MqttClient, topic: string, pred: (payload: Buffer) => boolean = () => true, timeoutMs = 10_000): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      c.off('message', onMessage);
+      reject(new Error(`no MQTT message on ${topic} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onMessage = (t: string, payload: Buffer): void => {
+      if (t !== topic || !pred(payload)) return;
+      clearTimeout(timer);
+      c.off('message', onMessage);
+      resolve(payload);
+    };
+    c.on('message', onMessage);
+  });
+}
+
+export async function closeMqtt(...clients: (MqttClient | undefined)[]): Promise<void> {
+  await Promise.all(clients.map((c) => (c ? c.endAsync(true).catch(() => undefined) : undefined)));
+}
+
+/** Run the CLI as a child process (built output). */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess & { output: () => string } {
+  const child = spawn(process.execPath, [join(ROOT, 'dist/src/cli.js'), ...args], {
+    env: { PATH: process.env['PATH'], ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  return Object.assign(child, { output: () => out });
+}
+
+/** Wait for a child to exit; resolves with its code (and kills it after the timeout). */
+export async function exitOf(child: ChildProcess, timeoutMs: number): Promise<{ code: number | null; ms: number }> {
+  const t0 = Date.now();
+  if (child.exitCode !== null) return { code: child.exitCode, ms: 0 };
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  clearTimeout(timer);
+  return { code, ms: Date.now() - t0 };
+}
