@@ -46,12 +46,21 @@ export function loadMappings(paths: readonly string[], ctx: MappingContext, prob
   if (files.length === 0 && problems.length === 0) problems.push({ file: paths.join(', '), path: '', message: 'no mapping files found' });
 
   const mappings: Mapping[] = [];
-  for (const file of files) mappings.push(...loadMappingFile(file, ctx, problems));
+  const ids = new Map<string, string>();
+  for (const file of files) {
+    for (const { raw, index, mapping } of loadMappingFile(file, ctx, problems)) {
+      // Ids are checked on every declared mapping, compiled or not, so a duplicate is reported with the rest.
+      const other = ids.get(raw.id);
+      if (other !== undefined) problems.push({ file, path: `/mappings/${index}/id`, message: `id "${raw.id}" is already used in ${other}` });
+      else ids.set(raw.id, file);
+      if (mapping) mappings.push(mapping);
+    }
+  }
   crossCheck(mappings, problems);
   return mappings;
 }
 
-export function loadMappingFile(file: string, ctx: MappingContext, problems: LoadProblem[]): Mapping[] {
+function loadMappingFile(file: string, ctx: MappingContext, problems: LoadProblem[]): { raw: RawMapping; index: number; mapping?: Mapping }[] {
   const doc = readYamlFile(file, problems);
   if (doc === undefined) return [];
   validateFile ??= createAjv({ useDefaults: true }).compile(mappingFileSchema);
@@ -59,13 +68,10 @@ export function loadMappingFile(file: string, ctx: MappingContext, problems: Loa
     for (const m of ajvErrorsToPathMessages(validateFile.errors)) problems.push({ file, path: m.path, message: m.message });
     return [];
   }
-  const raws = (doc as { mappings: RawMapping[] }).mappings;
-  const out: Mapping[] = [];
-  raws.forEach((raw, index) => {
-    const m = compileMapping(raw, file, index, ctx, problems);
-    if (m) out.push(m);
+  return (doc as { mappings: RawMapping[] }).mappings.map((raw, index) => {
+    const mapping = compileMapping(raw, file, index, ctx, problems);
+    return mapping ? { raw, index, mapping } : { raw, index };
   });
-  return out;
 }
 
 function compileMapping(raw: RawMapping, file: string, index: number, ctx: MappingContext, problems: LoadProblem[]): Mapping | undefined {
@@ -80,14 +86,16 @@ function compileMapping(raw: RawMapping, file: string, index: number, ctx: Mappi
 
   // JID template: plain segment names only, literals that need no XEP-0106 escaping, segments separated by text.
   const jid = templateOf(raw.jid, 'jid', false, problem);
-  if (jid && topic) {
-    checkSegmentsExist(jid, segments, 'jid', problem);
+  if (jid) {
     for (const part of jid.parts) {
       if (part.kind === 'text' && LITERAL_FORBIDDEN.test(part.text)) problem('jid', `literal text "${part.text}" contains a character a JID local part cannot hold unescaped`);
     }
     jid.parts.forEach((part, i) => {
       if (part.kind === 'field' && jid.parts[i + 1]?.kind === 'field') problem('jid', 'two segments must be separated by literal text, or JIDs cannot be told apart');
     });
+  }
+  if (jid && topic) {
+    checkSegmentsExist(jid, segments, 'jid', problem);
     // Every named topic segment must reach the JID, or two devices would share one JID.
     for (const s of segments) {
       if (!jid.fields.includes(s)) problem('jid', `segment {${s}} of the topic is not used, so different topics would map to one JID`);
@@ -187,15 +195,8 @@ function jidPatterns(list: readonly string[], field: string, ctx: MappingContext
   return out;
 }
 
-/** Checks across mappings: unique ids, no topic claimed twice, no two JID templates of the same shape. */
+/** Checks across mappings: no topic claimed twice, no two JID templates of the same shape. */
 function crossCheck(mappings: readonly Mapping[], problems: LoadProblem[]): void {
-  const byId = new Map<string, Mapping>();
-  for (const m of mappings) {
-    const where = { file: m.file, path: `/mappings/${m.index}` };
-    const other = byId.get(m.id);
-    if (other) problems.push({ ...where, path: `${where.path}/id`, message: `id "${m.id}" is already used in ${other.file}` });
-    else byId.set(m.id, m);
-  }
   for (let i = 0; i < mappings.length; i++) {
     for (let j = 0; j < i; j++) {
       const a = mappings[i]!;

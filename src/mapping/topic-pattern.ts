@@ -52,7 +52,9 @@ export function parseTopicPattern(source: string): { pattern?: TopicPattern; err
       levels.push({ kind: 'multi' });
     } else if (text.startsWith('{') && text.endsWith('}')) {
       const name = text.slice(1, -1);
-      if (!SEGMENT_NAME.test(name)) {
+      if (/[{}]/.test(name)) {
+        errors.push(`${where}: a named segment must fill a whole level, like {name}`);
+      } else if (!SEGMENT_NAME.test(name)) {
         errors.push(`${where}: segment name must match ${SEGMENT_NAME.source}`);
       } else if (seen.has(name)) {
         errors.push(`${where}: segment {${name}} appears twice`);

@@ -92,7 +92,8 @@ export class XmppUser {
   }
 
   static async connect(prosody: ProsodyInstance, username: string, password: string): Promise<XmppUser> {
-    const c = xmppClient({ service: `xmpp://${prosody.listen}:${prosody.c2sPort}`, domain: prosody.host, username, password, resource: 'test' });
+    const resource = `test-${randomBytes(3).toString('hex')}`; // distinct per login, or a second login would replace the first
+    const c = xmppClient({ service: `xmpp://${prosody.listen}:${prosody.c2sPort}`, domain: prosody.host, username, password, resource });
     c.on('error', () => undefined); // connection errors surface through start() and the tests' waits
     c.reconnect.stop();
     await c.start();
@@ -103,10 +104,11 @@ export class XmppUser {
     return user;
   }
 
-  /** The first stanza (already received or arriving within the timeout) that matches. */
+  /**
+   * The first matching stanza that arrives from now on (within the timeout). Register the wait before the action
+   * that causes the stanza; use `waitForAny` when an earlier stanza may already satisfy it.
+   */
   waitFor(pred: Predicate, what: string, timeoutMs = 10_000): Promise<Element> {
-    const seen = this.stanzas.find(pred);
-    if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w.pred !== pred);
@@ -120,6 +122,12 @@ export class XmppUser {
         },
       });
     });
+  }
+
+  /** The first matching stanza, already received or arriving within the timeout. */
+  waitForAny(pred: Predicate, what: string, timeoutMs = 10_000): Promise<Element> {
+    const seen = this.stanzas.find(pred);
+    return seen ? Promise.resolve(seen) : this.waitFor(pred, what, timeoutMs);
   }
 
   /** Stanzas received so far matching a predicate. */

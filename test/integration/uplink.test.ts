@@ -52,7 +52,7 @@ describe('uplink: readings reach XMPP users', function () {
 
   it('delivers a reading from the device JID with the body text and the payload as XEP-0335 JSON', async function () {
     await device.publishAsync('sensors/home/kitchen/telemetry', JSON.stringify({ temperature: 21.54, humidity: 40.2 }), { qos: 1 });
-    const msg = await alice.waitFor(isMessageFrom(KITCHEN, (m) => m.getChildText('body') === '21.5 °C, 40 % RH'), 'the kitchen reading');
+    const msg = await alice.waitForAny(isMessageFrom(KITCHEN, (m) => m.getChildText('body') === '21.5 °C, 40 % RH'), 'the kitchen reading');
     assert.equal(msg.attrs['type'], 'chat');
     assert.equal(msg.attrs['to']?.split('/')[0], 'alice@localhost');
     assert.equal(msg.getChild('json', 'urn:xmpp:json:0')?.getText(), '{"temperature":21.54,"humidity":40.2}');
@@ -61,21 +61,21 @@ describe('uplink: readings reach XMPP users', function () {
   it('keeps the JSON text byte for byte (big integers, key order, spacing)', async function () {
     const text = '{ "humidity": 12, "temperature": 19.25, "linkquality": 120, "serial": 123456789012345678901 }';
     await device.publishAsync('sensors/home/kitchen/telemetry', text, { qos: 0 });
-    const msg = await alice.waitFor(isMessageFrom(KITCHEN, (m) => m.getChildText('body') === '19.3 °C, 12 % RH'), 'the reading with a big integer');
+    const msg = await alice.waitForAny(isMessageFrom(KITCHEN, (m) => m.getChildText('body') === '19.3 °C, 12 % RH'), 'the reading with a big integer');
     assert.equal(msg.getChildText('json', 'urn:xmpp:json:0'), text);
   });
 
   it('also sends every reading to the listed JIDs of the mapping', async function () {
     const watcher = await server.user('watcher');
     await device.publishAsync('sensors/home/kitchen/telemetry', JSON.stringify({ temperature: 5 }), { qos: 1 });
-    const msg = await watcher.waitFor(isMessageFrom(KITCHEN, (m) => m.getChildText('body') === '5.0 °C, ? % RH'), 'the reading for the listed JID');
+    const msg = await watcher.waitForAny(isMessageFrom(KITCHEN, (m) => m.getChildText('body') === '5.0 °C, ? % RH'), 'the reading for the listed JID');
     assert.deepEqual(jsonOf(msg), { temperature: 5 });
   });
 
   it('accepts readings published with mosquitto_pub', async function () {
     const url = new URL(run.mqttUrl);
     await execFileAsync('mosquitto_pub', ['-h', url.hostname, '-p', url.port, '-q', '1', '-i', 'mosq-pub', '-t', 'sensors/home/kitchen/telemetry', '-m', '{"temperature":-3.5,"humidity":91}']);
-    const msg = await alice.waitFor(isMessageFrom(KITCHEN, (m) => m.getChildText('body') === '-3.5 °C, 91 % RH'), 'the mosquitto_pub reading');
+    const msg = await alice.waitForAny(isMessageFrom(KITCHEN, (m) => m.getChildText('body') === '-3.5 °C, 91 % RH'), 'the mosquitto_pub reading');
     assert.deepEqual(jsonOf(msg), { temperature: -3.5, humidity: 91 });
   });
 
@@ -83,7 +83,7 @@ describe('uplink: readings reach XMPP users', function () {
     const ws = await mqttClient(run.wsUrl, { clientId: 'ws-device' });
     try {
       await ws.publishAsync('sensors/home/kitchen/telemetry', '{"temperature":30,"humidity":30}', { qos: 1 });
-      await alice.waitFor(isMessageFrom(KITCHEN, (m) => m.getChildText('body') === '30.0 °C, 30 % RH'), 'the WebSocket reading');
+      await alice.waitForAny(isMessageFrom(KITCHEN, (m) => m.getChildText('body') === '30.0 °C, 30 % RH'), 'the WebSocket reading');
     } finally {
       await closeMqtt(ws);
     }
@@ -111,7 +111,7 @@ describe('uplink: readings reach XMPP users', function () {
 
     // A valid reading after them proves the pipeline is in order: the rejected ones were never sent before it.
     await device.publishAsync('sensors/home/kitchen/telemetry', '{"temperature":22.25,"humidity":50}', { qos: 1 });
-    await alice.waitFor(isMessageFrom(KITCHEN, (m) => m.getChildText('body') === '22.3 °C, 50 % RH'), 'the valid reading after the invalid ones');
+    await alice.waitForAny(isMessageFrom(KITCHEN, (m) => m.getChildText('body') === '22.3 °C, 50 % RH'), 'the valid reading after the invalid ones');
     assert.equal(alice.received(isMessageFrom(KITCHEN, (m) => (m.getChildText('json', 'urn:xmpp:json:0') ?? '').includes('warm'))).length, 0);
     assert.equal(alice.received(isMessageFrom(KITCHEN, (m) => (m.getChildText('json', 'urn:xmpp:json:0') ?? '').includes('temperature=20'))).length, 0);
     assert.equal(run.bridge.metrics.get('uplink_rejected_total', 'PAYLOAD_NOT_JSON'), before + 1);
@@ -122,10 +122,10 @@ describe('uplink: readings reach XMPP users', function () {
     const nasty = Array.from({ length: 32 }, (_, i) => String.fromCharCode(i)).join('') + '\uFFFE\uFFFF';
     const text = JSON.stringify({ temperature: 1, humidity: 2, note: nasty });
     await device.publishAsync('sensors/home/kitchen/telemetry', text, { qos: 1 });
-    const msg = await alice.waitFor(isMessageFrom(KITCHEN, (m) => m.getChildText('body') === '1.0 °C, 2 % RH'), 'the reading with control characters');
+    const msg = await alice.waitForAny(isMessageFrom(KITCHEN, (m) => m.getChildText('body') === '1.0 °C, 2 % RH'), 'the reading with control characters');
     assert.deepEqual(jsonOf(msg), { temperature: 1, humidity: 2, note: nasty });
     await device.publishAsync('sensors/home/kitchen/telemetry', '{"temperature":2,"humidity":3}', { qos: 1 });
-    await alice.waitFor(isMessageFrom(KITCHEN, (m) => m.getChildText('body') === '2.0 °C, 3 % RH'), 'the next reading');
+    await alice.waitForAny(isMessageFrom(KITCHEN, (m) => m.getChildText('body') === '2.0 °C, 3 % RH'), 'the next reading');
     assert.equal(run.bridge.metrics.get('xmpp_connects_total'), 1, 'the component connected once and never reconnected');
   });
 
@@ -140,7 +140,7 @@ describe('uplink: readings reach XMPP users', function () {
     assert.ok(e.data.declared > 1024 * 1024);
     await closeMqtt(big);
     await device.publishAsync('sensors/home/kitchen/telemetry', '{"temperature":3,"humidity":4}', { qos: 1 });
-    await alice.waitFor(isMessageFrom(KITCHEN, (m) => m.getChildText('body') === '3.0 °C, 4 % RH'), 'the reading after the oversized one');
+    await alice.waitForAny(isMessageFrom(KITCHEN, (m) => m.getChildText('body') === '3.0 °C, 4 % RH'), 'the reading after the oversized one');
     assert.equal(run.bridge.metrics.get('xmpp_connects_total'), 1);
   });
 

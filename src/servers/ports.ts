@@ -1,0 +1,67 @@
+import { connect, createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const POLL_INTERVAL_MS = 50;
+const CONNECT_ATTEMPT_TIMEOUT_MS = 1000;
+
+// Ports this process has already handed out. The kernel may return the same ephemeral port to two
+// listen(0) calls made in quick succession once the first probe socket is closed; remembering them
+// keeps two servers started by the same process from being given the same port.
+const handedOut = new Set<number>();
+
+function probePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => (port > 0 ? resolve(port) : reject(new Error(`could not read a free port on ${host}`))));
+    });
+  });
+}
+
+/** A TCP port on `host` that was free a moment ago (there is an unavoidable race with other processes). */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const port = await probePort(host);
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no unused free port found on ${host}`);
+}
+
+function tryConnect(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(CONNECT_ATTEMPT_TIMEOUT_MS, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/**
+ * Resolves once a TCP connection to host:port succeeds. Rejects after `timeoutMs`, or as soon as
+ * `isAlive` returns false (so a server that died during start-up fails fast instead of timing out).
+ */
+export async function waitForPort(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  isAlive?: () => boolean,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (isAlive && !isAlive()) throw new Error(`process exited before ${host}:${port} accepted connections`);
+    if (await tryConnect(host, port)) return;
+    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${host}:${port}`);
+    await sleep(POLL_INTERVAL_MS);
+  }
+}
