@@ -23,6 +23,7 @@ export function xmlSafeText(s: string): string {
 /** Cut a string to at most `max` UTF-16 units without splitting a surrogate pair, marking the cut with an ellipsis. */
 export function truncate(s: string, max: number): string {
   if (s.length <= max) return s;
+  if (max < 1) return '';
   let end = max - 1;
   const last = s.charCodeAt(end - 1);
   if (last >= 0xd800 && last <= 0xdbff) end -= 1; // don't leave a high surrogate without its pair

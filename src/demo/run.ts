@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { client as xmppClient } from '@xmpp/client';
 import xml from '@xmpp/xml';
+import type { Element } from '@xmpp/xml';
 import { stringify } from 'yaml';
 import { Bridge } from '../app.js';
 import { loadSetup } from '../load.js';
@@ -137,7 +138,7 @@ async function subscribeDemoUser(prosody: ProsodyInstance, password: string, dev
   try {
     const pending = new Set(devices.map((d) => d.jid));
     const approved = new Promise<void>((resolve) => {
-      c.on('stanza', (el) => {
+      c.on('stanza', (el: Element) => {
         if (el.name === 'presence' && el.attrs['type'] === 'subscribed') pending.delete((el.attrs['from'] ?? '').split('/')[0]!);
         if (pending.size === 0) resolve();
       });

@@ -45,13 +45,17 @@ export const LITERAL_FORBIDDEN = /[ "&'/:<>@\\]/;
  */
 const DISALLOWED = /[\p{Cc}\p{Cn}\p{Cs}\p{Co}\p{Zl}\p{Zp}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/u;
 
-/** XEP-0106 §4.2 escaping of one string. A backslash is escaped only where it would start an escape sequence. */
-export function escapeLocal(s: string): string {
+/**
+ * XEP-0106 §4.2 escaping of one string. A backslash is escaped only where it would start an escape sequence;
+ * `following` is the text that will come after `s` in the local part, so a final backslash is judged in context.
+ */
+export function escapeLocal(s: string, following = ''): string {
+  const ahead = s + following.slice(0, 2);
   let out = '';
   for (let i = 0; i < s.length; i++) {
     const c = s[i]!;
     if (c === '\\') {
-      const next = s.slice(i + 1, i + 3).toLowerCase();
+      const next = ahead.slice(i + 1, i + 3).toLowerCase();
       out += ESCAPE_CODES.has(next) ? '\\5c' : '\\';
     } else {
       out += ESCAPES[c] ?? c;
@@ -70,7 +74,7 @@ export type LocalpartResult = { ok: true; localpart: string } | { ok: false; rea
 /** Render a JID template with segment values into a valid local part, or say why it cannot be done. */
 export function formLocalpart(template: Template, segments: Segments): LocalpartResult {
   let out = '';
-  for (const part of template.parts) {
+  for (const [i, part] of template.parts.entries()) {
     if (part.kind === 'text') {
       out += part.text;
       continue;
@@ -81,7 +85,8 @@ export function formLocalpart(template: Template, segments: Segments): Localpart
     if (raw.length === 0) return { ok: false, reason: `segment {${name}} is empty` };
     const folded = raw.toLowerCase().normalize('NFC');
     if (DISALLOWED.test(folded)) return { ok: false, reason: `segment {${name}} contains a character not allowed in a JID` };
-    out += escapeLocal(folded);
+    const next = template.parts[i + 1];
+    out += escapeLocal(folded, next?.kind === 'text' ? next.text : '');
   }
   // XEP-0106 §4.3: the escaped form must not begin or end with \20.
   if (out.startsWith('\\20') || out.endsWith('\\20')) return { ok: false, reason: 'the local part would begin or end with a space' };

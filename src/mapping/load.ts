@@ -114,7 +114,7 @@ function compileMapping(raw: RawMapping, file: string, index: number, ctx: Mappi
     if (props !== null && typeof props === 'object') {
       for (const f of body.fields) {
         const head = f.split('.')[0]!;
-        if (!(head in props) && !segments.has(head)) problem('body', `placeholder {${f}} is neither a property of schema ${schema.id} nor a topic segment`);
+        if (!Object.hasOwn(props, head) && !segments.has(head)) problem('body', `placeholder {${f}} is neither a property of schema ${schema.id} nor a topic segment`);
       }
     }
   }

@@ -75,7 +75,8 @@ function parseField(inner: string, opts: TemplateOptions, errors: string[]): Tem
   const pathText = bar < 0 ? inner : inner.slice(0, bar);
   const filterText = bar < 0 ? undefined : inner.slice(bar + 1);
   const path = pathText.split('.');
-  if (path.some((p) => !NAME.test(p)) || (!opts.rich && path.length > 1)) {
+  // After the first name, a rich path may index arrays: {readings.0.value}.
+  if (path.some((p, i) => !NAME.test(p) && !(opts.rich && i > 0 && /^\d+$/.test(p))) || (!opts.rich && path.length > 1)) {
     errors.push(`placeholder {${inner}}: expected ${opts.rich ? 'a name or dotted path' : 'a segment name'}`);
     return undefined;
   }

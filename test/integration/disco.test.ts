@@ -89,7 +89,7 @@ describe('discovery, ping and version', function () {
     assert.equal(q.getChild('identity')!.attrs['name'], 'kitchen climate (home)');
     assert.ok(q.getChildren('feature').some((f) => f.attrs['var'] === 'urn:xmpp:json:0'));
     const form = q.getChild('x', 'jabber:x:data')!;
-    const fields = Object.fromEntries(form.getChildren('field').map((f) => [f.attrs['var'], f.getChildText('value')]));
+    const fields = Object.fromEntries(form.getChildren('field').map((f): [string, string | null] => [f.attrs['var'] ?? '', f.getChildText('value')]));
     assert.equal(fields['FORM_TYPE'], 'urn:mqtt-xmpp-bridge:device:0');
     assert.equal(fields['schema'], 'urn:mqtt-xmpp-bridge:example:climate');
     assert.equal(fields['mapping'], 'climate');

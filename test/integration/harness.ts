@@ -274,7 +274,7 @@ export function nextMqttMessage(c: MqttClient, topic: string, pred: (payload: Bu
 }
 
 export async function closeMqtt(...clients: (MqttClient | undefined)[]): Promise<void> {
-  await Promise.all(clients.map((c) => (c ? c.endAsync(true).catch(() => undefined) : undefined)));
+  await Promise.all(clients.filter((c): c is MqttClient => c !== undefined).map((c) => c.endAsync(true).catch(() => undefined)));
 }
 
 /** Run the CLI as a child process (built output). */

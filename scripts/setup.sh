@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what the bridge, its demo and its tests need on a Debian/Ubuntu machine with Node.js 20:
+# the Debian packages listed in scripts/debian-packages.txt (only those missing), then the npm dependencies.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "Node.js 20 or newer is required (found: $(node --version 2>/dev/null || echo none))." >&2
+  exit 1
+fi
+
+mapfile -t wanted < <(grep -v '^\s*#' scripts/debian-packages.txt | grep -v '^\s*$')
+missing=()
+for p in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "Installing Debian packages: ${missing[*]}"
+  $sudo apt-get update
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y "${missing[@]}"
+fi
+
+npm ci --no-audit --no-fund
