@@ -1,32 +1,40 @@
 /**
  * Composition root: builds every part from a loaded setup and starts/stops them in dependency order.
  *
- *   start: database → registry → XMPP link (connects in the background) → MQTT broker → bridge topics
- *   stop:  stop accepting (broker) → unavailable presence for online devices → close the XMPP stream → database
+ *   start: database → registry → XMPP link (connects in the background) → MQTT side(s) → bridge topics
+ *   stop:  availability timers → bridge state offline → unavailable presence → MQTT side(s) → XMPP stream → database
  */
 import { EventEmitter } from 'node:events';
 import { EmbeddedBroker } from './broker/embedded.js';
-import type { InboundPublish, MqttSide, MqttSideHandlers } from './broker/mqtt-side.js';
+import { ExternalBroker } from './broker/external.js';
+import type { InboundPublish, MqttFilters, MqttSide, MqttSideHandlers } from './broker/mqtt-side.js';
 import type { Device } from './devices/device.js';
 import { DeviceRegistry } from './devices/registry.js';
+import type { Result } from './errors.js';
 import type { BridgeSetup } from './load.js';
 import type { Logger } from './log.js';
+import type { CommandSpec } from './mapping/mapping.js';
 import { availabilityRouter, readingRouter } from './mapping/router.js';
 import { BridgeTopics } from './observe/bridge-topics.js';
 import { Metrics } from './observe/metrics.js';
 import { Throttle } from './observe/throttle.js';
 import { AvailabilityTracker } from './pipeline/availability.js';
+import { ConfirmationTracker } from './pipeline/confirmations.js';
+import { Downlink, type CommandOutcome, type CommandRequest } from './pipeline/downlink.js';
 import { Uplink, type Rejection } from './pipeline/uplink.js';
 import { openDatabase, type Db } from './store/db.js';
 import { DeviceStore } from './store/devices.js';
 import { SubscriptionStore } from './store/subscriptions.js';
 import { PRODUCT } from './version.js';
+import { ChatService } from './xmpp/chat.js';
 import { ComponentLink, type FatalLinkError } from './xmpp/component.js';
+import { AdhocCommands, NS_ADHOC } from './xmpp/handlers/adhoc.js';
 import { pingHandler, versionHandler } from './xmpp/handlers/basic.js';
+import { commandIqHandler, NS_COMMAND } from './xmpp/handlers/commands.js';
 import { discoInfoHandler, discoItemsHandler } from './xmpp/handlers/disco.js';
 import { PresenceService } from './xmpp/presence.js';
 import { ReadingSender } from './xmpp/readings.js';
-import { NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_VERSION } from './xmpp/stanzas.js';
+import { NS_DATA, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_RECEIPTS, NS_VERSION } from './xmpp/stanzas.js';
 
 const MAX_DEVICES = 100_000;
 
@@ -40,12 +48,16 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   readonly link: ComponentLink;
   private readonly db: Db;
   private readonly subscriptions: SubscriptionStore;
-  private readonly mqtt: MqttSide;
+  private readonly sides: MqttSide[] = [];
   private readonly topics: BridgeTopics;
   private readonly presence: PresenceService;
   private readonly readings: ReadingSender;
   private readonly uplink: Uplink;
   private readonly availability: AvailabilityTracker;
+  private readonly confirmations = new ConfirmationTracker();
+  private readonly downlink: Downlink;
+  private readonly adhoc: AdhocCommands;
+  private readonly chat: ChatService;
   private readonly throttle = new Throttle(10_000);
   private readonly firstOnline: Promise<void>;
   private stopping = false;
@@ -58,14 +70,18 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const { config, mappings } = setup;
     this.db = openDatabase(config.dataDir);
     this.subscriptions = new SubscriptionStore(this.db);
-    this.mqtt = new EmbeddedBroker(config.mqtt.embedded, log.child({ part: 'broker' }));
-    this.topics = new BridgeTopics(config.baseTopic, this.mqtt, log);
+    if (config.mqtt.embedded.enabled) this.sides.push(new EmbeddedBroker(config.mqtt.embedded, log.child({ part: 'broker' })));
+    if (config.mqtt.external) this.sides.push(new ExternalBroker(config.mqtt.external, log.child({ part: 'mqtt-client' }), `${config.baseTopic}/bridge/state`));
+    this.topics = new BridgeTopics(config.baseTopic, this.sides, log);
     this.registry = new DeviceRegistry(config.xmpp.domain, mappings, new DeviceStore(this.db), MAX_DEVICES, (d) => this.deviceAdded(d));
     this.link = new ComponentLink({ service: config.xmpp.service, domain: config.xmpp.domain, secret: config.xmpp.secret, log: log.child({ part: 'xmpp' }) });
     this.presence = new PresenceService(this.link, this.registry, this.subscriptions, this.metrics, log, (type, data) => this.topics.event(type, data));
     this.readings = new ReadingSender(this.link, this.subscriptions, config.xmpp, this.metrics);
     this.uplink = new Uplink(readingRouter(mappings), this.registry);
     this.availability = new AvailabilityTracker(mappings, availabilityRouter(mappings), this.registry, (d, reason) => this.availabilityChanged(d, reason), log);
+    this.downlink = new Downlink(this.registry, (d, topic, payload, command) => this.publishCommand(d, topic, payload, command), this.confirmations, (req, r) => this.commandDone(req, r));
+    this.adhoc = new AdhocCommands(this.downlink);
+    this.chat = new ChatService(this.link, this.registry, this.downlink, (jid, bare) => this.mayView(jid, bare), log);
 
     this.firstOnline = new Promise((resolve, reject) => {
       this.link.once('online', resolve);
@@ -75,22 +91,11 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.wireXmpp();
   }
 
-  /** Start the broker and begin connecting to the XMPP server; resolves once the broker listens. */
+  /** Start the MQTT side(s) and begin connecting to the XMPP server; resolves once devices can connect. */
   async start(): Promise<void> {
-    const { mappings } = this.setup;
     this.link.start().catch(() => undefined); // fatal errors arrive as the 'fatal' event
-    const handlers: MqttSideHandlers = {
-      onPublish: (msg, done) => this.onPublish(msg, done),
-      onWatched: (topic, payload) => this.availability.message(topic, payload),
-      onClientConnected: (id) => this.availability.clientConnected(id),
-      onClientDisconnected: (id) => this.availability.clientDisconnected(id),
-      onBrokerEvent: (type, data) => {
-        this.metrics.inc('broker_events_total', type);
-        this.topics.event(type, data);
-      },
-    };
-    const watch = [...new Set(mappings.flatMap((m) => (m.availability?.topic ? [m.availability.topic.filter] : [])))];
-    await this.mqtt.start(handlers, watch);
+    const filters = this.filters();
+    for (const side of this.sides) await side.start(this.handlersFor(side), filters);
     this.availability.start();
     await this.topics.state(true);
     await this.publishInfo();
@@ -103,7 +108,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   }
 
   addresses(): { mqtt?: string; websocket?: string } {
-    return this.mqtt.addresses();
+    return Object.assign({}, ...this.sides.map((s) => s.addresses())) as { mqtt?: string; websocket?: string };
   }
 
   async stop(): Promise<void> {
@@ -113,10 +118,40 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.topics.stop();
     await this.topics.state(false);
     this.presence.unavailableAll();
-    await this.mqtt.stop();
+    for (const side of this.sides) await side.stop();
     await this.link.stop();
     this.registry.flush();
     this.db.close();
+  }
+
+  private filters(): MqttFilters {
+    const { mappings } = this.setup;
+    const watched = mappings.flatMap((m) => [
+      ...(m.availability?.topic ? [m.availability.topic.filter] : []),
+      ...m.commands.flatMap((c) => (c.confirm ? [c.confirm.topic.filter] : [])),
+    ]);
+    return { readings: [...new Set(mappings.map((m) => m.topic.filter))], watched: [...new Set(watched)] };
+  }
+
+  private handlersFor(side: MqttSide): MqttSideHandlers {
+    return {
+      onPublish: (msg, done) => this.onPublish(side, msg, done),
+      onWatched: (topic, payload) => {
+        this.availability.message(topic, payload, side.name);
+        this.confirmations.message(topic, payload);
+      },
+      onClientConnected: (id) => this.availability.clientConnected(id, side.name),
+      onClientDisconnected: (id) => this.availability.clientDisconnected(id),
+      onBrokerEvent: (type, data) => {
+        this.metrics.inc('broker_events_total', type);
+        this.topics.event(type, data);
+      },
+    };
+  }
+
+  private mayView(deviceJid: string, bare: string): boolean {
+    const d = this.registry.byJid(deviceJid);
+    return d !== undefined && this.presence.mayView(d, bare);
   }
 
   private wireXmpp(): void {
@@ -128,16 +163,23 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       name: config.xmpp.name,
       registry: this.registry,
       mayView,
-      deviceFeatures: () => [],
-      componentFeatures: () => [],
+      deviceFeatures: (d: Device) => (d.mapping.commands.length > 0 ? [NS_ADHOC, NS_COMMAND, NS_DATA, NS_RECEIPTS] : []),
+      componentFeatures: () => [NS_ADHOC],
+      nodeInfo: (d: Device, node: string) => this.adhoc.info(d, node),
+      nodeItems: (d: Device, node: string, from: string) => (node === NS_ADHOC ? this.adhoc.items(d, from) : undefined),
     };
     xmpp.iqCallee.get(NS_DISCO_INFO, 'query', discoInfoHandler(disco));
     xmpp.iqCallee.get(NS_DISCO_ITEMS, 'query', discoItemsHandler(disco));
     xmpp.iqCallee.get(NS_PING, 'ping', pingHandler(config.xmpp.domain, this.registry, mayView));
     xmpp.iqCallee.get(NS_VERSION, 'query', versionHandler(config.xmpp.domain));
+    xmpp.iqCallee.set(NS_COMMAND, 'command', commandIqHandler(this.downlink));
+    xmpp.iqCallee.set(NS_ADHOC, 'command', this.adhoc.handler());
 
     this.link.on('stanza', (el) => {
       if (el.name === 'presence') this.presence.handle(el);
+      else if (el.name === 'message') {
+        this.chat.handle(el).catch((err: unknown) => this.log.error({ err }, 'chat handler failed'));
+      }
     });
     this.link.on('online', () => {
       this.metrics.inc('xmpp_connects_total');
@@ -148,20 +190,40 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.link.on('fatal', (err) => this.emit('fatal', err));
   }
 
-  private onPublish(msg: InboundPublish, done: (err?: Error) => void): void {
+  private onPublish(side: MqttSide, msg: InboundPublish, done: (err?: Error) => void): void {
     const outcome = this.uplink.process(msg);
     if (outcome.kind === 'rejected') {
       this.reject(outcome.rejection);
     } else if (outcome.kind === 'reading') {
       const { reading } = outcome;
-      this.metrics.inc('readings_total');
+      reading.device.via = side.name;
       this.availability.reading(reading.device);
-      const sent = this.readings.send(reading);
-      if (!sent.ok) {
-        this.reject({ error: sent.error, topic: reading.topic, clientId: msg.clientId, deviceId: reading.device.id, mappingId: reading.device.mapping.id });
+      if (msg.replay) {
+        // A retained message replayed on subscription is state the device reported earlier, not a new reading.
+        this.metrics.inc('readings_replayed_total');
+      } else {
+        this.metrics.inc('readings_total');
+        const sent = this.readings.send(reading);
+        if (!sent.ok) {
+          this.reject({ error: sent.error, topic: reading.topic, clientId: msg.clientId, deviceId: reading.device.id, mappingId: reading.device.mapping.id });
+        }
       }
     }
     done();
+  }
+
+  private publishCommand(device: Device, topic: string, payload: Buffer, command: CommandSpec): Promise<void> {
+    const side = this.sides.find((s) => s.name === device.via) ?? this.sides[0];
+    if (!side) return Promise.reject(new Error('no MQTT broker'));
+    return side.publish(topic, payload, { qos: command.qos, retain: command.retain });
+  }
+
+  private commandDone(req: CommandRequest, r: Result<CommandOutcome>): void {
+    const code = r.ok ? 'OK' : r.error.code;
+    this.metrics.inc('commands_total', code);
+    const data = { from: req.from, device: req.deviceJid, command: req.name, origin: req.origin, code, ...(r.ok ? { topic: r.value.topic, confirmed: r.value.confirmation !== undefined } : { message: r.error.message }) };
+    this.log.info(data, r.ok ? 'command delivered' : 'command refused');
+    this.topics.event(r.ok ? 'command_delivered' : 'command_failed', data);
   }
 
   private reject(r: Rejection): void {
@@ -203,8 +265,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     return this.topics.info({
       version: PRODUCT.version,
       xmpp: { domain: config.xmpp.domain, connected: this.link.online },
-      mqtt: this.mqtt.addresses(),
-      mappings: mappings.map((m) => ({ id: m.id, topic: m.topic.source, jid: m.jid.source, schema: m.schema.id })),
+      mqtt: this.addresses(),
+      mappings: mappings.map((m) => ({ id: m.id, topic: m.topic.source, jid: m.jid.source, schema: m.schema.id, commands: m.commands.map((c) => c.name) })),
     });
   }
 }

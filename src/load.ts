@@ -22,6 +22,17 @@ export function loadSetup(configFile: string | undefined, env: NodeJS.ProcessEnv
   const schemas = new SchemaRegistry();
   schemas.loadAll(config.schemas, problems);
   const mappings = loadMappings(config.mappings, { registry: schemas, jidVariables: { serverDomain: config.xmpp.serverDomain, domain: config.xmpp.domain } }, problems);
+  if (!config.mqtt.embedded.enabled) {
+    for (const m of mappings) {
+      if (m.availability?.clientId) {
+        problems.push({
+          file: m.file,
+          path: `/mappings/${m.index}/availability/clientId`,
+          message: 'needs the embedded broker: a broker reached as a client does not report who is connected; use an availability topic and the device\'s Will',
+        });
+      }
+    }
+  }
   if (problems.length > 0) throw new LoadError(problems);
   return { config, mappings, schemas, warnings };
 }

@@ -12,7 +12,7 @@ import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { BridgeConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { GuardedConnection, MqttFrameScanner, type FrameViolation } from './frame-guard.js';
-import type { MqttSide, MqttSideHandlers, PublishOptions } from './mqtt-side.js';
+import type { MqttFilters, MqttSide, MqttSideHandlers, PublishOptions } from './mqtt-side.js';
 
 type EmbeddedConfig = BridgeConfig['mqtt']['embedded'];
 
@@ -20,6 +20,8 @@ type EmbeddedConfig = BridgeConfig['mqtt']['embedded'];
 const PUBLISH_OVERHEAD = 65535 + 2 + 2;
 
 export class EmbeddedBroker implements MqttSide {
+  readonly name = 'embedded';
+  readonly reportsClients = true;
   private aedes: Aedes | undefined;
   private tcp: Server | undefined;
   private http: HttpServer | undefined;
@@ -31,7 +33,7 @@ export class EmbeddedBroker implements MqttSide {
     private readonly log: Logger,
   ) {}
 
-  async start(handlers: MqttSideHandlers, watchFilters: readonly string[]): Promise<void> {
+  async start(handlers: MqttSideHandlers, filters: MqttFilters): Promise<void> {
     const maxPayload = this.cfg.maxPayloadBytes;
     const aedes = await Aedes.createBroker({
       authorizePublish: (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void) => {
@@ -44,7 +46,7 @@ export class EmbeddedBroker implements MqttSide {
           return callback(new Error('payload too large'));
         }
         handlers.onPublish(
-          { topic: packet.topic, payload, qos: packet.qos, retain: packet.retain, clientId: client?.id ?? undefined },
+          { topic: packet.topic, payload, qos: packet.qos, retain: packet.retain, clientId: client?.id ?? undefined, replay: false },
           (err) => callback(err ?? null),
         );
       },
@@ -57,7 +59,7 @@ export class EmbeddedBroker implements MqttSide {
     aedes.on('connectionError', (client, err) => this.log.debug({ clientId: client.id, err: err.message }, 'MQTT connection error'));
 
     // Watched filters see every routed message, Will messages included (those never pass through authorizePublish).
-    for (const filter of watchFilters) {
+    for (const filter of filters.watched) {
       await new Promise<void>((resolve) =>
         aedes.subscribe(
           filter,

@@ -13,6 +13,11 @@ export interface InboundPublish {
   readonly retain: boolean;
   /** The publishing client's id, when known (embedded broker). */
   readonly clientId: string | undefined;
+  /**
+   * A retained message replayed because the bridge subscribed ([MQTT-3.3.1-8]): old state, not news. Only an
+   * existing broker reached as a client produces these.
+   */
+  readonly replay: boolean;
 }
 
 export interface MqttSideHandlers {
@@ -35,8 +40,19 @@ export interface PublishOptions {
   readonly retain: boolean;
 }
 
+export interface MqttFilters {
+  /** Topic filters of readings. */
+  readonly readings: readonly string[];
+  /** Topic filters whose every message must be seen, Wills included: availability and confirmation topics. */
+  readonly watched: readonly string[];
+}
+
 export interface MqttSide {
-  start(handlers: MqttSideHandlers, watchFilters: readonly string[]): Promise<void>;
+  /** `embedded` or `external`: which broker a device was last heard on, so commands go back the same way. */
+  readonly name: 'embedded' | 'external';
+  /** Whether client connect/disconnect events are reported (only a broker we run ourselves can). */
+  readonly reportsClients: boolean;
+  start(handlers: MqttSideHandlers, filters: MqttFilters): Promise<void>;
   publish(topic: string, payload: string | Buffer, opts: PublishOptions): Promise<void>;
   /** Addresses clients can connect to, for logs and the demo. */
   addresses(): { mqtt?: string; websocket?: string };

@@ -42,6 +42,11 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   const base = file !== undefined ? dirname(resolve(file)) : process.cwd();
   const xmpp = (raw['xmpp'] ?? {}) as Record<string, unknown>;
   const secret = resolveSecret(xmpp, base, fileLabel, problems, warnings);
+  const mqttRaw = (raw['mqtt'] ?? {}) as { embedded?: { enabled?: boolean }; external?: Record<string, unknown> };
+  const externalPassword = mqttRaw.external ? resolveFileSecret(mqttRaw.external, 'password', 'passwordFile', '/mqtt/external', base, fileLabel, problems, warnings) : undefined;
+  if (mqttRaw.embedded?.enabled === false && !mqttRaw.external) {
+    problems.push({ file: fileLabel, path: '/mqtt', message: 'no broker: enable mqtt.embedded or configure mqtt.external' });
+  }
   if (problems.length > 0) throw new LoadError(problems);
 
   const r = raw as unknown as RawConfig;
@@ -53,7 +58,25 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     schemas: r.schemas.map((p) => resolve(base, p)),
     baseTopic: r.baseTopic,
     log: { level: r.log.level, ...(r.log.file !== undefined ? { file: resolve(base, r.log.file) } : {}) },
-    mqtt: { embedded: { ...r.mqtt.embedded, websocket: { ...r.mqtt.embedded.websocket } } },
+    mqtt: {
+      embedded: { ...r.mqtt.embedded, websocket: { ...r.mqtt.embedded.websocket } },
+      ...(r.mqtt.external
+        ? {
+            external: {
+              url: r.mqtt.external.url,
+              clientId: r.mqtt.external.clientId,
+              cleanSession: r.mqtt.external.cleanSession,
+              protocolVersion: r.mqtt.external.protocolVersion,
+              keepalive: r.mqtt.external.keepalive,
+              ...(r.mqtt.external.username !== undefined ? { username: r.mqtt.external.username } : {}),
+              ...(externalPassword !== undefined ? { password: externalPassword } : {}),
+              ...(r.mqtt.external.caFile !== undefined ? { caFile: resolve(base, r.mqtt.external.caFile) } : {}),
+              ...(r.mqtt.external.certFile !== undefined ? { certFile: resolve(base, r.mqtt.external.certFile) } : {}),
+              ...(r.mqtt.external.keyFile !== undefined ? { keyFile: resolve(base, r.mqtt.external.keyFile) } : {}),
+            },
+          }
+        : {}),
+    },
     xmpp: {
       service: r.xmpp.service,
       domain,
@@ -74,34 +97,56 @@ interface RawConfig {
   schemas: string[];
   baseTopic: string;
   log: { level: LogLevel; file?: string };
-  mqtt: { embedded: BridgeConfig['mqtt']['embedded'] };
+  mqtt: {
+    embedded: BridgeConfig['mqtt']['embedded'];
+    external?: {
+      url: string;
+      clientId: string;
+      cleanSession: boolean;
+      username?: string;
+      protocolVersion: 4 | 5;
+      keepalive: number;
+      caFile?: string;
+      certFile?: string;
+      keyFile?: string;
+    };
+  };
   xmpp: { service: string; domain: string; serverDomain?: string; maxStanzaBytes: number; maxBodyChars: number; name: string };
 }
 
-/** The component secret: `xmpp.secret` (env BRIDGE_XMPP_SECRET) wins over `xmpp.secretFile`. */
-function resolveSecret(
-  xmpp: Record<string, unknown>,
+/** The component secret: `xmpp.secret` (env BRIDGE_XMPP_SECRET) wins over `xmpp.secretFile`; one is required. */
+function resolveSecret(xmpp: Record<string, unknown>, base: string, fileLabel: string, problems: LoadProblem[], warnings: string[]): string | undefined {
+  const secret = resolveFileSecret(xmpp, 'secret', 'secretFile', '/xmpp', base, fileLabel, problems, warnings);
+  if (secret === undefined && typeof xmpp['secretFile'] !== 'string') {
+    problems.push({ file: fileLabel, path: '/xmpp/secret', message: 'no component secret: set xmpp.secretFile, or BRIDGE_XMPP_SECRET in the environment' });
+  }
+  return secret;
+}
+
+/** A secret given inline (or by environment) or in a file; the inline value wins. */
+function resolveFileSecret(
+  section: Record<string, unknown>,
+  key: string,
+  fileKey: string,
+  at: string,
   base: string,
   fileLabel: string,
   problems: LoadProblem[],
   warnings: string[],
 ): string | undefined {
-  const inline = xmpp['secret'];
+  const inline = section[key];
   if (typeof inline === 'string' && inline.length > 0) return inline;
-  const secretFile = xmpp['secretFile'];
-  if (typeof secretFile !== 'string' || secretFile.length === 0) {
-    problems.push({ file: fileLabel, path: '/xmpp/secret', message: 'no component secret: set xmpp.secretFile, or BRIDGE_XMPP_SECRET in the environment' });
-    return undefined;
-  }
-  const path = resolve(base, secretFile);
+  const file = section[fileKey];
+  if (typeof file !== 'string' || file.length === 0) return undefined;
+  const path = resolve(base, file);
   try {
     const text = readFileSync(path, 'utf8').trim();
-    if (text.length === 0) problems.push({ file: fileLabel, path: '/xmpp/secretFile', message: `${path} is empty` });
+    if (text.length === 0) problems.push({ file: fileLabel, path: `${at}/${fileKey}`, message: `${path} is empty` });
     // A secret others can read is a secret others have.
     if ((statSync(path).mode & 0o077) !== 0) warnings.push(`${path} is readable by other users; chmod 600 it`);
     return text;
   } catch (err) {
-    problems.push({ file: fileLabel, path: '/xmpp/secretFile', message: `cannot read ${path}: ${(err as Error).message}` });
+    problems.push({ file: fileLabel, path: `${at}/${fileKey}`, message: `cannot read ${path}: ${(err as Error).message}` });
     return undefined;
   }
 }

@@ -85,6 +85,25 @@ export const configSchema = {
             allowAnonymous: { type: 'boolean', default: true, description: 'Accept clients without credentials.' },
           },
         },
+        external: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['url'],
+          description: 'An existing broker (Mosquitto, EMQX…) the devices already use; the bridge attaches as a client.',
+          properties: {
+            url: { type: 'string', pattern: '^(mqtts?|wss?)://', description: 'mqtt://host:1883, mqtts://host:8883, ws(s)://host/mqtt' },
+            clientId: { type: 'string', minLength: 1, default: 'mqtt-xmpp-bridge', description: 'Fixed, so the broker keeps the session (and QoS 1 messages) while the bridge is away.' },
+            cleanSession: { type: 'boolean', default: false },
+            username: { type: 'string' },
+            password: { type: 'string', description: 'Prefer passwordFile or BRIDGE_MQTT_PASSWORD.' },
+            passwordFile: { type: 'string' },
+            protocolVersion: { enum: [4, 5], default: 4, description: '4 = MQTT 3.1.1, 5 = MQTT 5.0' },
+            keepalive: { type: 'integer', minimum: 0, default: 30 },
+            caFile: { type: 'string', description: 'CA certificate(s) to verify an mqtts:// broker.' },
+            certFile: { type: 'string', description: 'Client certificate, when the broker wants one.' },
+            keyFile: { type: 'string' },
+          },
+        },
       },
     },
     xmpp: {
@@ -142,6 +161,18 @@ export interface BridgeConfig {
       readonly websocket: { readonly enabled: boolean; readonly host: string; readonly port: number; readonly path: string };
       readonly maxPayloadBytes: number;
       readonly allowAnonymous: boolean;
+    };
+    readonly external?: {
+      readonly url: string;
+      readonly clientId: string;
+      readonly cleanSession: boolean;
+      readonly username?: string;
+      readonly password?: string;
+      readonly protocolVersion: 4 | 5;
+      readonly keepalive: number;
+      readonly caFile?: string;
+      readonly certFile?: string;
+      readonly keyFile?: string;
     };
   };
   readonly xmpp: {

@@ -15,4 +15,6 @@ export interface Device {
   online: boolean;
   /** ms since epoch of the last message from the device; 0 when never seen since start. */
   lastSeen: number;
+  /** The broker (`embedded` or `external`) the device was last heard on: commands go back the same way. */
+  via: string | undefined;
 }

@@ -84,7 +84,7 @@ export class DeviceRegistry {
   private make(jid: string, mapping: Mapping, segments: Segments, lastSeen: number): Device {
     const id = jid.slice(0, jid.lastIndexOf('@'));
     const name = mapping.name ? renderTemplate(mapping.name, (p) => segments[p[0]!]) : unescapeLocal(id);
-    return { id, jid, mapping, segments, name, online: false, lastSeen };
+    return { id, jid, mapping, segments, name, online: false, lastSeen, via: undefined };
   }
 }
 

@@ -10,7 +10,7 @@ import { createAjv } from '../schemas/ajv.js';
 import { ajvErrorsToPathMessages } from '../schemas/format-errors.js';
 import { listFiles, type SchemaRegistry } from '../schemas/registry.js';
 import { parseJidPattern, type JidPattern } from './jid-pattern.js';
-import type { Availability, Mapping, MessageType } from './mapping.js';
+import type { Availability, CommandSpec, Mapping, MessageType } from './mapping.js';
 import { mappingFileSchema } from './schema.js';
 import { parseTemplate, type Template } from './template.js';
 import { parseTopicPattern, patternsOverlap, type TopicPattern } from './topic-pattern.js';
@@ -35,7 +35,19 @@ interface RawMapping {
   messageType: MessageType;
   notify: { subscribers: boolean; jids: string[] };
   availability?: { clientId?: string; topic?: string; online: string; offline: string; timeout: number };
+  commands: RawCommand[];
+  aliases: Record<string, string>;
   access: { viewers: string[]; operators: string[] };
+}
+
+interface RawCommand {
+  name: string;
+  description?: string;
+  topic: string;
+  schema: string;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+  confirm?: { topic: string; fields?: string[]; timeout: number };
 }
 
 let validateFile: ReturnType<ReturnType<typeof createAjv>['compile']> | undefined;
@@ -140,10 +152,23 @@ function compileMapping(raw: RawMapping, file: string, index: number, ctx: Mappi
     };
   }
 
+  const commands = raw.commands.map((c, i) => compileCommand(c, `commands/${i}`, jid, segments, dirname(file), file, at, ctx, problems, problem));
+  const names = new Set<string>();
+  raw.commands.forEach((c, i) => {
+    if (c.name === 'help') problem(`commands/${i}/name`, '"help" is reserved: it lists the commands in a chat');
+    if (names.has(c.name)) problem(`commands/${i}/name`, `command "${c.name}" is declared twice`);
+    names.add(c.name);
+  });
+  for (const [word, line] of Object.entries(raw.aliases)) {
+    if (names.has(word) || word === 'help') problem(`aliases/${word}`, `"${word}" is already a command name`);
+    const target = line.trim().split(/\s+/)[0] ?? '';
+    if (!names.has(target)) problem(`aliases/${word}`, `"${line}" does not start with a command of this mapping`);
+  }
+
   const viewers = jidPatterns(raw.access.viewers, 'access/viewers', ctx, problem);
   const operators = jidPatterns(raw.access.operators, 'access/operators', ctx, problem);
 
-  if (problems.length > before || !topic || !jid || !schema) return undefined;
+  if (problems.length > before || !topic || !jid || !schema || commands.some((c) => c === undefined)) return undefined;
   return {
     id: raw.id,
     file,
@@ -158,6 +183,49 @@ function compileMapping(raw: RawMapping, file: string, index: number, ctx: Mappi
     notify: { subscribers: raw.notify.subscribers, jids: raw.notify.jids.map((j) => j.toLowerCase()) },
     ...(availability ? { availability } : {}),
     access: { viewers, operators },
+    commands: commands.filter((c): c is CommandSpec => c !== undefined),
+    aliases: { ...raw.aliases },
+  };
+}
+
+function compileCommand(
+  raw: RawCommand,
+  field: string,
+  jid: Template | undefined,
+  segments: ReadonlySet<string>,
+  baseDir: string,
+  file: string,
+  at: (field: string) => string,
+  ctx: MappingContext,
+  problems: LoadProblem[],
+  problem: Problem,
+): CommandSpec | undefined {
+  const before = problems.length;
+  const topic = topicOf(raw.topic, `${field}/topic`, problem);
+  if (topic) {
+    // The command topic is built from the device's segments, so it may use only those, and no wildcards.
+    if (topic.hasAnonymousWildcards) problem(`${field}/topic`, 'a command topic cannot contain "+" or "#"');
+    for (const s of topic.segments) if (!segments.has(s)) problem(`${field}/topic`, `{${s}} is not a segment of the topic`);
+  }
+  const schema = ctx.registry.resolve(raw.schema, baseDir, problems, { file, path: at(`${field}/schema`) });
+  let confirm: CommandSpec['confirm'];
+  if (raw.confirm) {
+    const ctopic = topicOf(raw.confirm.topic, `${field}/confirm/topic`, problem);
+    if (ctopic) {
+      if (ctopic.hasAnonymousWildcards) problem(`${field}/confirm/topic`, 'a confirmation topic may only use named segments');
+      checkIdentifies(ctopic.segments, jid, `${field}/confirm/topic`, segments, problem);
+      confirm = { topic: ctopic, ...(raw.confirm.fields ? { fields: raw.confirm.fields } : {}), timeoutMs: Math.round(raw.confirm.timeout * 1000) };
+    }
+  }
+  if (problems.length > before || !topic || !schema) return undefined;
+  return {
+    name: raw.name,
+    ...(raw.description !== undefined ? { description: raw.description } : {}),
+    topic,
+    schema,
+    qos: raw.qos,
+    retain: raw.retain,
+    ...(confirm ? { confirm } : {}),
   };
 }
 

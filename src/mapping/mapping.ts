@@ -20,6 +20,18 @@ export interface Availability {
   readonly timeout: number;
 }
 
+export interface CommandSpec {
+  readonly name: string;
+  readonly description?: string;
+  /** Topic template the command is published on (segments of the device). */
+  readonly topic: TopicPattern;
+  readonly schema: CompiledSchema;
+  readonly qos: 0 | 1 | 2;
+  readonly retain: boolean;
+  /** A state topic whose echo confirms the command took effect. */
+  readonly confirm?: { readonly topic: TopicPattern; readonly fields?: readonly string[]; readonly timeoutMs: number };
+}
+
 export interface Mapping {
   readonly id: string;
   /** Where it was declared, for messages. */
@@ -35,4 +47,7 @@ export interface Mapping {
   readonly notify: { readonly subscribers: boolean; readonly jids: readonly string[] };
   readonly availability?: Availability;
   readonly access: { readonly viewers: readonly JidPattern[]; readonly operators: readonly JidPattern[] };
+  readonly commands: readonly CommandSpec[];
+  /** Chat shortcuts: word → command line. */
+  readonly aliases: Readonly<Record<string, string>>;
 }

@@ -78,6 +78,46 @@ export const mappingFileSchema = {
               },
             },
           },
+          commands: {
+            type: 'array',
+            default: [],
+            description: 'Commands the device accepts from operators, relayed over MQTT.',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['name', 'topic', 'schema'],
+              properties: {
+                name: { type: 'string', pattern: '^[a-z][a-z0-9_-]*$', description: 'Command name, as typed in a chat: "set state=ON".' },
+                description: { type: 'string' },
+                topic: { type: 'string', minLength: 1, description: 'Command topic template, from the topic segments: plugs/{device}/set.' },
+                schema: { type: 'string', minLength: 1, description: 'Command payload schema: a loaded $id, or a file relative to this mapping file.' },
+                qos: { enum: [0, 1, 2], default: 1 },
+                retain: { type: 'boolean', default: false },
+                confirm: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['topic'],
+                  description: 'A state topic whose echo confirms the command took effect.',
+                  properties: {
+                    topic: { type: 'string', minLength: 1, description: 'State topic template: plugs/{device}/state.' },
+                    fields: {
+                      type: 'array',
+                      items: { type: 'string', minLength: 1 },
+                      description: 'Fields that must equal the command\'s in the echo (default: any message on the topic confirms).',
+                    },
+                    timeout: { type: 'number', exclusiveMinimum: 0, default: 5, description: 'Seconds to wait for the echo.' },
+                  },
+                },
+              },
+            },
+          },
+          aliases: {
+            type: 'object',
+            default: {},
+            propertyNames: { pattern: '^[a-z][a-z0-9_-]*$' },
+            additionalProperties: { type: 'string', minLength: 1 },
+            description: 'Chat shortcuts: a word standing for a command line, e.g. on: "set state=ON".',
+          },
           access: {
             type: 'object',
             additionalProperties: false,

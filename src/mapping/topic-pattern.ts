@@ -147,3 +147,18 @@ export function patternsOverlap(a: TopicPattern, b: TopicPattern): boolean {
   }
   return true;
 }
+
+/** Whether an MQTT topic filter matches a topic name (MQTT 3.1.1 §4.7), for filters the bridge subscribed to. */
+export function filterMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  // [MQTT-4.7.2-1] a leading wildcard does not match topics starting with '$'.
+  if (topic.startsWith('$') && (f[0] === '+' || f[0] === '#')) return false;
+  for (let i = 0; i < f.length; i++) {
+    const level = f[i]!;
+    if (level === '#') return true;
+    if (i >= t.length) return false;
+    if (level !== '+' && level !== t[i]) return false;
+  }
+  return f.length === t.length;
+}

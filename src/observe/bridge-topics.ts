@@ -13,7 +13,8 @@ export class BridgeTopics {
 
   constructor(
     private readonly base: string,
-    private readonly mqtt: MqttSide,
+    /** Published on every broker the bridge serves, so whoever watches either sees the bridge. */
+    private readonly sides: readonly MqttSide[],
     private readonly log: Logger,
   ) {}
 
@@ -48,10 +49,12 @@ export class BridgeTopics {
   }
 
   private async publish(name: string, payload: string, retain: boolean): Promise<void> {
-    try {
-      await this.mqtt.publish(this.topic(name), payload, { qos: 0, retain });
-    } catch (err) {
-      this.log.debug({ err: (err as Error).message, topic: this.topic(name) }, 'bridge topic not published');
-    }
+    await Promise.all(
+      this.sides.map((side) =>
+        side.publish(this.topic(name), payload, { qos: 0, retain }).catch((err: unknown) => {
+          this.log.debug({ err: (err as Error).message, topic: this.topic(name), broker: side.name }, 'bridge topic not published');
+        }),
+      ),
+    );
   }
 }

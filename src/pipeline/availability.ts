@@ -41,8 +41,11 @@ export class AvailabilityTracker {
     clearInterval(this.sweepTimer);
   }
 
-  clientConnected(clientId: string): void {
-    this.forClient(clientId, (d) => this.set(d, true, 'connected'));
+  clientConnected(clientId: string, via: string): void {
+    this.forClient(clientId, (d) => {
+      d.via = via;
+      this.set(d, true, 'connected');
+    });
   }
 
   clientDisconnected(clientId: string): void {
@@ -50,7 +53,7 @@ export class AvailabilityTracker {
   }
 
   /** A message on a watched topic (availability topics; Wills arrive here too). */
-  message(topic: string, payload: Buffer): void {
+  message(topic: string, payload: Buffer, via: string): void {
     const route = this.router.route(topic);
     const a = route?.target.availability;
     if (!route || !a) return;
@@ -65,6 +68,7 @@ export class AvailabilityTracker {
       return;
     }
     device.value.lastSeen = Date.now();
+    device.value.via = via;
     this.set(device.value, state, 'availability-topic');
   }
 

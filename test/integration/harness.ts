@@ -25,6 +25,7 @@ export const ROOT = packageRoot();
 export const DOMAIN = 'iot.localhost';
 export const FIXTURE_MAPPINGS = join(ROOT, 'test/fixtures/integration/mappings');
 export const SHIPPED_SCHEMAS = join(ROOT, 'schemas');
+export const FIXTURE_SCHEMAS = join(ROOT, 'test/fixtures/integration/schemas');
 
 /** Fail loudly, with the command that fixes it, when a prerequisite is missing (no skipped tests). */
 export function requireCommand(cmd: string, installHint: string): void {
@@ -199,7 +200,7 @@ export function writeBridgeConfig(opts: BridgeDirOptions): { dir: string; config
   const config = {
     dataDir: join(dir, 'data'),
     mappings: opts.mappings ?? [FIXTURE_MAPPINGS],
-    schemas: opts.schemas ?? [SHIPPED_SCHEMAS],
+    schemas: opts.schemas ?? [SHIPPED_SCHEMAS, FIXTURE_SCHEMAS],
     log: { level: 'debug', file: join(dir, 'bridge.log') },
     ...extra,
     mqtt: { embedded: { port: 0, websocket: { port: 0 }, ...((extra['mqtt'] as { embedded?: object } | undefined)?.embedded ?? {}) } },

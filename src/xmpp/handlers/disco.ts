@@ -24,8 +24,12 @@ export interface DiscoDeps {
   readonly registry: DeviceRegistry;
   readonly mayView: (device: Device, bare: string) => boolean;
   /** Extra features of devices (commands etc. register here). */
-  readonly deviceFeatures: () => readonly string[];
+  readonly deviceFeatures: (device: Device) => readonly string[];
   readonly componentFeatures: () => readonly string[];
+  /** disco#info on a node of a device (e.g. an ad-hoc command node), or undefined when there is no such node. */
+  readonly nodeInfo?: (device: Device, node: string, from: string) => Element | undefined;
+  /** disco#items on a node of a device (e.g. the ad-hoc commands node). */
+  readonly nodeItems?: (device: Device, node: string, from: string) => Element[] | undefined;
 }
 
 export function discoInfoHandler(deps: DiscoDeps) {
@@ -33,7 +37,11 @@ export function discoInfoHandler(deps: DiscoDeps) {
     const to = bareJid(ctx.stanza.attrs['to'] ?? '');
     const from = bareJid(ctx.stanza.attrs['from'] ?? '');
     const node = ctx.element.attrs['node'];
-    if (node) return errorElement('DEVICE_UNKNOWN', `no node ${node}`);
+    if (node) {
+      const device = deps.registry.byJid(to);
+      const info = device && deps.mayView(device, from) ? deps.nodeInfo?.(device, node, from) : undefined;
+      return info ?? errorElement('DEVICE_UNKNOWN', `no node ${node}`);
+    }
     if (to === deps.domain) {
       return xml(
         'query',
@@ -49,7 +57,7 @@ export function discoInfoHandler(deps: DiscoDeps) {
       'query',
       { xmlns: NS_DISCO_INFO },
       xml('identity', { category: 'client', type: 'bot', name: device.name }),
-      ...features([NS_DISCO_INFO, NS_JSON, NS_PING, ...deps.deviceFeatures()]),
+      ...features([NS_DISCO_INFO, NS_JSON, NS_PING, ...deps.deviceFeatures(device)]),
       // XEP-0128: service discovery extensions.
       xml(
         'x',
@@ -69,12 +77,15 @@ export function discoItemsHandler(deps: DiscoDeps) {
   return (ctx: IqContext): Element => {
     const to = bareJid(ctx.stanza.attrs['to'] ?? '');
     const from = bareJid(ctx.stanza.attrs['from'] ?? '');
-    if (ctx.element.attrs['node']) return errorElement('DEVICE_UNKNOWN', `no node ${ctx.element.attrs['node']}`);
+    const node = ctx.element.attrs['node'];
     if (to !== deps.domain) {
       const device = deps.registry.byJid(to);
       if (!device || !deps.mayView(device, from)) return errorElement('DEVICE_UNKNOWN');
-      return xml('query', { xmlns: NS_DISCO_ITEMS });
+      if (!node) return xml('query', { xmlns: NS_DISCO_ITEMS });
+      const items = deps.nodeItems?.(device, node, from);
+      return items ? xml('query', { xmlns: NS_DISCO_ITEMS, node }, ...items) : errorElement('DEVICE_UNKNOWN', `no node ${node}`);
     }
+    if (node) return xml('query', { xmlns: NS_DISCO_ITEMS, node }); // e.g. the commands node of the component: none
     const visible = [...deps.registry.all()].filter((d) => deps.mayView(d, from)).sort((a, b) => (a.jid < b.jid ? -1 : a.jid > b.jid ? 1 : 0));
     // XEP-0059 §2.1/§2.2: <max/> limits the page, <after/> continues after the last item of the previous page.
     const set = ctx.element.getChild('set', NS_RSM);

@@ -1,0 +1,114 @@
+/**
+ * Attaching to a broker the devices already use (Mosquitto, EMQX, HiveMQ…), as an MQTT client (mqtt.js, MQTT 3.1.1
+ * or 5). The bridge subscribes to the mapped topics and publishes commands; availability comes from availability
+ * topics and Wills, since a broker does not tell its clients who is connected.
+ *
+ * Acknowledgement: mqtt.js writes the PUBACK (QoS 1) / PUBCOMP (QoS 2) only after `handleMessage` calls back, so a
+ * reading is acknowledged once the bridge has taken it — the same promise as the embedded broker. The session is
+ * persistent by default (fixed client id, clean session off), so the broker keeps QoS 1 messages while the bridge
+ * is away.
+ */
+import { readFileSync } from 'node:fs';
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { BridgeConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { filterMatches } from '../mapping/topic-pattern.js';
+import type { MqttFilters, MqttSide, MqttSideHandlers, PublishOptions } from './mqtt-side.js';
+
+type ExternalConfig = NonNullable<BridgeConfig['mqtt']['external']>;
+
+export class ExternalBroker implements MqttSide {
+  readonly name = 'external';
+  readonly reportsClients = false;
+  private client: MqttClient | undefined;
+
+  constructor(
+    private readonly cfg: ExternalConfig,
+    private readonly log: Logger,
+    /** The bridge's own state topic: `offline` as our Will, so a crashed bridge shows up as such. */
+    private readonly stateTopic: string,
+  ) {}
+
+  async start(handlers: MqttSideHandlers, filters: MqttFilters): Promise<void> {
+    const c = this.cfg;
+    const opts: IClientOptions = {
+      clientId: c.clientId,
+      clean: c.cleanSession,
+      protocolVersion: c.protocolVersion,
+      keepalive: c.keepalive,
+      reconnectPeriod: 2000,
+      connectTimeout: 10_000,
+      will: { topic: this.stateTopic, payload: Buffer.from('offline'), qos: 1, retain: true },
+      ...(c.username !== undefined ? { username: c.username } : {}),
+      ...(c.password !== undefined ? { password: c.password } : {}),
+      ...(c.caFile ? { ca: readFileSync(c.caFile) } : {}),
+      ...(c.certFile ? { cert: readFileSync(c.certFile) } : {}),
+      ...(c.keyFile ? { key: readFileSync(c.keyFile) } : {}),
+      // MQTT 5: keep the session for an hour after a disconnect (3.1.1 keeps it until clean session).
+      ...(c.protocolVersion === 5 && !c.cleanSession ? { properties: { sessionExpiryInterval: 3600 } } : {}),
+    };
+    const client = mqtt.connect(c.url, opts);
+    this.client = client;
+    const { readings, watched } = filters;
+    const topics = [...new Set([...readings, ...watched])];
+
+    // Every message passes here before it is acknowledged.
+    client.handleMessage = (packet: IPublishPacket, callback: (err?: Error) => void): void => {
+      const topic = packet.topic;
+      const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+      if (watched.some((f) => filterMatches(f, topic))) handlers.onWatched(topic, payload);
+      if (!readings.some((f) => filterMatches(f, topic))) return callback();
+      handlers.onPublish({ topic, payload, qos: packet.qos, retain: packet.retain, clientId: undefined, replay: packet.retain }, (err) => callback(err));
+    };
+    client.on('connect', (connack) => {
+      this.log.info({ url: c.url, sessionPresent: connack.sessionPresent }, 'attached to the MQTT broker');
+      // Re-subscribing is harmless with a present session and required without one.
+      client.subscribe(
+        topics.map((t) => t),
+        { qos: 1 },
+        (err) => {
+          if (err) this.log.error({ err: err.message }, 'subscription to the mapped topics failed');
+        },
+      );
+      handlers.onBrokerEvent('broker_attached', { url: c.url });
+    });
+    client.on('close', () => this.log.warn({ url: c.url }, 'MQTT broker connection closed; reconnecting'));
+    client.on('error', (err) => this.log.warn({ url: c.url, err: err.message }, 'MQTT broker error'));
+
+    await new Promise<void>((resolve, reject) => {
+      const onConnect = (): void => {
+        client.off('error', onError);
+        resolve();
+      };
+      const onError = (err: Error): void => {
+        // Authentication failures will not heal by retrying: give up at start.
+        if ((err as { code?: number }).code === 4 || (err as { code?: number }).code === 5 || (err as { code?: number }).code === 134 || (err as { code?: number }).code === 135) {
+          client.off('connect', onConnect);
+          client.end(true);
+          reject(new Error(`the MQTT broker at ${c.url} refused the bridge: ${err.message}`));
+        }
+      };
+      client.once('connect', onConnect);
+      client.on('error', onError);
+    });
+  }
+
+  publish(topic: string, payload: string | Buffer, opts: PublishOptions): Promise<void> {
+    const client = this.client;
+    if (!client?.connected) return Promise.reject(new Error('not connected to the MQTT broker'));
+    // Resolves when the broker acknowledges (QoS 1 PUBACK, QoS 2 PUBCOMP), or at once for QoS 0.
+    return client.publishAsync(topic, payload, { qos: opts.qos, retain: opts.retain }).then(() => undefined);
+  }
+
+  addresses(): { mqtt?: string } {
+    return { mqtt: this.cfg.url };
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    // Say goodbye explicitly: a clean DISCONNECT suppresses the Will.
+    if (client.connected) await client.publishAsync(this.stateTopic, 'offline', { qos: 1, retain: true }).catch(() => undefined);
+    await client.endAsync().catch(() => undefined);
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The downlink: a command from an XMPP user → device → authorization → validation → MQTT publish → outcome.
+ *
+ * Checks run in this order, and nothing is published unless all pass:
+ *   device known?            DEVICE_UNKNOWN  (item-not-found)
+ *   command known?           COMMAND_UNKNOWN (item-not-found)
+ *   sender an operator?      FORBIDDEN       (forbidden)      — before validation, so strangers learn nothing
+ *   payload valid?           COMMAND_INVALID (bad-request, with the schema messages)
+ *   device online?           DEVICE_OFFLINE  (recipient-unavailable)
+ * then the publish (MQTT_PUBLISH_FAILED when the broker refuses it) and, with a declared state echo, the
+ * confirmation (TIMEOUT without one). The payload published is the JSON text the sender wrote, byte for byte.
+ */
+import type { Device } from '../devices/device.js';
+import type { DeviceRegistry } from '../devices/registry.js';
+import { fail, ok, type Result } from '../errors.js';
+import { anyMatch } from '../mapping/jid-pattern.js';
+import type { CommandSpec } from '../mapping/mapping.js';
+import { formatTopic } from '../mapping/topic-pattern.js';
+import { ajvErrorsToPathMessages, summarize } from '../schemas/format-errors.js';
+import type { ConfirmationTracker } from './confirmations.js';
+
+export type CommandOrigin = 'chat' | 'iq' | 'adhoc';
+
+export interface CommandRequest {
+  /** Bare JID of the sender. */
+  readonly from: string;
+  readonly deviceJid: string;
+  readonly name: string;
+  /** The command payload as JSON text. */
+  readonly json: string;
+  readonly origin: CommandOrigin;
+}
+
+export interface CommandOutcome {
+  readonly device: Device;
+  readonly command: CommandSpec;
+  readonly topic: string;
+  /** The state report that confirmed the command, when the mapping declares one. */
+  readonly confirmation?: string;
+}
+
+export type Publish = (device: Device, topic: string, payload: Buffer, command: CommandSpec) => Promise<void>;
+
+export class Downlink {
+  constructor(
+    private readonly registry: DeviceRegistry,
+    private readonly publish: Publish,
+    private readonly confirmations: ConfirmationTracker,
+    private readonly onOutcome: (req: CommandRequest, outcome: Result<CommandOutcome>) => void = () => undefined,
+  ) {}
+
+  /** Device and command lookup plus authorization, shared with the ad-hoc command forms. */
+  authorize(from: string, deviceJid: string, name: string): Result<{ device: Device; command: CommandSpec }> {
+    const device = this.registry.byJid(deviceJid);
+    if (!device) return fail('DEVICE_UNKNOWN', `no device ${deviceJid}`);
+    const command = device.mapping.commands.find((c) => c.name === name);
+    if (!command) return fail('COMMAND_UNKNOWN', `${device.name} has no command "${name}"`);
+    if (!mayOperate(device, from)) return fail('FORBIDDEN', `${from} may not command ${device.jid}`);
+    return ok({ device, command });
+  }
+
+  async execute(req: CommandRequest): Promise<Result<CommandOutcome>> {
+    const outcome = await this.run(req);
+    this.onOutcome(req, outcome);
+    return outcome;
+  }
+
+  private async run(req: CommandRequest): Promise<Result<CommandOutcome>> {
+    const auth = this.authorize(req.from, req.deviceJid, req.name);
+    if (!auth.ok) return auth;
+    const { device, command } = auth.value;
+
+    let value: unknown;
+    try {
+      value = JSON.parse(req.json) as unknown;
+    } catch (err) {
+      return fail('COMMAND_INVALID', `not valid JSON: ${(err as Error).message}`);
+    }
+    if (!command.schema.validate(value)) {
+      const messages = ajvErrorsToPathMessages(command.schema.validate.errors);
+      return fail('COMMAND_INVALID', `${command.name}: ${summarize(messages)}`, messages);
+    }
+    if (!device.online) return fail('DEVICE_OFFLINE', `${device.name} is offline`);
+
+    const topic = formatTopic(command.topic, device.segments);
+    if (topic.topic === undefined) return fail('INTERNAL', topic.error);
+
+    const expectation = command.confirm ? this.confirmations.expect(device, command.confirm, (value ?? {}) as Record<string, unknown>) : undefined;
+    try {
+      await this.publish(device, topic.topic, Buffer.from(req.json, 'utf8'), command);
+    } catch (err) {
+      expectation?.cancel();
+      return fail('MQTT_PUBLISH_FAILED', `the broker did not accept the command: ${(err as Error).message}`);
+    }
+    if (!expectation) return ok({ device, command, topic: topic.topic });
+    const echo = await expectation.result;
+    if (!echo.ok) return echo;
+    return ok({ device, command, topic: topic.topic, confirmation: echo.value });
+  }
+}
+
+export function mayOperate(device: Device, bare: string): boolean {
+  return anyMatch(device.mapping.access.operators, bare);
+}

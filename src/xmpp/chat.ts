@@ -1,0 +1,86 @@
+/**
+ * Chat with a device: a person sends "help" or a command line (see convert/command-text.ts) from any XMPP client and
+ * gets a reply; a XEP-0184 receipt, when asked for, means the command reached the broker (and, with a declared state
+ * echo, that the device confirmed it). Errors come back as a readable reply, never as silence.
+ */
+import xml from '@xmpp/xml';
+import type { Element } from '@xmpp/xml';
+import { commandHelp, parseCommandText } from '../convert/command-text.js';
+import { truncate, xmlSafeText } from '../convert/xml-safe.js';
+import { bareJid } from '../devices/device-jid.js';
+import type { DeviceRegistry } from '../devices/registry.js';
+import type { Logger } from '../log.js';
+import { mayOperate, type Downlink } from '../pipeline/downlink.js';
+import type { ComponentLink } from './component.js';
+import { errorReply, NS_RECEIPTS } from './stanzas.js';
+
+export class ChatService {
+  constructor(
+    private readonly link: ComponentLink,
+    private readonly registry: DeviceRegistry,
+    private readonly downlink: Downlink,
+    private readonly mayView: (deviceJid: string, bare: string) => boolean,
+    private readonly log: Logger,
+  ) {}
+
+  /** An incoming <message/> addressed to the component or a device. */
+  async handle(stanza: Element): Promise<void> {
+    const type = stanza.attrs['type'] ?? 'normal';
+    // Never answer errors (loops), group chats or headlines; chat states without a body need no answer either.
+    if (type === 'error' || type === 'groupchat' || type === 'headline') return;
+    const body = stanza.getChildText('body');
+    const from = stanza.attrs['from'];
+    const to = stanza.attrs['to'];
+    if (body === null || !from || !to) return;
+    const target = bareJid(to);
+    const sender = bareJid(from);
+
+    if (target === this.link.domain) {
+      this.reply(stanza, 'This is an MQTT bridge: every device has its own JID. Discover them with service discovery (disco#items) on this address, then write "help" to a device.');
+      return;
+    }
+    const device = this.registry.byJid(target);
+    if (!device) {
+      this.link.send(errorReply(stanza, 'DEVICE_UNKNOWN'));
+      return;
+    }
+    if (!this.mayView(device.jid, sender) && !mayOperate(device, sender)) {
+      this.link.send(errorReply(stanza, 'FORBIDDEN', `${sender} may not talk to ${device.jid}`));
+      return;
+    }
+    const parsed = parseCommandText(body, device.mapping.commands, device.mapping.aliases);
+    if (parsed.kind === 'help') {
+      this.reply(stanza, commandHelp(device.name, device.mapping.commands, device.mapping.aliases));
+      return;
+    }
+    if (parsed.kind === 'error') {
+      this.reply(stanza, `✗ ${parsed.message}`);
+      return;
+    }
+    const r = await this.downlink.execute({ from: sender, deviceJid: device.jid, name: parsed.command.name, json: parsed.json, origin: 'chat' });
+    if (!r.ok) {
+      this.reply(stanza, `✗ ${r.error.code.toLowerCase().replace(/_/g, ' ')}: ${r.error.message}`);
+      return;
+    }
+    const { command, topic, confirmation } = r.value;
+    this.reply(stanza, confirmation !== undefined ? `✓ ${command.name}: confirmed — ${truncate(confirmation, 200)}` : `✓ ${command.name}: sent on ${topic}`, true);
+  }
+
+  private reply(to: Element, text: string, delivered = false): void {
+    const id = to.attrs['id'];
+    const thread = to.getChildText('thread');
+    // XEP-0184 §5.4: acknowledge only what was actually delivered onwards, in a message of its own.
+    if (delivered && id && to.getChild('request', NS_RECEIPTS)) {
+      this.link.send(xml('message', { from: bareJid(to.attrs['to'] ?? ''), to: to.attrs['from'], id: `receipt-${id}` }, xml('received', { xmlns: NS_RECEIPTS, id })));
+    }
+    this.link.send(
+      xml(
+        'message',
+        { from: bareJid(to.attrs['to'] ?? ''), to: to.attrs['from'], type: to.attrs['type'] === 'normal' ? 'normal' : 'chat' },
+        xml('body', {}, xmlSafeText(text)),
+        thread !== null ? xml('thread', {}, xmlSafeText(thread)) : null,
+      ),
+    );
+    this.log.debug({ to: to.attrs['from'], text }, 'chat reply');
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * XEP-0050 ad-hoc commands: each device command is a command node whose XEP-0004 form is generated from the
+ * command's JSON Schema, so clients that render forms (Gajim, Psi+, Movim…) get a real UI.
+ *
+ *   execute (no form)      → status='executing' with the form and a <complete/> action
+ *   complete / execute
+ *     with a submitted form → the downlink runs it → status='completed' with a note
+ *   cancel                 → status='canceled'
+ * Errors use the catalogue's stanza errors, plus the XEP-0050 §4.6 application conditions where they apply.
+ */
+import { randomBytes } from 'node:crypto';
+import xml from '@xmpp/xml';
+import type { Element } from '@xmpp/xml';
+import type { IqContext } from '@xmpp/component';
+import type { Device } from '../../devices/device.js';
+import { bareJid } from '../../devices/device-jid.js';
+import { formPayload, NS_DATA, schemaForm } from '../../convert/form.js';
+import { mayOperate, type Downlink } from '../../pipeline/downlink.js';
+import { errorElement, NS_STANZAS } from '../stanzas.js';
+
+export const NS_ADHOC = 'http://jabber.org/protocol/commands';
+const SESSION_TTL_MS = 10 * 60_000;
+
+interface Session {
+  readonly from: string;
+  readonly deviceJid: string;
+  readonly node: string;
+  readonly expires: number;
+}
+
+export class AdhocCommands {
+  private readonly sessions = new Map<string, Session>();
+
+  constructor(private readonly downlink: Downlink) {}
+
+  /** disco#items on the commands node: the device's commands, for its operators. */
+  items(device: Device, from: string): Element[] {
+    if (!mayOperate(device, from)) return [];
+    return device.mapping.commands.map((c) => xml('item', { jid: device.jid, node: c.name, name: c.description ?? c.name }));
+  }
+
+  /** disco#info on one command node (XEP-0050 §2.2). */
+  info(device: Device, node: string): Element | undefined {
+    const c = device.mapping.commands.find((x) => x.name === node);
+    if (!c) return undefined;
+    return xml(
+      'query',
+      { xmlns: 'http://jabber.org/protocol/disco#info', node },
+      xml('identity', { category: 'automation', type: 'command-node', name: c.description ?? c.name }),
+      xml('feature', { var: NS_ADHOC }),
+      xml('feature', { var: NS_DATA }),
+    );
+  }
+
+  handler() {
+    return async (ctx: IqContext): Promise<Element> => {
+      const el = ctx.element;
+      const node = el.attrs['node'] ?? '';
+      const from = bareJid(ctx.stanza.attrs['from'] ?? '');
+      const deviceJid = bareJid(ctx.stanza.attrs['to'] ?? '');
+      const action = el.attrs['action'] ?? 'execute';
+      this.expire();
+
+      const auth = this.downlink.authorize(from, deviceJid, node);
+      if (!auth.ok) return errorElement(auth.error.code, auth.error.message);
+      const { device, command } = auth.value;
+
+      let sessionid = el.attrs['sessionid'];
+      if (sessionid !== undefined) {
+        const s = this.sessions.get(sessionid);
+        if (!s || s.from !== from || s.deviceJid !== deviceJid || s.node !== node) return adhocError('bad-sessionid');
+      }
+      if (action === 'cancel') {
+        if (sessionid) this.sessions.delete(sessionid);
+        return xml('command', { xmlns: NS_ADHOC, node, sessionid: sessionid ?? '', status: 'canceled' });
+      }
+      if (action !== 'execute' && action !== 'complete') return adhocError('bad-action');
+
+      const submitted = el.getChild('x', NS_DATA);
+      if (!submitted) {
+        sessionid ??= randomBytes(8).toString('hex');
+        this.sessions.set(sessionid, { from, deviceJid, node, expires: Date.now() + SESSION_TTL_MS });
+        return xml(
+          'command',
+          { xmlns: NS_ADHOC, node, sessionid, status: 'executing' },
+          xml('actions', { execute: 'complete' }, xml('complete')),
+          schemaForm(command.schema.schema, `${device.name}: ${command.description ?? command.name}`, `Fill in the fields and complete to send "${command.name}".`),
+        );
+      }
+      if (sessionid) this.sessions.delete(sessionid);
+      const payload = formPayload(command.schema.schema, submitted);
+      if (!payload.ok) return errorElement(payload.error.code, payload.error.message);
+      const r = await this.downlink.execute({ from, deviceJid, name: command.name, json: JSON.stringify(payload.value), origin: 'adhoc' });
+      if (!r.ok) return errorElement(r.error.code, r.error.message);
+      const note = r.value.confirmation !== undefined ? `${command.name}: done, the device confirmed it.` : `${command.name}: sent on ${r.value.topic}.`;
+      return xml('command', { xmlns: NS_ADHOC, node, sessionid: sessionid ?? randomBytes(8).toString('hex'), status: 'completed' }, xml('note', { type: 'info' }, note));
+    };
+  }
+
+  private expire(): void {
+    const now = Date.now();
+    for (const [id, s] of this.sessions) if (s.expires < now) this.sessions.delete(id);
+  }
+}
+
+/** XEP-0050 §4.6: bad-request with an application-specific condition. */
+function adhocError(condition: 'bad-action' | 'bad-sessionid'): Element {
+  return xml('error', { type: 'modify' }, xml('bad-request', { xmlns: NS_STANZAS }), xml(condition, { xmlns: NS_ADHOC }));
+}

@@ -1,0 +1,42 @@
+/**
+ * Commands for programs: one IQ `set` in a small namespace, with the payload as XEP-0335 JSON.
+ *
+ *   <iq type='set' to='plug-kettle@iot.example.org' id='c1'>
+ *     <command xmlns='urn:mqtt-xmpp-bridge:command:0' name='set'>
+ *       <json xmlns='urn:xmpp:json:0'>{"state":"ON"}</json>
+ *     </command>
+ *   </iq>
+ *
+ *   <iq type='result' …><command xmlns='urn:mqtt-xmpp-bridge:command:0' name='set' status='confirmed' topic='plugs/kettle/set'>
+ *     <json xmlns='urn:xmpp:json:0'>{"state":"ON","power":1850}</json>       ← the confirming state report
+ *   </command></iq>
+ *
+ * status is `published` (the broker accepted it) or `confirmed` (the device's state echo arrived). Failures are
+ * stanza errors from the catalogue, with the reason as text.
+ */
+import xml from '@xmpp/xml';
+import type { Element } from '@xmpp/xml';
+import type { IqContext } from '@xmpp/component';
+import { bareJid } from '../../devices/device-jid.js';
+import { xmlSafeJson } from '../../convert/xml-safe.js';
+import type { Downlink } from '../../pipeline/downlink.js';
+import { errorElement, NS_JSON } from '../stanzas.js';
+
+export const NS_COMMAND = 'urn:mqtt-xmpp-bridge:command:0';
+
+export function commandIqHandler(downlink: Downlink) {
+  return async (ctx: IqContext): Promise<Element> => {
+    const el = ctx.element;
+    const name = el.attrs['name'];
+    if (!name) return errorElement('COMMAND_INVALID', 'the <command/> element needs a name attribute');
+    const json = el.getChild('json', NS_JSON)?.getText() ?? '{}';
+    const r = await downlink.execute({ from: bareJid(ctx.stanza.attrs['from'] ?? ''), deviceJid: bareJid(ctx.stanza.attrs['to'] ?? ''), name, json, origin: 'iq' });
+    if (!r.ok) return errorElement(r.error.code, r.error.message);
+    const { topic, confirmation } = r.value;
+    return xml(
+      'command',
+      { xmlns: NS_COMMAND, name, status: confirmation !== undefined ? 'confirmed' : 'published', topic },
+      confirmation !== undefined ? xml('json', { xmlns: NS_JSON }, xmlSafeJson(confirmation)) : null,
+    );
+  };
+}
