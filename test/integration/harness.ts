@@ -18,7 +18,7 @@ import { stringify } from 'yaml';
 import { Bridge } from '../../src/app.js';
 import { loadSetup } from '../../src/load.js';
 import { createLogger } from '../../src/log.js';
-import { PROSODY_INSTALL_HINT, prosodyBinary, startProsody, type ProsodyInstance } from '../../src/servers/prosody.js';
+import { PROSODY_INSTALL_HINT, prosodyBinary, startProsody } from '../../src/servers/prosody.js';
 import { packageRoot } from '../../src/version.js';
 
 export const ROOT = packageRoot();
@@ -37,7 +37,7 @@ export function requireCommand(cmd: string, installHint: string): void {
 }
 
 export interface TestServer {
-  readonly prosody: ProsodyInstance;
+  readonly prosody: { listen: string; c2sPort: number; host: string; register(user: string, password: string): Promise<void> };
   readonly secret: string;
   readonly domain: string;
   readonly service: string;
@@ -92,13 +92,13 @@ export class XmppUser {
     });
   }
 
-  static async connect(prosody: ProsodyInstance, username: string, password: string): Promise<XmppUser> {
+  static async connect(server: { listen: string; c2sPort: number; host: string }, username: string, password: string, domain = server.host): Promise<XmppUser> {
     const resource = `test-${randomBytes(3).toString('hex')}`; // distinct per login, or a second login would replace the first
-    const c = xmppClient({ service: `xmpp://${prosody.listen}:${prosody.c2sPort}`, domain: prosody.host, username, password, resource });
+    const c = xmppClient({ service: `xmpp://${server.listen}:${server.c2sPort}`, domain, username, password, resource });
     c.on('error', () => undefined); // connection errors surface through start() and the tests' waits
     c.reconnect.stop();
     await c.start();
-    const user = new XmppUser(c, `${username}@${prosody.host}`);
+    const user = new XmppUser(c, `${username}@${domain}`);
     // An "interested resource" (RFC 6121 §2.1.6) receives roster pushes and inbound subscription states.
     await c.iqCaller.request(xml('iq', { type: 'get' }, xml('query', { xmlns: 'jabber:iq:roster' })));
     await c.send(xml('presence')); // available, so messages to the bare JID are delivered (RFC 6121 §8.5.2)

@@ -1,0 +1,102 @@
+/**
+ * Federation: two XMPP servers talking server-to-server on loopback. The bridge is a component of server A
+ * (a.test, component iot.a.test on 127.0.0.2); users live on server B (b.test and c.test on 127.0.0.3). A user of
+ * b.test — allowed by the mapping's pattern — subscribes to a device on A, receives its readings, commands it and
+ * gets the result; a user of c.test is refused.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import xml from '@xmpp/xml';
+import type { MqttClient } from 'mqtt';
+import { startProsody, type ProsodyInstance } from '../../src/servers/prosody.js';
+import { addHosts } from './hosts.js';
+import { closeMqtt, isMessageFrom, isPresenceFrom, mqttClient, removeDir, ROOT, SHIPPED_SCHEMAS, startBridge, XmppUser, type RunningBridge } from './harness.js';
+
+const PLUG = 'plug-kettle@iot.a.test';
+
+describe('federation: a device on server A, users on server B', function () {
+  this.timeout(60_000);
+  let removeHosts: (() => void) | undefined;
+  let serverA: ProsodyInstance;
+  let serverB: ProsodyInstance;
+  let run: RunningBridge;
+  let bob: XmppUser;
+  let carol: XmppUser;
+  let plug: MqttClient;
+
+  before(async function () {
+    removeHosts = addHosts({ '127.0.0.2': ['a.test', 'iot.a.test'], '127.0.0.3': ['b.test', 'c.test'] });
+    const secret = randomBytes(12).toString('hex');
+    serverA = await startProsody({ host: 'a.test', listen: '127.0.0.2', s2sPort: 5269, federation: true, components: [{ domain: 'iot.a.test', secret }] });
+    serverB = await startProsody({ host: 'b.test', listen: '127.0.0.3', s2sPort: 5269, federation: true, extraGlobalConfig: 'VirtualHost "c.test"' });
+    await serverB.register('bob', 'pw-bob');
+    // prosodyctl registers on the instance's main host; c.test accounts need the host named explicitly.
+    await registerOn(serverB, 'carol', 'c.test', 'pw-carol');
+    run = await startBridge({
+      server: { prosody: serverA, secret, domain: 'iot.a.test', service: `xmpp://127.0.0.2:${serverA.componentPort}`, user: () => Promise.reject(new Error('unused')), stop: () => serverA.stop() },
+      mappings: [join(ROOT, 'test/fixtures/federation/mappings')],
+      schemas: [SHIPPED_SCHEMAS],
+      config: { xmpp: { serverDomain: 'a.test' } },
+    });
+    bob = await XmppUser.connect(serverB, 'bob', 'pw-bob');
+    carol = await XmppUser.connect(serverB, 'carol', 'pw-carol', 'c.test');
+    plug = await mqttClient(run.mqttUrl, { clientId: 'kettle' });
+    await plug.subscribeAsync('plugs/kettle/set', { qos: 1 });
+    plug.on('message', (_t, payload) => {
+      const cmd = JSON.parse(payload.toString()) as { state: string };
+      void plug.publishAsync('plugs/kettle/state', JSON.stringify({ state: cmd.state, power: 5 }), { qos: 1 });
+    });
+    await plug.publishAsync('plugs/kettle/availability', 'online', { qos: 1, retain: true });
+  });
+
+  after(async function () {
+    await closeMqtt(plug);
+    await bob?.stop();
+    await carol?.stop();
+    await run?.stop();
+    await serverA?.removeDir();
+    await serverB?.removeDir();
+    if (run) removeDir(run.dir);
+    removeHosts?.();
+  });
+
+  it('lets an allowed remote user subscribe, see presence and receive readings over S2S', async function () {
+    const online = bob.waitFor(isPresenceFrom(PLUG, undefined), 'the plug online, across federation', 30_000);
+    const answer = await bob.subscribe(PLUG);
+    assert.equal(answer.attrs['type'], 'subscribed');
+    await online;
+    const reading = bob.waitFor(isMessageFrom(PLUG, (m) => m.getChildText('body') === 'OFF, 0.4 W'), 'a reading across federation', 30_000);
+    await plug.publishAsync('plugs/kettle/state', '{"state":"OFF","power":0.4}', { qos: 1 });
+    const msg = await reading;
+    assert.equal(msg.getChildText('json', 'urn:xmpp:json:0'), '{"state":"OFF","power":0.4}');
+  });
+
+  it('lets the remote user command the device and get the result', async function () {
+    const reply = await bob.iq(
+      xml('iq', { type: 'set', to: PLUG }, xml('command', { xmlns: 'urn:mqtt-xmpp-bridge:command:0', name: 'set' }, xml('json', { xmlns: 'urn:xmpp:json:0' }, '{"state":"ON"}'))),
+      30_000,
+    );
+    assert.equal(reply.attrs['type'], 'result');
+    assert.equal(reply.getChild('command', 'urn:mqtt-xmpp-bridge:command:0')?.attrs['status'], 'confirmed');
+    const chat = bob.waitFor(isMessageFrom(PLUG, (m) => (m.getChildText('body') ?? '').startsWith('✓ set')), 'the chat command reply', 30_000);
+    await bob.send(xml('message', { to: PLUG, type: 'chat' }, xml('body', {}, 'set state=OFF')));
+    assert.equal((await chat).getChildText('body'), '✓ set: confirmed — {"state":"OFF","power":5}');
+  });
+
+  it('refuses a user of a domain the mapping does not allow', async function () {
+    assert.equal((await carol.subscribe(PLUG)).attrs['type'], 'unsubscribed');
+    const reply = await carol.iq(
+      xml('iq', { type: 'set', to: PLUG }, xml('command', { xmlns: 'urn:mqtt-xmpp-bridge:command:0', name: 'set' }, xml('json', { xmlns: 'urn:xmpp:json:0' }, '{"state":"ON"}'))),
+      30_000,
+    );
+    assert.equal(reply.attrs['type'], 'error');
+    assert.equal(reply.getChild('error')?.getChildElements()[0]?.name, 'forbidden');
+  });
+});
+
+async function registerOn(server: ProsodyInstance, user: string, host: string, password: string): Promise<void> {
+  await promisify(execFile)('prosodyctl', ['--config', server.configFile, 'register', user, host, password]);
+}
