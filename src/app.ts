@@ -22,7 +22,8 @@ import { AvailabilityTracker } from './pipeline/availability.js';
 import { ConfirmationTracker } from './pipeline/confirmations.js';
 import { Downlink, type CommandOutcome, type CommandRequest } from './pipeline/downlink.js';
 import { Uplink, type Rejection } from './pipeline/uplink.js';
-import { openDatabase, type Db } from './store/db.js';
+import { instanceId, openDatabase, type Db } from './store/db.js';
+import { Outbox } from './store/outbox.js';
 import { DeviceStore } from './store/devices.js';
 import { SubscriptionStore } from './store/subscriptions.js';
 import { PRODUCT } from './version.js';
@@ -33,7 +34,8 @@ import { pingHandler, versionHandler } from './xmpp/handlers/basic.js';
 import { commandIqHandler, NS_COMMAND } from './xmpp/handlers/commands.js';
 import { discoInfoHandler, discoItemsHandler } from './xmpp/handlers/disco.js';
 import { PresenceService } from './xmpp/presence.js';
-import { ReadingSender } from './xmpp/readings.js';
+import { Delivery } from './xmpp/delivery.js';
+import { ReadingStanzas } from './xmpp/readings.js';
 import { NS_DATA, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_RECEIPTS, NS_VERSION } from './xmpp/stanzas.js';
 
 const MAX_DEVICES = 100_000;
@@ -51,7 +53,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   private readonly sides: MqttSide[] = [];
   private readonly topics: BridgeTopics;
   private readonly presence: PresenceService;
-  private readonly readings: ReadingSender;
+  private readonly stanzas: ReadingStanzas;
+  readonly delivery: Delivery;
   private readonly uplink: Uplink;
   private readonly availability: AvailabilityTracker;
   private readonly confirmations = new ConfirmationTracker();
@@ -76,7 +79,27 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.registry = new DeviceRegistry(config.xmpp.domain, mappings, new DeviceStore(this.db), MAX_DEVICES, (d) => this.deviceAdded(d));
     this.link = new ComponentLink({ service: config.xmpp.service, domain: config.xmpp.domain, secret: config.xmpp.secret, log: log.child({ part: 'xmpp' }) });
     this.presence = new PresenceService(this.link, this.registry, this.subscriptions, this.metrics, log, (type, data) => this.topics.event(type, data));
-    this.readings = new ReadingSender(this.link, this.subscriptions, config.xmpp, this.metrics);
+    this.stanzas = new ReadingStanzas(this.subscriptions, config.xmpp, config.xmpp.domain);
+    const d = config.delivery;
+    this.delivery = new Delivery(
+      this.link,
+      new Outbox(this.db),
+      this.stanzas,
+      this.registry,
+      instanceId(this.db),
+      {
+        maxOutbox: d.maxOutbox,
+        maxAgeMs: d.maxAgeSeconds * 1000,
+        qos0Buffer: d.qos0Buffer,
+        barrierIntervalMs: d.barrierIntervalMs,
+        barrierBatch: d.barrierBatch,
+        barrierTimeoutMs: d.barrierTimeoutMs,
+        highWaterBytes: d.highWaterBytes,
+      },
+      this.metrics,
+      log.child({ part: 'delivery' }),
+      (type, data) => this.topics.event(type, data),
+    );
     this.uplink = new Uplink(readingRouter(mappings), this.registry);
     this.availability = new AvailabilityTracker(mappings, availabilityRouter(mappings), this.registry, (d, reason) => this.availabilityChanged(d, reason), log);
     this.downlink = new Downlink(this.registry, (d, topic, payload, command) => this.publishCommand(d, topic, payload, command), this.confirmations, (req, r) => this.commandDone(req, r));
@@ -95,6 +118,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   async start(): Promise<void> {
     this.link.start().catch(() => undefined); // fatal errors arrive as the 'fatal' event
     const filters = this.filters();
+    this.delivery.start();
     for (const side of this.sides) await side.start(this.handlersFor(side), filters);
     this.availability.start();
     await this.topics.state(true);
@@ -117,8 +141,9 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.availability.stop();
     this.topics.stop();
     await this.topics.state(false);
+    for (const side of this.sides) await side.stop(); // no new readings…
+    await this.delivery.stop(); // …and what was accepted is committed and, if possible, confirmed
     this.presence.unavailableAll();
-    for (const side of this.sides) await side.stop();
     await this.link.stop();
     this.registry.flush();
     this.db.close();
@@ -190,26 +215,31 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.link.on('fatal', (err) => this.emit('fatal', err));
   }
 
+  /** Every device publish, before its acknowledgement: `done` is called when it may be acknowledged. */
   private onPublish(side: MqttSide, msg: InboundPublish, done: (err?: Error) => void): void {
     const outcome = this.uplink.process(msg);
-    if (outcome.kind === 'rejected') {
-      this.reject(outcome.rejection);
-    } else if (outcome.kind === 'reading') {
-      const { reading } = outcome;
-      reading.device.via = side.name;
-      this.availability.reading(reading.device);
-      if (msg.replay) {
-        // A retained message replayed on subscription is state the device reported earlier, not a new reading.
-        this.metrics.inc('readings_replayed_total');
-      } else {
-        this.metrics.inc('readings_total');
-        const sent = this.readings.send(reading);
-        if (!sent.ok) {
-          this.reject({ error: sent.error, topic: reading.topic, clientId: msg.clientId, deviceId: reading.device.id, mappingId: reading.device.mapping.id });
-        }
-      }
+    if (outcome.kind === 'rejected') this.reject(outcome.rejection);
+    if (outcome.kind !== 'reading') return done();
+    const { reading } = outcome;
+    const device = reading.device;
+    device.via = side.name;
+    this.availability.reading(device);
+    // A retained message replayed on subscription is state the device reported earlier, not a new reading.
+    if (msg.replay) {
+      this.metrics.inc('readings_replayed_total');
+      return done();
     }
-    done();
+    this.metrics.inc('readings_total');
+    const built = this.stanzas.build(device, reading.json, reading.value, '');
+    if (!built.ok) {
+      this.reject({ error: built.error, topic: reading.topic, clientId: msg.clientId, deviceId: device.id, mappingId: device.mapping.id });
+      return done();
+    }
+    if (built.value.recipients.length === 0) {
+      this.metrics.inc('readings_without_recipients_total');
+      return done();
+    }
+    this.delivery.accept(reading, built.value, done);
   }
 
   private publishCommand(device: Device, topic: string, payload: Buffer, command: CommandSpec): Promise<void> {

@@ -58,8 +58,9 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     schemas: r.schemas.map((p) => resolve(base, p)),
     baseTopic: r.baseTopic,
     log: { level: r.log.level, ...(r.log.file !== undefined ? { file: resolve(base, r.log.file) } : {}) },
+    delivery: { ...r.delivery },
     mqtt: {
-      embedded: { ...r.mqtt.embedded, websocket: { ...r.mqtt.embedded.websocket } },
+      embedded: { ...r.mqtt.embedded, websocket: { ...r.mqtt.embedded.websocket }, rateLimit: { ...r.mqtt.embedded.rateLimit } },
       ...(r.mqtt.external
         ? {
             external: {
@@ -97,6 +98,7 @@ interface RawConfig {
   schemas: string[];
   baseTopic: string;
   log: { level: LogLevel; file?: string };
+  delivery: BridgeConfig['delivery'];
   mqtt: {
     embedded: BridgeConfig['mqtt']['embedded'];
     external?: {

@@ -83,6 +83,30 @@ export const configSchema = {
               description: 'Largest accepted PUBLISH payload; a larger packet closes the connection before it is buffered.',
             },
             allowAnonymous: { type: 'boolean', default: true, description: 'Accept clients without credentials.' },
+            maxConnections: { type: 'integer', minimum: 1, default: 20000, description: 'Connections accepted at once (TCP and WebSocket together).' },
+            connectTimeoutMs: { type: 'integer', minimum: 100, default: 10000, description: 'A connection that sends no CONNECT within this time is closed.' },
+            maxTopicLevels: { type: 'integer', minimum: 1, maximum: 100, default: 32, description: 'Topics with more levels are refused.' },
+            drainTimeoutMs: {
+              type: 'integer',
+              minimum: 100,
+              default: 10000,
+              description: 'A subscriber whose socket stays full this long is disconnected, so it cannot stall the others.',
+            },
+            rateLimit: {
+              type: 'object',
+              additionalProperties: false,
+              default: {},
+              description: 'Publishes per second per client (token bucket).',
+              properties: {
+                messagesPerSecond: { type: 'number', minimum: 0, default: 0, description: '0: no limit' },
+                burst: { type: 'integer', minimum: 1, default: 100 },
+                policy: {
+                  enum: ['delay', 'disconnect'],
+                  default: 'delay',
+                  description: 'delay: hold the client\'s publishes (nothing is lost); disconnect: close its connection.',
+                },
+              },
+            },
           },
         },
         external: {
@@ -103,6 +127,27 @@ export const configSchema = {
             certFile: { type: 'string', description: 'Client certificate, when the broker wants one.' },
             keyFile: { type: 'string' },
           },
+        },
+      },
+    },
+    delivery: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'How readings survive XMPP outages and bridge restarts (docs/RELIABILITY.md).',
+      properties: {
+        maxOutbox: { type: 'integer', minimum: 1, default: 100000, description: 'QoS 1/2 readings held; beyond it publishes wait unacknowledged.' },
+        maxAgeSeconds: { type: 'integer', minimum: 1, default: 86400, description: 'Readings older than this are dropped from the outbox (counted).' },
+        qos0Buffer: { type: 'integer', minimum: 0, default: 10000, description: 'QoS 0 readings kept in memory while XMPP is away; the oldest go first.' },
+        barrierIntervalMs: { type: 'integer', minimum: 1, default: 100 },
+        barrierBatch: { type: 'integer', minimum: 1, default: 1000 },
+        barrierTimeoutMs: { type: 'integer', minimum: 100, default: 10000 },
+        highWaterBytes: { type: 'integer', minimum: 65536, default: 4194304, description: 'Pause writing to a server that does not read.' },
+        commandTtlSeconds: {
+          type: 'integer',
+          minimum: 0,
+          default: 300,
+          description: 'Default time commands for an offline device are held (a command may set its own ttl; 0: refuse at once).',
         },
       },
     },
@@ -161,6 +206,11 @@ export interface BridgeConfig {
       readonly websocket: { readonly enabled: boolean; readonly host: string; readonly port: number; readonly path: string };
       readonly maxPayloadBytes: number;
       readonly allowAnonymous: boolean;
+      readonly maxConnections: number;
+      readonly connectTimeoutMs: number;
+      readonly maxTopicLevels: number;
+      readonly drainTimeoutMs: number;
+      readonly rateLimit: { readonly messagesPerSecond: number; readonly burst: number; readonly policy: 'delay' | 'disconnect' };
     };
     readonly external?: {
       readonly url: string;
@@ -174,6 +224,16 @@ export interface BridgeConfig {
       readonly certFile?: string;
       readonly keyFile?: string;
     };
+  };
+  readonly delivery: {
+    readonly maxOutbox: number;
+    readonly maxAgeSeconds: number;
+    readonly qos0Buffer: number;
+    readonly barrierIntervalMs: number;
+    readonly barrierBatch: number;
+    readonly barrierTimeoutMs: number;
+    readonly highWaterBytes: number;
+    readonly commandTtlSeconds: number;
   };
   readonly xmpp: {
     readonly service: string;

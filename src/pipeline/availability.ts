@@ -20,6 +20,7 @@ export class AvailabilityTracker {
   private readonly clientMatchers: { mapping: Mapping; match: (s: string) => Record<string, string> | undefined }[];
   private readonly timed: Set<Device> = new Set();
   private sweepTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(
     mappings: readonly Mapping[],
@@ -37,8 +38,10 @@ export class AvailabilityTracker {
     this.sweepTimer.unref();
   }
 
+  /** Stop tracking: devices disconnecting because the bridge shuts down are not news (presence says "bridge stopped"). */
   stop(): void {
     clearInterval(this.sweepTimer);
+    this.stopped = true;
   }
 
   clientConnected(clientId: string, via: string): void {
@@ -105,6 +108,7 @@ export class AvailabilityTracker {
   }
 
   private set(device: Device, online: boolean, reason: AvailabilityReason): void {
+    if (this.stopped) return;
     if (online && device.mapping.availability?.timeout) this.timed.add(device);
     if (device.online === online) return;
     device.online = online;

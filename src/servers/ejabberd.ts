@@ -15,19 +15,23 @@
  * use epmd (`-start_epmd false`). An epmd started by something else (a system ejabberd, RabbitMQ, …) is not
  * touched. If one were started for us it would outlive stop(): epmd is a daemon in its own session, shared by
  * all Erlang nodes of the machine, and holds nothing of the instance.
+ *
+ * Federation: ejabberd finds a peer by a DNS SRV query, then getaddrinfo() (so /etc/hosts) on port 5269; the
+ * Erlang inetrc is not consulted. Give each server its own loopback address with s2sPort 5269 and put the
+ * names in /etc/hosts, or use IP-literal domains (host '127.0.0.12'), which need no name resolution at all.
  */
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { accessSync, constants } from 'node:fs';
-import { chown, lstat, mkdir, mkdtemp, open, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { chown, lstat, mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { freePort, waitForPort } from './ports.js';
+import { freePort, listeningPorts, waitForPort } from './ports.js';
 
 export interface EjabberdComponent {
   domain: string;
@@ -35,7 +39,11 @@ export interface EjabberdComponent {
 }
 
 export interface EjabberdOptions {
-  /** Working dir (config, spool, logs). Default: a fresh mkdtemp(os.tmpdir()/mxb-ejabberd-). Made owned by user 'ejabberd'. */
+  /**
+   * Working dir (config, spool, logs). Default: a fresh mkdtemp(os.tmpdir()/mxb-ejabberd-). Made owned by user
+   * 'ejabberd' (which must be able to reach it). A dir given here may be reused by a later call: the node
+   * name is derived from its path, so the Mnesia spool (accounts, rosters) carries over.
+   */
   dir?: string;
   /** Virtual host domain, default 'localhost'. */
   host?: string;
@@ -48,7 +56,7 @@ export interface EjabberdOptions {
   /** 0/undefined = pick a free port; federation tests pass 5269. */
   s2sPort?: number;
   components?: EjabberdComponent[];
-  /** Server-to-server links without TLS (dialback, s2s_use_starttls: false). */
+  /** Server-to-server links without TLS: loads mod_s2s_dialback (s2s_use_starttls is false in any case). */
   federation?: boolean;
   /**
    * Raw YAML for the top level of ejabberd.yml. It is merged into the generated config rather than pasted
@@ -180,6 +188,8 @@ export function renderEjabberdConfig(c: EjabberdConfigInput): string {
     mod_ping: {},
     mod_version: { show_os: false },
     mod_offline: { access_max_user_messages: 'max_user_offline_messages' },
+    // ejabberdctl change_password (used by register() for an existing account) and other admin commands.
+    mod_admin_extra: {},
   };
   if (c.federation) modules['mod_s2s_dialback'] = {};
 
@@ -311,32 +321,6 @@ async function tail(file: string, lines: number): Promise<string> {
   }
 }
 
-/** The TCP ports `pid` listens on, from Linux /proc; undefined where /proc is not available. */
-async function listeningPorts(pid: number): Promise<Set<number> | undefined> {
-  let fds: string[];
-  try {
-    fds = await readdir(`/proc/${pid}/fd`);
-  } catch {
-    return undefined;
-  }
-  const inodes = new Set<string>();
-  for (const fd of fds) {
-    const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
-    const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
-    if (inode) inodes.add(inode);
-  }
-  const ports = new Set<number>();
-  for (const table of ['tcp', 'tcp6']) {
-    const text = await readFile(`/proc/${pid}/net/${table}`, 'utf8').catch(() => '');
-    for (const line of text.split('\n').slice(1)) {
-      // sl local_address rem_address st ... inode: st 0A is LISTEN, local_address is HEXADDR:HEXPORT.
-      const f = line.trim().split(/\s+/);
-      const port = f[1]?.split(':')[1];
-      if (f[3] === '0A' && port && f[9] && inodes.has(f[9])) ports.add(parseInt(port, 16));
-    }
-  }
-  return ports;
-}
 
 /** uid and gid of `user`, or undefined when it does not exist. */
 async function userIds(user: string): Promise<{ uid: number; gid: number } | undefined> {
@@ -604,8 +588,6 @@ async function pickPort(requested: number | undefined, listen: string): Promise<
   return requested;
 }
 
-let instanceCounter = 0;
-
 /** Writes DIR/ejabberd.yml and DIR/ejabberdctl.cfg, starts ejabberd and resolves once it runs. */
 export async function startEjabberd(opts: EjabberdOptions = {}): Promise<EjabberdInstance> {
   const binary = ejabberdBinary();
@@ -628,9 +610,10 @@ export async function startEjabberd(opts: EjabberdOptions = {}): Promise<Ejabber
     const componentPort = await pickPort(opts.componentPort, listen);
     const s2sPort = await pickPort(opts.s2sPort, listen);
     const distPort = await freePort('127.0.0.1');
-    // Erlang short node names: letters, digits, '_' and '-'. Unique per instance, kept across restart()
-    // (the Mnesia spool belongs to the node name).
-    const node = `mxb_${process.pid}_${++instanceCounter}_${randomBytes(3).toString('hex')}@localhost`;
+    // Erlang short node name (letters, digits, '_'), derived from the dir: the Mnesia spool belongs to the
+    // node name, so a dir reused by a later startEjabberd() keeps its accounts. Nothing else needs it to be
+    // unique: with ERL_DIST_PORT no node registers with epmd.
+    const node = `mxb_${createHash('sha256').update(resolvePath(dir)).digest('hex').slice(0, 12)}@localhost`;
     const server = new EjabberdServer(
       binary,
       dir,

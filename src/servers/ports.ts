@@ -1,3 +1,4 @@
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -64,4 +65,31 @@ export async function waitForPort(
     if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${host}:${port}`);
     await sleep(POLL_INTERVAL_MS);
   }
+}
+
+/** The TCP ports `pid` listens on, from Linux /proc; undefined where /proc is not available. */
+export async function listeningPorts(pid: number): Promise<Set<number> | undefined> {
+  let fds: string[];
+  try {
+    fds = await readdir(`/proc/${pid}/fd`);
+  } catch {
+    return undefined;
+  }
+  const inodes = new Set<string>();
+  for (const fd of fds) {
+    const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+    const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+    if (inode) inodes.add(inode);
+  }
+  const ports = new Set<number>();
+  for (const table of ['tcp', 'tcp6']) {
+    const text = await readFile(`/proc/${pid}/net/${table}`, 'utf8').catch(() => '');
+    for (const line of text.split('\n').slice(1)) {
+      // sl local_address rem_address st ... inode: st 0A is LISTEN, local_address is HEXADDR:HEXPORT.
+      const f = line.trim().split(/\s+/);
+      const port = f[1]?.split(':')[1];
+      if (f[3] === '0A' && port && f[9] && inodes.has(f[9])) ports.add(parseInt(port, 16));
+    }
+  }
+  return ports;
 }

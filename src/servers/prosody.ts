@@ -8,13 +8,13 @@ import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { accessSync, constants } from 'node:fs';
-import { access, mkdir, mkdtemp, open, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { freePort, waitForPort } from './ports.js';
+import { freePort, listeningPorts, waitForPort } from './ports.js';
 
 export interface ProsodyComponent {
   domain: string;
@@ -257,35 +257,6 @@ function streamAnswered(host: string, port: number, domain: string, timeoutMs: n
   });
 }
 
-/**
- * The TCP ports `pid` listens on, from Linux /proc; undefined where /proc is not available. Needed because
- * Prosody keeps running when one of its ports is taken, and a probe of that port reaches the other process.
- */
-async function listeningPorts(pid: number): Promise<Set<number> | undefined> {
-  let fds: string[];
-  try {
-    fds = await readdir(`/proc/${pid}/fd`);
-  } catch {
-    return undefined;
-  }
-  const inodes = new Set<string>();
-  for (const fd of fds) {
-    const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
-    const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
-    if (inode) inodes.add(inode);
-  }
-  const ports = new Set<number>();
-  for (const table of ['tcp', 'tcp6']) {
-    const text = await readFile(`/proc/${pid}/net/${table}`, 'utf8').catch(() => '');
-    for (const line of text.split('\n').slice(1)) {
-      // sl local_address rem_address st ... inode: st 0A is LISTEN, local_address is HEXADDR:HEXPORT.
-      const f = line.trim().split(/\s+/);
-      const port = f[1]?.split(':')[1];
-      if (f[3] === '0A' && port && f[9] && inodes.has(f[9])) ports.add(parseInt(port, 16));
-    }
-  }
-  return ports;
-}
 
 type ProsodyEvents = { exit: [code: number | null, signal: string | null] };
 

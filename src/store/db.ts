@@ -5,6 +5,7 @@
  * migrations recorded in `PRAGMA user_version`, applied in order at open; a database newer than the code is refused.
  */
 import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 
@@ -27,7 +28,43 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (device_jid, subscriber)
   ) WITHOUT ROWID;
   `,
+  `
+  CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) WITHOUT ROWID;
+  -- Readings acknowledged to their device (QoS 1/2) and not yet confirmed received by the XMPP server.
+  CREATE TABLE outbox (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,   -- delivery order; part of the stable stanza id
+    device_jid  TEXT NOT NULL,
+    topic       TEXT NOT NULL,
+    json        TEXT NOT NULL,                       -- the payload as the device sent it
+    received_at INTEGER NOT NULL                     -- ms since epoch; the XEP-0203 stamp when delivered late
+  );
+  -- Commands for devices that are offline, held until they come back or the TTL passes.
+  CREATE TABLE command_queue (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    device_jid  TEXT NOT NULL,
+    command     TEXT NOT NULL,
+    json        TEXT NOT NULL,
+    sender      TEXT NOT NULL,                       -- full JID of whoever asked, for the late answer
+    origin      TEXT NOT NULL,                       -- chat | iq | adhoc
+    reply_id    TEXT,                                -- the IQ or message id to answer
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+  );
+  CREATE INDEX command_queue_device ON command_queue (device_jid, id);
+  `,
 ];
+
+/** A random id for this database, created once: it makes reading stanza ids unique across bridges and stable across restarts. */
+export function instanceId(db: Db): string {
+  const row = db.prepare("SELECT value FROM meta WHERE key = 'instance'").get() as { value: string } | undefined;
+  if (row) return row.value;
+  const id = randomBytes(4).toString('hex');
+  db.prepare("INSERT INTO meta (key, value) VALUES ('instance', ?)").run(id);
+  return id;
+}
 
 export function openDatabase(dataDir: string, file = 'bridge.db'): Db {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });

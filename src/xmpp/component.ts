@@ -119,6 +119,27 @@ export class ComponentLink extends EventEmitter<LinkEvents> {
     return true;
   }
 
+  /** Call `fn` once the socket has flushed what was written (at once when nothing is pending or the socket is gone). */
+  onceDrained(fn: () => void): void {
+    const socket = this.xmpp.socket;
+    if (!socket || socket.writableLength === 0 || socket.destroyed) {
+      setImmediate(fn);
+      return;
+    }
+    const done = (): void => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      fn();
+    };
+    socket.once('drain', done);
+    socket.once('close', done);
+  }
+
+  /** Drop the current stream (e.g. the server stopped answering); the link reconnects with backoff. */
+  restart(): void {
+    this.xmpp.socket?.destroy();
+  }
+
   /** An IQ request/response through the library's IQ caller (rejects on error reply or timeout). */
   request(el: Element, timeoutMs: number): Promise<Element> {
     return this.xmpp.iqCaller.request(el, timeoutMs);

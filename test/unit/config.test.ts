@@ -56,6 +56,16 @@ describe('loadConfig', () => {
       schemas: [join(base, 'schemas')],
       baseTopic: 'mqtt-xmpp-bridge',
       log: { level: 'info' },
+      delivery: {
+        maxOutbox: 100000,
+        maxAgeSeconds: 86400,
+        qos0Buffer: 10000,
+        barrierIntervalMs: 100,
+        barrierBatch: 1000,
+        barrierTimeoutMs: 10000,
+        highWaterBytes: 4194304,
+        commandTtlSeconds: 300,
+      },
       mqtt: {
         embedded: {
           enabled: true,
@@ -64,6 +74,11 @@ describe('loadConfig', () => {
           websocket: { enabled: true, host: '127.0.0.1', port: 8083, path: '/mqtt' },
           maxPayloadBytes: 262144,
           allowAnonymous: true,
+          maxConnections: 20000,
+          connectTimeoutMs: 10000,
+          maxTopicLevels: 32,
+          drainTimeoutMs: 10000,
+          rateLimit: { messagesPerSecond: 0, burst: 100, policy: 'delay' },
         },
       },
       xmpp: {

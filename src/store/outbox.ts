@@ -1,0 +1,79 @@
+/**
+ * The uplink outbox: QoS 1/2 readings are written here before their device gets its PUBACK, and deleted only once
+ * the XMPP server has confirmed it received them (a barrier IQ, see xmpp/delivery.ts). Rows are kept in arrival
+ * order; the row id is part of the reading's stanza id, so a resent reading carries the same id as the first try.
+ */
+import type { Db } from './db.js';
+
+export interface OutboxRow {
+  readonly id: number;
+  readonly deviceJid: string;
+  readonly topic: string;
+  readonly json: string;
+  readonly receivedAt: number;
+}
+
+export interface NewOutboxRow {
+  readonly deviceJid: string;
+  readonly topic: string;
+  readonly json: string;
+  readonly receivedAt: number;
+}
+
+export class Outbox {
+  private readonly insertOne;
+  private readonly insertMany: (rows: readonly NewOutboxRow[]) => number[];
+  private readonly pageAfter;
+  private readonly deleteUpTo;
+  private readonly deleteOlder;
+  private readonly countAll;
+  private rows: number;
+
+  constructor(db: Db) {
+    this.insertOne = db.prepare('INSERT INTO outbox (device_jid, topic, json, received_at) VALUES (?, ?, ?, ?)');
+    // One transaction per batch: one WAL append for many readings (group commit).
+    this.insertMany = db.transaction((rows: readonly NewOutboxRow[]) =>
+      rows.map((r) => Number(this.insertOne.run(r.deviceJid, r.topic, r.json, r.receivedAt).lastInsertRowid)),
+    );
+    this.pageAfter = db.prepare('SELECT id, device_jid, topic, json, received_at FROM outbox WHERE id > ? ORDER BY id LIMIT ?');
+    this.deleteUpTo = db.prepare('DELETE FROM outbox WHERE id <= ?');
+    this.deleteOlder = db.prepare('DELETE FROM outbox WHERE received_at < ?');
+    this.countAll = db.prepare('SELECT count(*) AS n FROM outbox');
+    this.rows = (this.countAll.get() as { n: number }).n;
+  }
+
+  /** Durably append readings (one transaction); returns their ids in order. */
+  append(rows: readonly NewOutboxRow[]): number[] {
+    const ids = this.insertMany(rows);
+    this.rows += ids.length;
+    return ids;
+  }
+
+  page(afterId: number, limit: number): OutboxRow[] {
+    return (this.pageAfter.all(afterId, limit) as { id: number; device_jid: string; topic: string; json: string; received_at: number }[]).map((r) => ({
+      id: r.id,
+      deviceJid: r.device_jid,
+      topic: r.topic,
+      json: r.json,
+      receivedAt: r.received_at,
+    }));
+  }
+
+  /** The server confirmed everything up to this id. */
+  confirmUpTo(id: number): number {
+    const n = this.deleteUpTo.run(id).changes;
+    this.rows -= n;
+    return n;
+  }
+
+  /** Drop readings older than the limit; returns how many. */
+  expire(olderThan: number): number {
+    const n = this.deleteOlder.run(olderThan).changes;
+    this.rows -= n;
+    return n;
+  }
+
+  get size(): number {
+    return this.rows;
+  }
+}
