@@ -203,7 +203,11 @@ export function writeBridgeConfig(opts: BridgeDirOptions): { dir: string; config
     schemas: opts.schemas ?? [SHIPPED_SCHEMAS, FIXTURE_SCHEMAS],
     log: { level: 'debug', file: join(dir, 'bridge.log') },
     ...extra,
-    mqtt: { embedded: { port: 0, websocket: { port: 0 }, ...((extra['mqtt'] as { embedded?: object } | undefined)?.embedded ?? {}) } },
+    // Keys under mqtt (embedded, external) merge with the test defaults: free ports for the embedded broker.
+    mqtt: {
+      ...((extra['mqtt'] as object | undefined) ?? {}),
+      embedded: { port: 0, websocket: { port: 0 }, ...((extra['mqtt'] as { embedded?: object } | undefined)?.embedded ?? {}) },
+    },
     xmpp: { service: opts.server.service, domain: opts.server.domain, secret: opts.server.secret, ...((extra['xmpp'] as object | undefined) ?? {}) },
   };
   const configFile = join(dir, 'bridge.yaml');
