@@ -20,9 +20,11 @@ import { Metrics } from './observe/metrics.js';
 import { Throttle } from './observe/throttle.js';
 import { AvailabilityTracker } from './pipeline/availability.js';
 import { ConfirmationTracker } from './pipeline/confirmations.js';
+import { QueuedCommands } from './pipeline/command-queue.js';
 import { Downlink, type CommandOutcome, type CommandRequest } from './pipeline/downlink.js';
 import { Uplink, type Rejection } from './pipeline/uplink.js';
 import { instanceId, openDatabase, type Db } from './store/db.js';
+import { CommandQueueStore } from './store/command-queue.js';
 import { Outbox } from './store/outbox.js';
 import { DeviceStore } from './store/devices.js';
 import { SubscriptionStore } from './store/subscriptions.js';
@@ -35,6 +37,7 @@ import { commandIqHandler, NS_COMMAND } from './xmpp/handlers/commands.js';
 import { discoInfoHandler, discoItemsHandler } from './xmpp/handlers/disco.js';
 import { PresenceService } from './xmpp/presence.js';
 import { Delivery } from './xmpp/delivery.js';
+import { lateReplies } from './xmpp/late-replies.js';
 import { ReadingStanzas } from './xmpp/readings.js';
 import { NS_DATA, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_RECEIPTS, NS_VERSION } from './xmpp/stanzas.js';
 
@@ -61,6 +64,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   private readonly downlink: Downlink;
   private readonly adhoc: AdhocCommands;
   private readonly chat: ChatService;
+  private readonly queued: QueuedCommands;
   private readonly throttle = new Throttle(10_000);
   private readonly firstOnline: Promise<void>;
   private stopping = false;
@@ -102,9 +106,23 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     );
     this.uplink = new Uplink(readingRouter(mappings), this.registry);
     this.availability = new AvailabilityTracker(mappings, availabilityRouter(mappings), this.registry, (d, reason) => this.availabilityChanged(d, reason), log);
-    this.downlink = new Downlink(this.registry, (d, topic, payload, command) => this.publishCommand(d, topic, payload, command), this.confirmations, (req, r) => this.commandDone(req, r));
+    this.downlink = new Downlink(
+      this.registry,
+      (d, topic, payload, command) => this.publishCommand(d, topic, payload, command),
+      this.confirmations,
+      config.delivery.commandTtlSeconds * 1000,
+      (req, r) => this.commandDone(req, r),
+    );
     this.adhoc = new AdhocCommands(this.downlink);
     this.chat = new ChatService(this.link, this.registry, this.downlink, (jid, bare) => this.mayView(jid, bare), log);
+    this.queued = new QueuedCommands(
+      new CommandQueueStore(this.db),
+      this.registry,
+      (device, command, json, value) => this.downlink.dispatch(device, command, json, value),
+      lateReplies(this.link, this.chat),
+      log.child({ part: 'commands' }),
+    );
+    this.downlink.holdWith(this.queued);
 
     this.firstOnline = new Promise((resolve, reject) => {
       this.link.once('online', resolve);
@@ -119,6 +137,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.link.start().catch(() => undefined); // fatal errors arrive as the 'fatal' event
     const filters = this.filters();
     this.delivery.start();
+    this.queued.start();
     for (const side of this.sides) await side.start(this.handlersFor(side), filters);
     this.availability.start();
     await this.topics.state(true);
@@ -131,14 +150,15 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     return this.firstOnline;
   }
 
-  addresses(): { mqtt?: string; websocket?: string } {
-    return Object.assign({}, ...this.sides.map((s) => s.addresses())) as { mqtt?: string; websocket?: string };
+  addresses(): { mqtt?: string; websocket?: string; external?: string } {
+    return Object.assign({}, ...this.sides.map((s) => s.addresses())) as { mqtt?: string; websocket?: string; external?: string };
   }
 
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     this.availability.stop();
+    this.queued.stop();
     this.topics.stop();
     await this.topics.state(false);
     for (const side of this.sides) await side.stop(); // no new readings…
@@ -170,6 +190,12 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       onBrokerEvent: (type, data) => {
         this.metrics.inc('broker_events_total', type);
         this.topics.event(type, data);
+      },
+      onAttached: () => {
+        if (this.stopping) return;
+        void this.topics.state(true);
+        void this.publishInfo();
+        this.topics.devicesChanged(() => this.deviceList());
       },
     };
   }
@@ -251,7 +277,14 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   private commandDone(req: CommandRequest, r: Result<CommandOutcome>): void {
     const code = r.ok ? 'OK' : r.error.code;
     this.metrics.inc('commands_total', code);
-    const data = { from: req.from, device: req.deviceJid, command: req.name, origin: req.origin, code, ...(r.ok ? { topic: r.value.topic, confirmed: r.value.confirmation !== undefined } : { message: r.error.message }) };
+    const data = {
+      from: req.from,
+      device: req.deviceJid,
+      command: req.name,
+      origin: req.origin,
+      code,
+      ...(r.ok ? { topic: r.value.topic, confirmed: r.value.confirmation !== undefined, queued: r.value.queued === true } : { message: r.error.message }),
+    };
     this.log.info(data, r.ok ? 'command delivered' : 'command refused');
     this.topics.event(r.ok ? 'command_delivered' : 'command_failed', data);
   }
@@ -283,6 +316,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
 
   private availabilityChanged(device: Device, reason: string): void {
     this.presence.deviceChanged(device, reason);
+    if (device.online) void this.queued.flush(device);
     this.topics.devicesChanged(() => this.deviceList());
   }
 

@@ -17,6 +17,10 @@ import type { MqttFilters, MqttSide, MqttSideHandlers, PublishOptions } from './
 
 type ExternalConfig = NonNullable<BridgeConfig['mqtt']['external']>;
 
+const FIRST_CONNECT_WAIT_MS = 10_000;
+/** CONNACK codes that mean "not you": 3.1.1 bad credentials / not authorized (4, 5), MQTT 5 (134, 135). */
+const REFUSED = new Set([4, 5, 134, 135]);
+
 export class ExternalBroker implements MqttSide {
   readonly name = 'external';
   readonly reportsClients = false;
@@ -71,24 +75,35 @@ export class ExternalBroker implements MqttSide {
         },
       );
       handlers.onBrokerEvent('broker_attached', { url: c.url });
+      handlers.onAttached?.();
     });
     client.on('close', () => this.log.warn({ url: c.url }, 'MQTT broker connection closed; reconnecting'));
     client.on('error', (err) => this.log.warn({ url: c.url, err: err.message }, 'MQTT broker error'));
 
+    // Wait for the first CONNACK, but not forever: an unreachable broker is retried in the background (readings
+    // flow once it answers); a refusal of our credentials will not heal by retrying, so it fails the start.
     await new Promise<void>((resolve, reject) => {
-      const onConnect = (): void => {
+      const timer = setTimeout(() => {
+        cleanup();
+        this.log.warn({ url: c.url }, 'the MQTT broker does not answer yet; retrying in the background');
+        resolve();
+      }, FIRST_CONNECT_WAIT_MS);
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        client.off('connect', onConnect);
         client.off('error', onError);
+      };
+      const onConnect = (): void => {
+        cleanup();
         resolve();
       };
       const onError = (err: Error): void => {
-        // Authentication failures will not heal by retrying: give up at start.
-        if ((err as { code?: number }).code === 4 || (err as { code?: number }).code === 5 || (err as { code?: number }).code === 134 || (err as { code?: number }).code === 135) {
-          client.off('connect', onConnect);
-          client.end(true);
-          reject(new Error(`the MQTT broker at ${c.url} refused the bridge: ${err.message}`));
-        }
+        if (!REFUSED.has((err as { code?: number }).code ?? -1)) return;
+        cleanup();
+        client.end(true);
+        reject(new Error(`the MQTT broker at ${c.url} refused the bridge: ${err.message}`));
       };
-      client.once('connect', onConnect);
+      client.on('connect', onConnect);
       client.on('error', onError);
     });
   }
@@ -100,8 +115,8 @@ export class ExternalBroker implements MqttSide {
     return client.publishAsync(topic, payload, { qos: opts.qos, retain: opts.retain }).then(() => undefined);
   }
 
-  addresses(): { mqtt?: string } {
-    return { mqtt: this.cfg.url };
+  addresses(): { external: string } {
+    return { external: this.cfg.url };
   }
 
   async stop(): Promise<void> {

@@ -33,6 +33,11 @@ export interface MqttSideHandlers {
   onClientDisconnected(clientId: string): void;
   /** Something the operator should know about (oversized packet, refused connection…), as a bridge event. */
   onBrokerEvent(type: string, data: Record<string, unknown>): void;
+  /**
+   * (Re)attached to a broker reached as a client: its retained bridge topics may be stale (our Will said
+   * `offline`) or gone (a broker restarted without persistence), so they are published again.
+   */
+  onAttached?(): void;
 }
 
 export interface PublishOptions {
@@ -54,7 +59,7 @@ export interface MqttSide {
   readonly reportsClients: boolean;
   start(handlers: MqttSideHandlers, filters: MqttFilters): Promise<void>;
   publish(topic: string, payload: string | Buffer, opts: PublishOptions): Promise<void>;
-  /** Addresses clients can connect to, for logs and the demo. */
-  addresses(): { mqtt?: string; websocket?: string };
+  /** Addresses clients can connect to, for logs and the demo: the embedded listeners, or the broker attached to. */
+  addresses(): { mqtt?: string; websocket?: string; external?: string };
   stop(): Promise<void>;
 }

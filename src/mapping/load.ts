@@ -47,6 +47,7 @@ interface RawCommand {
   schema: string;
   qos: 0 | 1 | 2;
   retain: boolean;
+  ttl?: number;
   confirm?: { topic: string; fields?: string[]; timeout: number };
 }
 
@@ -225,6 +226,7 @@ function compileCommand(
     schema,
     qos: raw.qos,
     retain: raw.retain,
+    ...(raw.ttl !== undefined ? { ttl: raw.ttl } : {}),
     ...(confirm ? { confirm } : {}),
   };
 }

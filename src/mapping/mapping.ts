@@ -28,6 +28,8 @@ export interface CommandSpec {
   readonly schema: CompiledSchema;
   readonly qos: 0 | 1 | 2;
   readonly retain: boolean;
+  /** Seconds to hold the command while the device is offline; undefined: the configured default; 0: refuse. */
+  readonly ttl?: number;
   /** A state topic whose echo confirms the command took effect. */
   readonly confirm?: { readonly topic: TopicPattern; readonly fields?: readonly string[]; readonly timeoutMs: number };
 }

@@ -93,6 +93,11 @@ export const mappingFileSchema = {
                 schema: { type: 'string', minLength: 1, description: 'Command payload schema: a loaded $id, or a file relative to this mapping file.' },
                 qos: { enum: [0, 1, 2], default: 1 },
                 retain: { type: 'boolean', default: false },
+                ttl: {
+                  type: 'integer',
+                  minimum: 0,
+                  description: 'Seconds the command is held for an offline device (default: delivery.commandTtlSeconds; 0: refused at once).',
+                },
                 confirm: {
                   type: 'object',
                   additionalProperties: false,

@@ -6,7 +6,8 @@
  *   command known?           COMMAND_UNKNOWN (item-not-found)
  *   sender an operator?      FORBIDDEN       (forbidden)      — before validation, so strangers learn nothing
  *   payload valid?           COMMAND_INVALID (bad-request, with the schema messages)
- *   device online?           DEVICE_OFFLINE  (recipient-unavailable)
+ *   device online?           queued for the command's TTL (delivered when it returns, TIMEOUT if not);
+ *                            with a TTL of 0: DEVICE_OFFLINE (recipient-unavailable)
  * then the publish (MQTT_PUBLISH_FAILED when the broker refuses it) and, with a declared state echo, the
  * confirmation (TIMEOUT without one). The payload published is the JSON text the sender wrote, byte for byte.
  */
@@ -29,6 +30,8 @@ export interface CommandRequest {
   /** The command payload as JSON text. */
   readonly json: string;
   readonly origin: CommandOrigin;
+  /** Where a late answer goes (a queued command answered after a restart): the full JID and the stanza id. */
+  readonly replyTo?: { readonly jid: string; readonly id?: string };
 }
 
 export interface CommandOutcome {
@@ -37,17 +40,32 @@ export interface CommandOutcome {
   readonly topic: string;
   /** The state report that confirmed the command, when the mapping declares one. */
   readonly confirmation?: string;
+  /** Delivered after waiting for the device to come back. */
+  readonly queued?: boolean;
+}
+
+/** Holds commands for offline devices (pipeline/command-queue.ts). */
+export interface CommandHolder {
+  enqueue(req: CommandRequest, device: Device, command: CommandSpec, ttlMs: number): Promise<Result<CommandOutcome>>;
 }
 
 export type Publish = (device: Device, topic: string, payload: Buffer, command: CommandSpec) => Promise<void>;
 
 export class Downlink {
+  private holder: CommandHolder | undefined;
+
   constructor(
     private readonly registry: DeviceRegistry,
     private readonly publish: Publish,
     private readonly confirmations: ConfirmationTracker,
+    private readonly defaultTtlMs: number,
     private readonly onOutcome: (req: CommandRequest, outcome: Result<CommandOutcome>) => void = () => undefined,
   ) {}
+
+  /** Where commands for offline devices wait; without one they are refused (DEVICE_OFFLINE). */
+  holdWith(holder: CommandHolder): void {
+    this.holder = holder;
+  }
 
   /** Device and command lookup plus authorization, shared with the ad-hoc command forms. */
   authorize(from: string, deviceJid: string, name: string): Result<{ device: Device; command: CommandSpec }> {
@@ -80,14 +98,22 @@ export class Downlink {
       const messages = ajvErrorsToPathMessages(command.schema.validate.errors);
       return fail('COMMAND_INVALID', `${command.name}: ${summarize(messages)}`, messages);
     }
-    if (!device.online) return fail('DEVICE_OFFLINE', `${device.name} is offline`);
+    if (!device.online) {
+      const ttlMs = (command.ttl ?? this.defaultTtlMs / 1000) * 1000;
+      if (ttlMs === 0 || !this.holder) return fail('DEVICE_OFFLINE', `${device.name} is offline`);
+      return this.holder.enqueue(req, device, command, ttlMs);
+    }
+    return this.dispatch(device, command, req.json, value);
+  }
 
+  /** Publish a validated command and, with a declared echo, wait for the confirmation. */
+  async dispatch(device: Device, command: CommandSpec, json: string, value: unknown): Promise<Result<CommandOutcome>> {
     const topic = formatTopic(command.topic, device.segments);
     if (topic.topic === undefined) return fail('INTERNAL', topic.error);
 
     const expectation = command.confirm ? this.confirmations.expect(device, command.confirm, (value ?? {}) as Record<string, unknown>) : undefined;
     try {
-      await this.publish(device, topic.topic, Buffer.from(req.json, 'utf8'), command);
+      await this.publish(device, topic.topic, Buffer.from(json, 'utf8'), command);
     } catch (err) {
       expectation?.cancel();
       return fail('MQTT_PUBLISH_FAILED', `the broker did not accept the command: ${(err as Error).message}`);

@@ -10,7 +10,8 @@ import { truncate, xmlSafeText } from '../convert/xml-safe.js';
 import { bareJid } from '../devices/device-jid.js';
 import type { DeviceRegistry } from '../devices/registry.js';
 import type { Logger } from '../log.js';
-import { mayOperate, type Downlink } from '../pipeline/downlink.js';
+import { mayOperate, type CommandOutcome, type Downlink } from '../pipeline/downlink.js';
+import type { Result } from '../errors.js';
 import type { ComponentLink } from './component.js';
 import { errorReply, NS_RECEIPTS } from './stanzas.js';
 
@@ -57,13 +58,20 @@ export class ChatService {
       this.reply(stanza, `✗ ${parsed.message}`);
       return;
     }
-    const r = await this.downlink.execute({ from: sender, deviceJid: device.jid, name: parsed.command.name, json: parsed.json, origin: 'chat' });
-    if (!r.ok) {
-      this.reply(stanza, `✗ ${r.error.code.toLowerCase().replace(/_/g, ' ')}: ${r.error.message}`);
-      return;
-    }
-    const { command, topic, confirmation } = r.value;
-    this.reply(stanza, confirmation !== undefined ? `✓ ${command.name}: confirmed — ${truncate(confirmation, 200)}` : `✓ ${command.name}: sent on ${topic}`, true);
+    const r = await this.downlink.execute({
+      from: sender,
+      deviceJid: device.jid,
+      name: parsed.command.name,
+      json: parsed.json,
+      origin: 'chat',
+      replyTo: { jid: from, ...(stanza.attrs['id'] ? { id: stanza.attrs['id'] } : {}) },
+    });
+    this.reply(stanza, outcomeText(r), r.ok);
+  }
+
+  /** Answer a command queued before a restart: no original stanza any more, just who asked. */
+  lateReply(deviceJid: string, to: string, r: Result<CommandOutcome>): void {
+    this.link.send(xml('message', { from: deviceJid, to, type: 'chat' }, xml('body', {}, xmlSafeText(outcomeText(r)))));
   }
 
   private reply(to: Element, text: string, delivered = false): void {
@@ -83,4 +91,12 @@ export class ChatService {
     );
     this.log.debug({ to: to.attrs['from'], text }, 'chat reply');
   }
+}
+
+/** One line a person reads: the outcome of a command. */
+export function outcomeText(r: Result<CommandOutcome>): string {
+  if (!r.ok) return `✗ ${r.error.code.toLowerCase().replace(/_/g, ' ')}: ${r.error.message}`;
+  const { command, topic, confirmation, queued } = r.value;
+  const when = queued ? ' (held while the device was offline)' : '';
+  return confirmation !== undefined ? `✓ ${command.name}: confirmed${when} — ${truncate(confirmation, 200)}` : `✓ ${command.name}: sent on ${topic}${when}`;
 }

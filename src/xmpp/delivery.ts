@@ -61,7 +61,8 @@ export class Delivery {
   private commitScheduled = false;
   private lastSent = 0;
   private unconfirmed = 0;
-  private barrierBusy = false;
+  private chain: Promise<boolean> = Promise.resolve(true);
+  private chainGen = -1;
   private barrierTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private qos0Seq = 0;
@@ -206,8 +207,12 @@ export class Delivery {
   }
 
   private maybeBarrier(): void {
-    if (this.unconfirmed >= this.opts.barrierBatch) {
-      void this.barrier(this.generation);
+    if (this.unconfirmed >= this.opts.barrierBatch && !this.barrierTimer) {
+      // Due now: run it on the next turn (coalesces a burst of commits into one barrier).
+      this.barrierTimer = setTimeout(() => {
+        this.barrierTimer = undefined;
+        void this.barrier(this.generation);
+      }, 0);
     } else if (!this.barrierTimer && this.unconfirmed > 0) {
       this.barrierTimer = setTimeout(() => {
         this.barrierTimer = undefined;
@@ -218,11 +223,21 @@ export class Delivery {
 
   /**
    * One barrier: ping the component's own domain on this stream (the server routes it back to us, so no server
-   * module or configuration is involved); any reply proves receipt of everything written before it.
+   * module or configuration is involved); any reply proves receipt of everything written before it. Barriers of
+   * one stream run one after another; a new stream starts a new chain, so a barrier stranded on a dead stream
+   * (waiting for its timeout) never holds up the next one.
    */
-  private async barrier(gen: number): Promise<boolean> {
-    if (this.barrierBusy || this.lastSent === 0) return false;
-    this.barrierBusy = true;
+  private barrier(gen: number): Promise<boolean> {
+    if (this.chainGen !== gen) {
+      this.chainGen = gen;
+      this.chain = Promise.resolve(true);
+    }
+    this.chain = this.chain.then((alive) => (alive && gen === this.generation ? this.runBarrier(gen) : false));
+    return this.chain;
+  }
+
+  private async runBarrier(gen: number): Promise<boolean> {
+    if (this.lastSent === 0 || this.unconfirmed === 0) return true;
     const upTo = this.lastSent;
     const count = this.unconfirmed;
     try {
@@ -235,6 +250,7 @@ export class Delivery {
       this.unconfirmed = Math.max(0, this.unconfirmed - count);
       this.metrics.inc('readings_confirmed_total', undefined, n);
       this.release();
+      if (this.mode === 'live' && this.unconfirmed > 0) this.maybeBarrier();
       return true;
     } catch (err) {
       if (gen === this.generation && this.link.online) {
@@ -243,9 +259,6 @@ export class Delivery {
         this.link.restart();
       }
       return false;
-    } finally {
-      this.barrierBusy = false;
-      if (gen === this.generation && this.mode === 'live' && this.unconfirmed > 0) this.maybeBarrier();
     }
   }
 

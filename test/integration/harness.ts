@@ -18,7 +18,7 @@ import { stringify } from 'yaml';
 import { Bridge } from '../../src/app.js';
 import { loadSetup } from '../../src/load.js';
 import { createLogger } from '../../src/log.js';
-import { PROSODY_INSTALL_HINT, prosodyBinary, startProsody } from '../../src/servers/prosody.js';
+import { PROSODY_INSTALL_HINT, prosodyBinary, startProsody, type ProsodyInstance } from '../../src/servers/prosody.js';
 import { packageRoot } from '../../src/version.js';
 
 export const ROOT = packageRoot();
@@ -45,8 +45,13 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
+/** A TestServer backed by a Prosody the test controls (restart, freeze…). */
+export interface ProsodyTestServer extends TestServer {
+  readonly prosody: ProsodyInstance;
+}
+
 /** A private Prosody with the component domain declared and a fresh secret. */
-export async function startTestServer(opts: { domain?: string } = {}): Promise<TestServer> {
+export async function startTestServer(opts: { domain?: string } = {}): Promise<ProsodyTestServer> {
   if (!prosodyBinary()) throw new Error(`Prosody is not installed; install it with: ${PROSODY_INSTALL_HINT}`);
   const domain = opts.domain ?? DOMAIN;
   const secret = randomBytes(12).toString('hex');

@@ -15,7 +15,8 @@ import type { IqContext } from '@xmpp/component';
 import type { Device } from '../../devices/device.js';
 import { bareJid } from '../../devices/device-jid.js';
 import { formPayload, NS_DATA, schemaForm } from '../../convert/form.js';
-import { mayOperate, type Downlink } from '../../pipeline/downlink.js';
+import { mayOperate, type CommandOutcome, type Downlink } from '../../pipeline/downlink.js';
+import type { Result } from '../../errors.js';
 import { errorElement, NS_STANZAS } from '../stanzas.js';
 
 export const NS_ADHOC = 'http://jabber.org/protocol/commands';
@@ -90,10 +91,15 @@ export class AdhocCommands {
       if (sessionid) this.sessions.delete(sessionid);
       const payload = formPayload(command.schema.schema, submitted);
       if (!payload.ok) return errorElement(payload.error.code, payload.error.message);
-      const r = await this.downlink.execute({ from, deviceJid, name: command.name, json: JSON.stringify(payload.value), origin: 'adhoc' });
-      if (!r.ok) return errorElement(r.error.code, r.error.message);
-      const note = r.value.confirmation !== undefined ? `${command.name}: done, the device confirmed it.` : `${command.name}: sent on ${r.value.topic}.`;
-      return xml('command', { xmlns: NS_ADHOC, node, sessionid: sessionid ?? randomBytes(8).toString('hex'), status: 'completed' }, xml('note', { type: 'info' }, note));
+      const r = await this.downlink.execute({
+        from,
+        deviceJid,
+        name: command.name,
+        json: JSON.stringify(payload.value),
+        origin: 'adhoc',
+        replyTo: { jid: ctx.stanza.attrs['from'] ?? from, ...(ctx.stanza.attrs['id'] ? { id: ctx.stanza.attrs['id'] } : {}) },
+      });
+      return adhocAnswer(node, sessionid, r);
     };
   }
 
@@ -106,4 +112,12 @@ export class AdhocCommands {
 /** XEP-0050 §4.6: bad-request with an application-specific condition. */
 function adhocError(condition: 'bad-action' | 'bad-sessionid'): Element {
   return xml('error', { type: 'modify' }, xml('bad-request', { xmlns: NS_STANZAS }), xml(condition, { xmlns: NS_ADHOC }));
+}
+
+/** The IQ payload completing an ad-hoc command: status completed with a note, or the error. */
+export function adhocAnswer(node: string, sessionid: string | undefined, r: Result<CommandOutcome>): Element {
+  if (!r.ok) return errorElement(r.error.code, r.error.message);
+  const { command, confirmation, topic } = r.value;
+  const note = confirmation !== undefined ? `${command.name}: done, the device confirmed it.` : `${command.name}: sent on ${topic}.`;
+  return xml('command', { xmlns: NS_ADHOC, node, sessionid: sessionid ?? randomBytes(8).toString('hex'), status: 'completed' }, xml('note', { type: 'info' }, note));
 }

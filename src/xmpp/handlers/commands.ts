@@ -19,7 +19,8 @@ import type { Element } from '@xmpp/xml';
 import type { IqContext } from '@xmpp/component';
 import { bareJid } from '../../devices/device-jid.js';
 import { xmlSafeJson } from '../../convert/xml-safe.js';
-import type { Downlink } from '../../pipeline/downlink.js';
+import type { CommandOutcome, Downlink } from '../../pipeline/downlink.js';
+import type { Result } from '../../errors.js';
 import { errorElement, NS_JSON } from '../stanzas.js';
 
 export const NS_COMMAND = 'urn:mqtt-xmpp-bridge:command:0';
@@ -30,13 +31,26 @@ export function commandIqHandler(downlink: Downlink) {
     const name = el.attrs['name'];
     if (!name) return errorElement('COMMAND_INVALID', 'the <command/> element needs a name attribute');
     const json = el.getChild('json', NS_JSON)?.getText() ?? '{}';
-    const r = await downlink.execute({ from: bareJid(ctx.stanza.attrs['from'] ?? ''), deviceJid: bareJid(ctx.stanza.attrs['to'] ?? ''), name, json, origin: 'iq' });
-    if (!r.ok) return errorElement(r.error.code, r.error.message);
-    const { topic, confirmation } = r.value;
-    return xml(
-      'command',
-      { xmlns: NS_COMMAND, name, status: confirmation !== undefined ? 'confirmed' : 'published', topic },
-      confirmation !== undefined ? xml('json', { xmlns: NS_JSON }, xmlSafeJson(confirmation)) : null,
-    );
+    const from = ctx.stanza.attrs['from'] ?? '';
+    const r = await downlink.execute({
+      from: bareJid(from),
+      deviceJid: bareJid(ctx.stanza.attrs['to'] ?? ''),
+      name,
+      json,
+      origin: 'iq',
+      replyTo: { jid: from, ...(ctx.stanza.attrs['id'] ? { id: ctx.stanza.attrs['id'] } : {}) },
+    });
+    return commandAnswer(name, r);
   };
+}
+
+/** The IQ payload answering a command: the result's <command/>, or the error. */
+export function commandAnswer(name: string, r: Result<CommandOutcome>): Element {
+  if (!r.ok) return errorElement(r.error.code, r.error.message);
+  const { topic, confirmation } = r.value;
+  return xml(
+    'command',
+    { xmlns: NS_COMMAND, name, status: confirmation !== undefined ? 'confirmed' : 'published', topic },
+    confirmation !== undefined ? xml('json', { xmlns: NS_JSON }, xmlSafeJson(confirmation)) : null,
+  );
 }
