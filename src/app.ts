@@ -15,6 +15,7 @@ import type { BridgeSetup } from './load.js';
 import type { Logger } from './log.js';
 import type { CommandSpec } from './mapping/mapping.js';
 import { availabilityRouter, readingRouter } from './mapping/router.js';
+import { formatTopic } from './mapping/topic-pattern.js';
 import { BridgeTopics } from './observe/bridge-topics.js';
 import { Metrics } from './observe/metrics.js';
 import { Throttle } from './observe/throttle.js';
@@ -121,6 +122,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       (device, command, json, value) => this.downlink.dispatch(device, command, json, value),
       lateReplies(this.link, this.chat),
       log.child({ part: 'commands' }),
+      (device, command) => this.commandReachable(device, command),
     );
     this.downlink.holdWith(this.queued);
 
@@ -191,6 +193,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
         this.metrics.inc('broker_events_total', type);
         this.topics.event(type, data);
       },
+      onSubscribed: () => this.queued.flushAll(),
       onAttached: () => {
         if (this.stopping) return;
         void this.topics.state(true);
@@ -268,8 +271,20 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.delivery.accept(reading, built.value, done);
   }
 
+  /** The broker a device was last heard on (commands go back the same way). */
+  private sideOf(device: Device): MqttSide | undefined {
+    return this.sides.find((s) => s.name === device.via) ?? this.sides[0];
+  }
+
+  /** A held command is published only once it would reach the device: it subscribed again after reconnecting. */
+  private commandReachable(device: Device, command: CommandSpec): boolean {
+    const topic = formatTopic(command.topic, device.segments).topic;
+    const side = this.sideOf(device);
+    return topic !== undefined && (side?.hasSubscriber?.(topic) ?? true);
+  }
+
   private publishCommand(device: Device, topic: string, payload: Buffer, command: CommandSpec): Promise<void> {
-    const side = this.sides.find((s) => s.name === device.via) ?? this.sides[0];
+    const side = this.sideOf(device);
     if (!side) return Promise.reject(new Error('no MQTT broker'));
     return side.publish(topic, payload, { qos: command.qos, retain: command.retain });
   }

@@ -33,6 +33,7 @@ export const ERROR_CATALOGUE = {
   PAYLOAD_NOT_JSON: { condition: 'bad-request', type: 'modify', summary: 'payload is not valid JSON' },
   PAYLOAD_INVALID: { condition: 'bad-request', type: 'modify', summary: 'payload does not match the mapping schema' },
   PAYLOAD_TOO_LARGE: { condition: 'policy-violation', type: 'modify', summary: 'payload exceeds the configured maximum' },
+  PAYLOAD_TOO_DEEP: { condition: 'policy-violation', type: 'modify', summary: 'JSON nested deeper than the bridge accepts' },
   STANZA_TOO_LARGE: { condition: 'policy-violation', type: 'modify', summary: 'the stanza would exceed the XMPP server limit' },
   JID_INVALID: { condition: 'bad-request', type: 'modify', summary: 'topic segments cannot form a valid JID local part' },
   JID_COLLISION: { condition: 'not-acceptable', type: 'cancel', summary: 'another device already owns this JID' },

@@ -2,22 +2,34 @@
  * The embedded MQTT broker: aedes on TCP and on WebSocket (`/mqtt`). Identity and transport only — payload work
  * happens in the uplink pipeline, reached through `authorizePublish`, the one aedes hook that runs before a QoS 1
  * PUBACK / QoS 2 PUBREC is written, so a publish is acknowledged only once the bridge has taken it.
+ *
+ * Hardening, all from `mqtt.embedded` in the config: a packet-size guard on the byte stream (frame-guard.ts), a
+ * connection limit across TCP and WebSocket, aedes' own connect timeout, topic-level limit and drain timeout (a
+ * subscriber that stops reading is disconnected instead of stalling delivery to everyone), the CONNECT rules aedes
+ * misses (connect-rules.ts) and a per-client publish rate limit (publish-limiter.ts).
  */
 import { once } from 'node:events';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { BridgeConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import { filterMatches } from '../mapping/topic-pattern.js';
+import { connectRules } from './connect-rules.js';
+import { EventReporter } from './event-reporter.js';
 import { GuardedConnection, MqttFrameScanner, type FrameViolation } from './frame-guard.js';
 import type { MqttFilters, MqttSide, MqttSideHandlers, PublishOptions } from './mqtt-side.js';
+import { PublishRateLimiter } from './publish-limiter.js';
 
 type EmbeddedConfig = BridgeConfig['mqtt']['embedded'];
 
 /** Room for the fixed parts of a PUBLISH around its payload: topic (≤ 65535 + 2 bytes) and packet id. */
 const PUBLISH_OVERHEAD = 65535 + 2 + 2;
+
+/** Events that may repeat thousands of times a second go out at most once per key in this window (counted exactly). */
+const EVENT_WINDOW_MS = 10_000;
 
 export class EmbeddedBroker implements MqttSide {
   readonly name = 'embedded';
@@ -27,6 +39,10 @@ export class EmbeddedBroker implements MqttSide {
   private http: HttpServer | undefined;
   private wss: WebSocketServer | undefined;
   private readonly sockets = new Set<Duplex>();
+  private events: EventReporter | undefined;
+  private limiter: PublishRateLimiter<Client> | undefined;
+  /** Topic filters per client id, from SUBSCRIBE/UNSUBSCRIBE: whether a command would reach anyone. */
+  private readonly subscriptions = new Map<string, Set<string>>();
 
   constructor(
     private readonly cfg: EmbeddedConfig,
@@ -34,8 +50,29 @@ export class EmbeddedBroker implements MqttSide {
   ) {}
 
   async start(handlers: MqttSideHandlers, filters: MqttFilters): Promise<void> {
-    const maxPayload = this.cfg.maxPayloadBytes;
+    const cfg = this.cfg;
+    const maxPayload = cfg.maxPayloadBytes;
+    const events = new EventReporter((type, data) => handlers.onBrokerEvent(type, data), EVENT_WINDOW_MS);
+    this.events = events;
+    const limiter = PublishRateLimiter.enabled(cfg.rateLimit) ? new PublishRateLimiter<Client>(cfg.rateLimit) : undefined;
+    this.limiter = limiter;
+    /** `address:port` of each connection aedes handles, for logs (aedes only sees the guard around the socket). */
+    const remotes = new WeakMap<object, string>();
+    const rules = connectRules((client, reason) => {
+      const remote = remotes.get(client.conn);
+      this.log.info({ remote, reason }, 'MQTT CONNECT refused');
+      events.record('connection_refused', reason, { reason, remote });
+    });
+
     const aedes = await Aedes.createBroker({
+      // A connection that sends no complete CONNECT in time is closed (aedes' timer starts when it takes the socket).
+      connectTimeout: cfg.connectTimeoutMs,
+      // Deeper topics are refused before they reach the router: the PUBLISH/SUBSCRIBE closes the connection.
+      maxTopicLevels: cfg.maxTopicLevels,
+      // A subscriber whose socket stays full this long is disconnected, so it cannot exhaust aedes' delivery slots.
+      drainTimeout: cfg.drainTimeoutMs,
+      preConnect: rules.preConnect,
+      authenticate: rules.authenticate,
       authorizePublish: (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void) => {
         // [MQTT-3.3.2-2] no wildcards in a topic name; aedes refuses them before this hook.
         if (packet.topic.startsWith('$SYS')) return callback(new Error('$SYS topics are reserved'));
@@ -45,16 +82,38 @@ export class EmbeddedBroker implements MqttSide {
           handlers.onBrokerEvent('payload_too_large', { clientId: client?.id, topic: packet.topic, bytes: payload.length, limit: maxPayload });
           return callback(new Error('payload too large'));
         }
-        handlers.onPublish(
-          { topic: packet.topic, payload, qos: packet.qos, retain: packet.retain, clientId: client?.id ?? undefined, replay: false },
-          (err) => callback(err ?? null),
-        );
+        const forward = (): void =>
+          handlers.onPublish(
+            { topic: packet.topic, payload, qos: packet.qos, retain: packet.retain, clientId: client?.id ?? undefined, replay: false },
+            (err) => callback(err ?? null),
+          );
+        // Will messages come through here after their client has closed: they are not the client's rate to limit.
+        if (!limiter || !client || client.closed) return forward();
+        const verdict = limiter.admit(client, (err) => (err ? callback(err) : forward()));
+        if (verdict !== 'passed') {
+          const { messagesPerSecond, burst, policy } = cfg.rateLimit;
+          events.record('rate_limited', client.id, { clientId: client.id, policy, messagesPerSecond, burst });
+        }
       },
     });
     this.aedes = aedes;
 
     aedes.on('clientReady', (client) => handlers.onClientConnected(client.id));
-    aedes.on('clientDisconnect', (client) => handlers.onClientDisconnected(client.id));
+    aedes.on('clientDisconnect', (client) => {
+      // A persistent session keeps its subscriptions (aedes queues QoS 1 messages for it); a clean one does not.
+      if (client.clean) this.subscriptions.delete(client.id);
+      handlers.onClientDisconnected(client.id);
+    });
+    aedes.on('subscribe', (subs, client) => {
+      let set = this.subscriptions.get(client.id);
+      if (!set) this.subscriptions.set(client.id, (set = new Set()));
+      for (const sub of subs) set.add(sub.topic);
+      handlers.onSubscribed?.(client.id);
+    });
+    aedes.on('unsubscribe', (topics, client) => {
+      const set = this.subscriptions.get(client.id);
+      for (const t of topics) set?.delete(t);
+    });
     aedes.on('clientError', (client, err) => this.log.debug({ clientId: client.id, err: err.message }, 'MQTT client error'));
     aedes.on('connectionError', (client, err) => this.log.debug({ clientId: client.id, err: err.message }, 'MQTT connection error'));
 
@@ -68,7 +127,11 @@ export class EmbeddedBroker implements MqttSide {
             handlers.onWatched(packet.topic, payload);
             cb();
           },
-          resolve,
+          (err?: Error) => {
+            // A filter deeper than maxTopicLevels cannot be watched; say so rather than miss Will messages silently.
+            if (err) this.log.warn({ filter, err: err.message }, 'watched topic filter refused by the broker');
+            resolve();
+          },
         ),
       );
     }
@@ -79,12 +142,33 @@ export class EmbeddedBroker implements MqttSide {
         handlers.onBrokerEvent('packet_too_large', { remote, ...v, limit: maxPayload + PUBLISH_OVERHEAD });
       });
       this.sockets.add(guarded);
-      guarded.on('close', () => this.sockets.delete(guarded));
+      remotes.set(guarded, remote);
       return guarded;
+    };
+    const handle = (conn: Duplex, remote: string, req?: IncomingMessage): void => {
+      const guarded = guard(conn, remote);
+      const client = aedes.handle(guarded, req);
+      guarded.on('close', () => {
+        this.sockets.delete(guarded);
+        // Publishes held for this client are dropped with it: nothing keeps a closed client alive.
+        limiter?.release(client);
+      });
+    };
+    /** Beyond `maxConnections` (TCP and WebSocket together) a new connection is closed at once, before aedes sees it. */
+    const overLimit = (remote: string): boolean => {
+      if (this.sockets.size < cfg.maxConnections) return false;
+      this.log.debug({ remote, limit: cfg.maxConnections }, 'MQTT connection refused: connection limit');
+      events.record('connection_refused', 'limit', { reason: 'limit', remote, limit: cfg.maxConnections });
+      return true;
     };
 
     this.tcp = createServer((socket: Socket) => {
-      aedes.handle(guard(socket, `${socket.remoteAddress}:${socket.remotePort}`));
+      const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+      if (overLimit(remote)) return void socket.destroy();
+      // A PUBACK must not wait for Nagle's algorithm: with a client that waits for each acknowledgement (mqtt.js
+      // re-sending its store after a reconnect) every packet would otherwise wait a delayed-ACK timeout (~40 ms).
+      socket.setNoDelay(true);
+      handle(socket, remote);
     });
     this.tcp.listen(this.cfg.port, this.cfg.host);
     await once(this.tcp, 'listening');
@@ -97,14 +181,22 @@ export class EmbeddedBroker implements MqttSide {
       // ws enforces the frame limit itself; the scanner covers MQTT packets split over frames.
       this.wss = new WebSocketServer({ server: this.http, path: ws.path, maxPayload: maxPayload + PUBLISH_OVERHEAD, handleProtocols: pickMqttProtocol });
       this.wss.on('connection', (socket, req) => {
+        const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+        if (overLimit(remote)) return void socket.terminate();
         const stream = createWebSocketStream(socket);
         stream.on('error', () => socket.terminate());
-        aedes.handle(guard(stream, `${req.socket.remoteAddress}:${req.socket.remotePort}`), req);
+        handle(stream, remote, req);
       });
       this.http.listen(ws.port, ws.host);
       await once(this.http, 'listening');
     }
     this.log.info(this.addresses(), 'embedded MQTT broker listening');
+  }
+
+  /** Whether some client (connected, or with a persistent session) subscribed to a filter matching `topic`. */
+  hasSubscriber(topic: string): boolean {
+    for (const filters of this.subscriptions.values()) for (const f of filters) if (filterMatches(f, topic)) return true;
+    return false;
   }
 
   addresses(): { mqtt?: string; websocket?: string } {
@@ -130,6 +222,9 @@ export class EmbeddedBroker implements MqttSide {
   async stop(): Promise<void> {
     const closeServer = (s: Server | HttpServer | undefined): Promise<void> =>
       s ? new Promise((resolve) => s.close(() => resolve())) : Promise.resolve();
+    // Counted but not yet reported events go out while the broker can still publish them.
+    this.events?.flushAll();
+    this.limiter?.releaseAll();
     this.wss?.close();
     const closing = [closeServer(this.tcp), closeServer(this.http)];
     if (this.aedes) {

@@ -38,6 +38,8 @@ export interface MqttSideHandlers {
    * `offline`) or gone (a broker restarted without persistence), so they are published again.
    */
   onAttached?(): void;
+  /** A client subscribed to something (commands held for a device may now reach it). */
+  onSubscribed?(clientId: string): void;
 }
 
 export interface PublishOptions {
@@ -59,6 +61,11 @@ export interface MqttSide {
   readonly reportsClients: boolean;
   start(handlers: MqttSideHandlers, filters: MqttFilters): Promise<void>;
   publish(topic: string, payload: string | Buffer, opts: PublishOptions): Promise<void>;
+  /**
+   * Whether a publish on `topic` would reach a subscriber; only a broker we run can tell (undefined otherwise, and
+   * the broker's own session handling is trusted).
+   */
+  hasSubscriber?(topic: string): boolean;
   /** Addresses clients can connect to, for logs and the demo: the embedded listeners, or the broker attached to. */
   addresses(): { mqtt?: string; websocket?: string; external?: string };
   stop(): Promise<void>;

@@ -9,6 +9,7 @@
  *   on                             an alias declared in the mapping, standing for a whole command line
  */
 import type { CommandSpec } from '../mapping/mapping.js';
+import { jsonTooDeep } from './payload.js';
 import { coerceText, schemaFields, type SchemaField } from './schema-fields.js';
 
 export type ChatCommand =
@@ -20,7 +21,7 @@ export function parseCommandText(text: string, commands: readonly CommandSpec[],
   let line = text.trim();
   if (line === '' || /^(help|\?)$/i.test(line)) return { kind: 'help' };
   const firstWord = (/^\S+/.exec(line)?.[0] ?? '').toLowerCase();
-  const alias = aliases[firstWord];
+  const alias = Object.hasOwn(aliases, firstWord) ? aliases[firstWord] : undefined;
   if (alias !== undefined) line = `${alias}${line.slice(firstWord.length)}`;
 
   const head = /^([a-z][a-z0-9_-]*)(?:\s+|$)/i.exec(line);
@@ -37,6 +38,7 @@ export function parseCommandText(text: string, commands: readonly CommandSpec[],
   }
   rest = rest.trim();
   if (rest.startsWith('{')) {
+    if (jsonTooDeep(rest)) return { kind: 'error', message: 'the JSON is nested too deeply' };
     try {
       const v = JSON.parse(rest) as unknown;
       if (v === null || typeof v !== 'object' || Array.isArray(v)) return { kind: 'error', message: 'the JSON must be an object' };
@@ -49,7 +51,13 @@ export function parseCommandText(text: string, commands: readonly CommandSpec[],
   if (typeof pairs === 'string') return { kind: 'error', message: pairs };
   const fields = new Map(schemaFields(command.schema.schema).map((f) => [f.name, f]));
   const payload: Record<string, unknown> = {};
-  for (const [key, value] of pairs) setPath(payload, key.split('.'), coerceText(fields.get(key), value));
+  for (const [key, value] of pairs) {
+    const path = key.split('.');
+    // Keys come from whoever is chatting: never let one reach an object's prototype.
+    if (path.some((p) => p === '__proto__' || p === 'constructor' || p === 'prototype')) return { kind: 'error', message: `"${key}" is not a field name` };
+    if (jsonTooDeep(value)) return { kind: 'error', message: `the value of ${key} is nested too deeply` };
+    setPath(payload, path, coerceText(fields.get(key), value));
+  }
   return { kind: 'command', command, json: JSON.stringify(payload) };
 }
 

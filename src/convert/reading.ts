@@ -46,7 +46,7 @@ export function readingBody(value: unknown, segments: Segments, template: Templa
     const fromPayload = pathLookup(value);
     return renderTemplate(template, (path) => {
       const v = fromPayload(path);
-      return v === undefined && path.length === 1 ? segments[path[0]!] : v;
+      return v === undefined && path.length === 1 && Object.hasOwn(segments, path[0]!) ? segments[path[0]!] : v;
     });
   }
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
@@ -62,7 +62,14 @@ export function readingBody(value: unknown, segments: Segments, template: Templa
  * (`stanza.attrs.to = …`): the content is identical.
  */
 export function readingStanza(input: ReadingInput, to: string, limits: ConvertLimits): Result<{ stanza: Element; bytes: number }> {
-  const body = truncate(xmlSafeText(readingBody(input.value, input.segments, input.body)), limits.maxBodyChars);
+  let text: string;
+  try {
+    text = readingBody(input.value, input.segments, input.body);
+  } catch {
+    // Rendering recurses into the value; payloads are depth-checked when parsed, this is the last line of defence.
+    return fail('PAYLOAD_TOO_DEEP', 'the reading is nested too deeply to render');
+  }
+  const body = truncate(xmlSafeText(text), limits.maxBodyChars);
   const stanza = xml(
     'message',
     { from: input.from, to, type: input.type, id: input.id },

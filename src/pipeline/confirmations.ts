@@ -7,6 +7,7 @@ import type { Device } from '../devices/device.js';
 import { BridgeError, fail, ok, type Result } from '../errors.js';
 import type { CommandSpec } from '../mapping/mapping.js';
 import { formatTopic } from '../mapping/topic-pattern.js';
+import { parseJsonPayload } from '../convert/payload.js';
 
 interface Pending {
   readonly fields: readonly string[] | undefined;
@@ -51,14 +52,9 @@ export class ConfirmationTracker {
   message(topic: string, payload: Buffer): void {
     const set = this.byTopic.get(topic);
     if (!set || set.size === 0) return;
-    let value: unknown;
-    const text = payload.toString('utf8');
-    try {
-      value = JSON.parse(text) as unknown;
-    } catch {
-      return; // not a state report
-    }
-    for (const p of [...set]) if (matches(p, value)) p.resolve(ok(text));
+    const parsed = parseJsonPayload(payload);
+    if (!parsed.ok) return; // not a state report
+    for (const p of [...set]) if (matches(p, parsed.value.value)) p.resolve(ok(parsed.value.text));
   }
 
   get pending(): number {

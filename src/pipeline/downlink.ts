@@ -17,6 +17,7 @@ import { fail, ok, type Result } from '../errors.js';
 import { anyMatch } from '../mapping/jid-pattern.js';
 import type { CommandSpec } from '../mapping/mapping.js';
 import { formatTopic } from '../mapping/topic-pattern.js';
+import { jsonTooDeep, MAX_JSON_DEPTH } from '../convert/payload.js';
 import { ajvErrorsToPathMessages, summarize } from '../schemas/format-errors.js';
 import type { ConfirmationTracker } from './confirmations.js';
 
@@ -88,6 +89,7 @@ export class Downlink {
     if (!auth.ok) return auth;
     const { device, command } = auth.value;
 
+    if (jsonTooDeep(req.json)) return fail('COMMAND_INVALID', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
     let value: unknown;
     try {
       value = JSON.parse(req.json) as unknown;

@@ -8,6 +8,9 @@ import type { Device } from '../devices/device.js';
 import { ok, type Result } from '../errors.js';
 import type { SubscriptionStore } from '../store/subscriptions.js';
 
+/** Reading stanza ids are `<instance>-<row id in base 36>` or `<instance>-q<time>-<n>`: well under this. */
+const MAX_ID_LENGTH = 40;
+
 export interface BuiltReading {
   readonly stanza: Element;
   readonly recipients: readonly string[];
@@ -27,13 +30,17 @@ export class ReadingStanzas {
     return [...out];
   }
 
-  /** Build (and size-check) the message; `delayedSince` adds an XEP-0203 stamp for late delivery. */
+  /**
+   * Build (and size-check) the message; `delayedSince` adds an XEP-0203 stamp for late delivery. The size is measured
+   * for the longest recipient and the longest id the bridge uses, so no copy sent can exceed the limit.
+   */
   build(device: Device, json: string, value: unknown, id: string, delayedSince?: Date): Result<BuiltReading> {
     const recipients = this.recipients(device);
+    const longest = recipients.reduce((a, b) => (b.length > a.length ? b : a), device.jid);
     const built = readingStanza(
       {
         from: device.jid,
-        id,
+        id: id.length >= MAX_ID_LENGTH ? id : id.padEnd(MAX_ID_LENGTH, '0'),
         type: device.mapping.messageType,
         json,
         value,
@@ -41,9 +48,11 @@ export class ReadingStanzas {
         ...(device.mapping.body ? { body: device.mapping.body } : {}),
         ...(delayedSince ? { delayedSince, delayFrom: this.domain } : {}),
       },
-      recipients[0] ?? device.jid,
+      longest,
       this.limits,
     );
-    return built.ok ? ok({ stanza: built.value.stanza, recipients }) : built;
+    if (!built.ok) return built;
+    built.value.stanza.attrs['id'] = id;
+    return ok({ stanza: built.value.stanza, recipients });
   }
 }

@@ -4,7 +4,7 @@
  * the design and removed by stanza id, losses are not).
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
+import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
 import type { MqttClient } from 'mqtt';
 import { waitForPort, freePort } from '../../src/servers/ports.js';
@@ -172,7 +172,7 @@ describe('reliability: no acknowledged reading is lost', function () {
     after(async function () {
       await closeMqtt(device);
       await server?.stop();
-      if (dir && !process.env["KEEP"]) removeDir(dir);
+      if (dir) removeDir(dir);
     });
 
     it('(c) the bridge is SIGKILLed mid-stream and restarted: every acknowledged reading arrives', async function () {
@@ -201,17 +201,85 @@ describe('reliability: no acknowledged reading is lost', function () {
           bridge = spawnCli(['start', '--config', cfg.configFile], env);
         })();
       });
-      const t0 = Date.now();
-      const progress = setInterval(() => console.log(`        t+${Date.now() - t0} ms: acked ${acked.size}, received ${tally.seqs.size}, connected ${device!.connected}`), 2000);
       await published;
       await restarted;
       await tally.reach(N, 90_000);
-      clearInterval(progress);
       for (const seq of acked) assert.ok(tally.seqs.has(seq), `acknowledged reading ${seq} arrived`);
       console.log(`      (c) ${ackedAtKill} acknowledged before SIGKILL, ${acked.size} in all, ${tally.seqs.size} distinct received, ${tally.messages - tally.ids.size} duplicates, ${tally.delayed} with a delay stamp`);
       bridge.kill('SIGTERM');
       assert.equal((await exitOf(bridge, 15_000)).code, 0);
-      void join;
+    });
+  });
+
+  describe('commands for offline devices', function () {
+    let server: ProsodyTestServer;
+    let run: RunningBridge | undefined;
+    let alice: XmppUser;
+    const clients: MqttClient[] = [];
+
+    before(async function () {
+      server = await startTestServer();
+      alice = await server.user('alice');
+    });
+
+    after(async function () {
+      await closeMqtt(...clients);
+      await run?.stop();
+      await server?.stop();
+      if (run) removeDir(run.dir);
+    });
+
+    function showCommand(text: string): Element {
+      return xml('iq', { type: 'set', to: 'display-hall@iot.localhost' }, xml('command', { xmlns: 'urn:mqtt-xmpp-bridge:command:0', name: 'show' }, xml('json', { xmlns: 'urn:xmpp:json:0' }, JSON.stringify({ text }))));
+    }
+
+    it('(d) a command for an offline device survives a bridge restart and is delivered exactly once when it returns', async function () {
+      run = await startBridge({ server });
+      // The display is known (it connected once) and now offline.
+      const first = await mqttClient(run.mqttUrl, { clientId: 'display-hall' });
+      await first.endAsync();
+
+      const iq = showCommand('held for you');
+      iq.attrs['id'] = 'queued-1';
+      const answer = alice.waitFor((s) => s.name === 'iq' && s.attrs['id'] === 'queued-1', 'the late answer to the queued command', 30_000);
+      await alice.send(iq);
+      await alice.iq(xml('iq', { type: 'get', to: 'iot.localhost' }, xml('ping', { xmlns: 'urn:xmpp:ping' }))); // the command has been taken
+      assert.equal(alice.received((s) => s.attrs['id'] === 'queued-1').length, 0, 'no answer while the device is offline');
+
+      const dir = run.dir;
+      await run.stop();
+      run = await startBridge({ server, dir });
+
+      // The device comes back: it connects (online), then subscribes; the command waits for the subscription.
+      const received: string[] = [];
+      const back = await mqttClient(run.mqttUrl, { clientId: 'display-hall' });
+      clients.push(back);
+      back.on('message', (_t, payload) => received.push(payload.toString()));
+      await back.subscribeAsync('displays/hall/show', { qos: 1 });
+      const result = await answer;
+      assert.equal(result.attrs['type'], 'result');
+      assert.equal(result.attrs['from'], 'display-hall@iot.localhost');
+      assert.equal(result.getChild('command', 'urn:mqtt-xmpp-bridge:command:0')?.attrs['status'], 'published');
+
+      // A second command now: the device receives it after the held one, and the held one exactly once.
+      const now = await alice.iq(showCommand('live'));
+      assert.equal(now.attrs['type'], 'result');
+      await new Promise<void>((resolve) => (received.length >= 2 ? resolve() : back.once('message', () => resolve())));
+      assert.deepEqual(received, ['{"text":"held for you"}', '{"text":"live"}']);
+      console.log(`      (d) held command delivered ${received.filter((r) => r.includes('held')).length} time(s) after a restart; late IQ answer ${result.attrs['type']}`);
+    });
+
+    it('answers remote-server-timeout when the device does not come back within the TTL', async function () {
+      const dir = run!.dir;
+      await run!.stop();
+      removeDir(dir);
+      run = await startBridge({ server, config: { delivery: { commandTtlSeconds: 1 } } });
+      const once = await mqttClient(run.mqttUrl, { clientId: 'display-hall' });
+      await once.endAsync();
+      const reply = await alice.iq(showCommand('too late'), 10_000);
+      assert.equal(reply.attrs['type'], 'error');
+      assert.equal(reply.getChild('error')?.getChildElements()[0]?.name, 'remote-server-timeout');
+      assert.equal(reply.getChild('error')?.getChildText('text', 'urn:ietf:params:xml:ns:xmpp-stanzas'), 'the device did not come back within 1 s');
     });
   });
 });
