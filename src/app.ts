@@ -5,9 +5,11 @@
  *   stop:  availability timers → bridge state offline → unavailable presence → MQTT side(s) → XMPP stream → database
  */
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { AccessControl } from './broker/access.js';
 import { EmbeddedBroker } from './broker/embedded.js';
 import { ExternalBroker } from './broker/external.js';
-import type { InboundPublish, MqttFilters, MqttSide, MqttSideHandlers } from './broker/mqtt-side.js';
+import type { Addresses, InboundPublish, MqttFilters, MqttSide, MqttSideHandlers } from './broker/mqtt-side.js';
 import type { Device } from './devices/device.js';
 import { DeviceRegistry } from './devices/registry.js';
 import type { Result } from './errors.js';
@@ -15,6 +17,7 @@ import type { BridgeSetup } from './load.js';
 import type { Logger } from './log.js';
 import type { CommandSpec } from './mapping/mapping.js';
 import { availabilityRouter, readingRouter } from './mapping/router.js';
+import { TopicOwnership } from './mapping/ownership.js';
 import { formatTopic } from './mapping/topic-pattern.js';
 import { BridgeTopics } from './observe/bridge-topics.js';
 import { Metrics } from './observe/metrics.js';
@@ -22,10 +25,12 @@ import { Throttle } from './observe/throttle.js';
 import { AvailabilityTracker } from './pipeline/availability.js';
 import { ConfirmationTracker } from './pipeline/confirmations.js';
 import { QueuedCommands } from './pipeline/command-queue.js';
-import { Downlink, type CommandOutcome, type CommandRequest } from './pipeline/downlink.js';
+import { Downlink, type CommandOrigin, type CommandOutcome, type CommandRequest } from './pipeline/downlink.js';
 import { Uplink, type Rejection } from './pipeline/uplink.js';
 import { instanceId, openDatabase, type Db } from './store/db.js';
+import { AuditLog } from './store/audit.js';
 import { CommandQueueStore } from './store/command-queue.js';
+import { CredentialStore } from './store/credentials.js';
 import { Outbox } from './store/outbox.js';
 import { DeviceStore } from './store/devices.js';
 import { SubscriptionStore } from './store/subscriptions.js';
@@ -54,6 +59,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   readonly link: ComponentLink;
   private readonly db: Db;
   private readonly subscriptions: SubscriptionStore;
+  private readonly credentials: CredentialStore;
+  private readonly audit: AuditLog;
   private readonly sides: MqttSide[] = [];
   private readonly topics: BridgeTopics;
   private readonly presence: PresenceService;
@@ -78,11 +85,34 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const { config, mappings } = setup;
     this.db = openDatabase(config.dataDir);
     this.subscriptions = new SubscriptionStore(this.db);
-    if (config.mqtt.embedded.enabled) this.sides.push(new EmbeddedBroker(config.mqtt.embedded, log.child({ part: 'broker' })));
+    this.credentials = new CredentialStore(this.db);
+    this.audit = new AuditLog(this.db);
+    if (config.mqtt.embedded.enabled) {
+      const e = config.mqtt.embedded;
+      const access = new AccessControl(
+        this.credentials,
+        new TopicOwnership(mappings, (m, segments) => this.registry.identify(m, segments)),
+        { allowAnonymous: e.allowAnonymous, ...e.auth },
+        log.child({ part: 'access' }),
+        (type, key, data) => {
+          this.metrics.inc('broker_events_total', type);
+          // One report per source and window on the event topic; the counter above counts every one.
+          const suppressed = this.throttle.admit(`${type}\u0000${key}`);
+          if (suppressed !== undefined) this.topics.event(type, suppressed > 0 ? { ...data, suppressed } : data);
+        },
+      );
+      this.sides.push(new EmbeddedBroker(e, log.child({ part: 'broker' }), access));
+    }
     if (config.mqtt.external) this.sides.push(new ExternalBroker(config.mqtt.external, log.child({ part: 'mqtt-client' }), `${config.baseTopic}/bridge/state`));
     this.topics = new BridgeTopics(config.baseTopic, this.sides, log);
     this.registry = new DeviceRegistry(config.xmpp.domain, mappings, new DeviceStore(this.db), MAX_DEVICES, (d) => this.deviceAdded(d));
-    this.link = new ComponentLink({ service: config.xmpp.service, domain: config.xmpp.domain, secret: config.xmpp.secret, log: log.child({ part: 'xmpp' }) });
+    this.link = new ComponentLink({
+      service: config.xmpp.service,
+      domain: config.xmpp.domain,
+      secret: config.xmpp.secret,
+      log: log.child({ part: 'xmpp' }),
+      ...(config.xmpp.caFile ? { ca: readFileSync(config.xmpp.caFile) } : {}),
+    });
     this.presence = new PresenceService(this.link, this.registry, this.subscriptions, this.metrics, log, (type, data) => this.topics.event(type, data));
     this.stanzas = new ReadingStanzas(this.subscriptions, config.xmpp, config.xmpp.domain);
     const d = config.delivery;
@@ -113,6 +143,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       this.confirmations,
       config.delivery.commandTtlSeconds * 1000,
       (req, r) => this.commandDone(req, r),
+      config.xmpp.commandRate,
     );
     this.adhoc = new AdhocCommands(this.downlink);
     this.chat = new ChatService(this.link, this.registry, this.downlink, (jid, bare) => this.mayView(jid, bare), log);
@@ -120,7 +151,10 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       new CommandQueueStore(this.db),
       this.registry,
       (device, command, json, value) => this.downlink.dispatch(device, command, json, value),
-      lateReplies(this.link, this.chat),
+      (row, r) => {
+        lateReplies(this.link, this.chat)(row, r);
+        this.commandDone({ from: row.sender.split('/')[0]!, deviceJid: row.deviceJid, name: row.command, json: row.json, origin: row.origin as CommandOrigin }, r);
+      },
       log.child({ part: 'commands' }),
       (device, command) => this.commandReachable(device, command),
     );
@@ -152,8 +186,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     return this.firstOnline;
   }
 
-  addresses(): { mqtt?: string; websocket?: string; external?: string } {
-    return Object.assign({}, ...this.sides.map((s) => s.addresses())) as { mqtt?: string; websocket?: string; external?: string };
+  addresses(): Addresses {
+    return Object.assign({}, ...this.sides.map((s) => s.addresses())) as Addresses;
   }
 
   async stop(): Promise<void> {
@@ -292,6 +326,16 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   private commandDone(req: CommandRequest, r: Result<CommandOutcome>): void {
     const code = r.ok ? 'OK' : r.error.code;
     this.metrics.inc('commands_total', code);
+    this.audit.record({
+      at: Date.now(),
+      sender: req.from,
+      device: req.deviceJid,
+      command: req.name,
+      origin: req.origin,
+      outcome: code,
+      detail: r.ok ? `${r.value.confirmation !== undefined ? 'confirmed' : 'published'} on ${r.value.topic}${r.value.queued ? ' after waiting' : ''}` : r.error.message,
+      payload: req.json,
+    });
     const data = {
       from: req.from,
       device: req.deviceJid,

@@ -26,6 +26,8 @@ Commands:
   start      run the bridge
   validate   check configuration, payload schemas and mappings, print every problem
   demo       run a private Prosody, the bridge and simulated devices, and print how to log in
+  device     manage MQTT credentials: add, list, remove, rotate
+  audit      show the command audit log
 
 Run 'mqtt-xmpp-bridge <command> --help' for a command's options.`,
   start: `Usage: mqtt-xmpp-bridge start --config FILE
@@ -47,6 +49,31 @@ with file and JSON path. Opens no socket. Exit code 0 when valid, 1 otherwise.
 
 Options:
   -c, --config FILE   configuration file (YAML)
+  -h, --help          this help`,
+  device: `Usage: mqtt-xmpp-bridge device add NAME [--service --publish FILTER… --subscribe FILTER…] --config FILE
+       mqtt-xmpp-bridge device list|remove NAME|rotate NAME --config FILE
+
+MQTT credentials, stored as scrypt hashes in the data directory; works while the bridge runs.
+A device's NAME is the local part of its JID (e.g. plug-kettle): it may publish only the topics that map to that JID
+and subscribe only to its own command topics. A service account (--service) gets the topic filters given with
+--publish and --subscribe instead (repeat them for several).
+
+Options:
+  -c, --config FILE   configuration file (YAML): where the data directory is
+  --service           a service account instead of a device
+  --publish FILTER    (service) topic filter it may publish to
+  --subscribe FILTER  (service) topic filter it may subscribe to
+  -h, --help          this help`,
+  audit: `Usage: mqtt-xmpp-bridge audit [--device JID] [--from JID] [--limit N] [--json] --config FILE
+
+Every command the bridge received — who, which device, which command, the outcome — newest first.
+
+Options:
+  -c, --config FILE   configuration file (YAML)
+  --device JID        only commands for this device
+  --from JID          only commands from this sender (bare JID)
+  --limit N           at most N entries (default 50)
+  --json              one JSON object per line
   -h, --help          this help`,
   demo: `Usage: mqtt-xmpp-bridge demo [--dir DIR]
 
@@ -74,11 +101,35 @@ async function main(argv: string[]): Promise<number> {
     console.error(`unknown command "${command}"\n\n${HELP['main']}`);
     return EXIT_CONFIG;
   }
-  let values: { config?: string; help?: boolean; dir?: string };
+  let values: {
+    config?: string;
+    help?: boolean;
+    dir?: string;
+    service?: boolean;
+    publish?: string[];
+    subscribe?: string[];
+    device?: string;
+    from?: string;
+    limit?: string;
+    json?: boolean;
+  };
+  let positionals: string[];
   try {
-    ({ values } = parseArgs({
+    ({ values, positionals } = parseArgs({
       args: rest,
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, dir: { type: 'string' } },
+      options: {
+        config: { type: 'string', short: 'c' },
+        help: { type: 'boolean', short: 'h' },
+        dir: { type: 'string' },
+        service: { type: 'boolean' },
+        publish: { type: 'string', multiple: true },
+        subscribe: { type: 'string', multiple: true },
+        device: { type: 'string' },
+        from: { type: 'string' },
+        limit: { type: 'string' },
+        json: { type: 'boolean' },
+      },
+      allowPositionals: command === 'device',
       strict: true,
     }));
   } catch (err) {
@@ -94,6 +145,23 @@ async function main(argv: string[]): Promise<number> {
       return validate(values.config);
     case 'start':
       return start(values.config);
+    case 'device': {
+      if (!requireConfig(values.config)) return EXIT_CONFIG;
+      const { deviceCommand } = await import('./cli/devices.js');
+      return deviceCommand({
+        action: positionals[0],
+        name: positionals[1],
+        config: values.config,
+        service: values.service ?? false,
+        publish: values.publish ?? [],
+        subscribe: values.subscribe ?? [],
+      });
+    }
+    case 'audit': {
+      if (!requireConfig(values.config)) return EXIT_CONFIG;
+      const { auditCommand } = await import('./cli/audit.js');
+      return auditCommand({ config: values.config, ...(values.device ? { device: values.device } : {}), ...(values.from ? { from: values.from } : {}), limit: Number(values.limit ?? 50) || 50, json: values.json ?? false });
+    }
     case 'demo': {
       const { runDemo } = await import('./demo/run.js');
       return runDemo({ ...(values.dir !== undefined ? { dir: values.dir } : {}) });

@@ -25,7 +25,10 @@ export interface ConnectRules {
   ) => void;
 }
 
-export function connectRules(onRefused: (client: Client, reason: string) => void): ConnectRules {
+/** The authentication that runs once the CONNECT passed these rules. */
+export type NextAuthenticate = ConnectRules['authenticate'];
+
+export function connectRules(onRefused: (client: Client, reason: string) => void, next?: NextAuthenticate): ConnectRules {
   const emptyIdWithSession = new WeakSet<Client>();
   return {
     preConnect: (client, packet, callback) => {
@@ -41,6 +44,7 @@ export function connectRules(onRefused: (client: Client, reason: string) => void
         err.returnCode = IDENTIFIER_REJECTED;
         return done(err, false);
       }
+      if (next) return next(client, _username, _password, done);
       done(null, true);
     },
   };

@@ -7,21 +7,29 @@
  * connection limit across TCP and WebSocket, aedes' own connect timeout, topic-level limit and drain timeout (a
  * subscriber that stops reading is disconnected instead of stalling delivery to everyone), the CONNECT rules aedes
  * misses (connect-rules.ts) and a per-client publish rate limit (publish-limiter.ts).
+ *
+ * TLS (`mqtt.embedded.tls`): MQTT over TLS and, with `websocketPort`, WebSocket over TLS, through the same guard,
+ * limit and hooks. The certificate, key and CA are reloaded when they change on disk (tls.ts). With client
+ * certificates, a certificate verified against caFile names the identity (its subject CN).
  */
 import { once } from 'node:events';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Aedes, type Client, type PublishPacket } from 'aedes';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { BridgeConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { filterMatches } from '../mapping/topic-pattern.js';
-import { connectRules } from './connect-rules.js';
+import type { AccessControl, Identity } from './access.js';
+import { connectRules, type NextAuthenticate } from './connect-rules.js';
 import { EventReporter } from './event-reporter.js';
 import { GuardedConnection, MqttFrameScanner, type FrameViolation } from './frame-guard.js';
 import type { MqttFilters, MqttSide, MqttSideHandlers, PublishOptions } from './mqtt-side.js';
 import { PublishRateLimiter } from './publish-limiter.js';
+import { contextOptions, describeMaterial, FileChangeWatcher, loadTlsMaterial, tlsServerOptions, type TlsMaterial } from './tls.js';
 
 type EmbeddedConfig = BridgeConfig['mqtt']['embedded'];
 
@@ -38,15 +46,30 @@ export class EmbeddedBroker implements MqttSide {
   private tcp: Server | undefined;
   private http: HttpServer | undefined;
   private wss: WebSocketServer | undefined;
+  /** MQTT over TLS, and WebSocket over TLS on an https server (both only with `tls.enabled`). */
+  private tlsServer: TlsServer | undefined;
+  private https: HttpsServer | undefined;
+  private wssSecure: WebSocketServer | undefined;
+  private tlsWatcher: FileChangeWatcher | undefined;
+  /** The material the TLS listeners use now. */
+  private tlsMaterial: TlsMaterial | undefined;
+  /** Raw sockets of the TLS listeners, handshakes in progress included, so stop() can end them all. */
+  private readonly tlsRaw = new Set<Socket>();
+  /** The TLS socket under each guarded connection of a TLS listener (where the client certificate is). */
+  private readonly tlsSockets = new WeakMap<object, TLSSocket>();
   private readonly sockets = new Set<Duplex>();
   private events: EventReporter | undefined;
   private limiter: PublishRateLimiter<Client> | undefined;
   /** Topic filters per client id, from SUBSCRIBE/UNSUBSCRIBE: whether a command would reach anyone. */
   private readonly subscriptions = new Map<string, Set<string>>();
 
+  /** The identity each client authenticated as (set in `authenticate`, read by the authorization hooks). */
+  private readonly identities = new WeakMap<Client, Identity>();
+
   constructor(
     private readonly cfg: EmbeddedConfig,
     private readonly log: Logger,
+    private readonly access: AccessControl,
   ) {}
 
   async start(handlers: MqttSideHandlers, filters: MqttFilters): Promise<void> {
@@ -58,11 +81,38 @@ export class EmbeddedBroker implements MqttSide {
     this.limiter = limiter;
     /** `address:port` of each connection aedes handles, for logs (aedes only sees the guard around the socket). */
     const remotes = new WeakMap<object, string>();
+    const authenticate: NextAuthenticate = (client, username, password, done) => {
+      const remote = remotes.get(client.conn) ?? '';
+      this.access
+        .authenticate({
+          clientId: client.id,
+          username: username ?? undefined,
+          password: password ?? undefined,
+          certificateName: this.certificateNameOf(client.conn),
+          address: remote.slice(0, remote.lastIndexOf(':')),
+        })
+        .then((verdict) => {
+          if (verdict.ok) {
+            this.identities.set(client, verdict.identity);
+            return done(null, true);
+          }
+          // aedes answers with a CONNACK carrying this return code, then closes [MQTT-3.2.2-5].
+          const err = new Error(verdict.reason) as AuthenticateError;
+          err.returnCode = verdict.returnCode;
+          done(err, false);
+        })
+        .catch((err: unknown) => {
+          this.log.error({ err: (err as Error).message }, 'authentication failed unexpectedly');
+          const e = new Error('server unavailable') as AuthenticateError;
+          e.returnCode = 3;
+          done(e, false);
+        });
+    };
     const rules = connectRules((client, reason) => {
       const remote = remotes.get(client.conn);
       this.log.info({ remote, reason }, 'MQTT CONNECT refused');
       events.record('connection_refused', reason, { reason, remote });
-    });
+    }, authenticate);
 
     const aedes = await Aedes.createBroker({
       // A connection that sends no complete CONNECT in time is closed (aedes' timer starts when it takes the socket).
@@ -73,9 +123,23 @@ export class EmbeddedBroker implements MqttSide {
       drainTimeout: cfg.drainTimeoutMs,
       preConnect: rules.preConnect,
       authenticate: rules.authenticate,
+      authorizeSubscribe: (client: Client, sub: Subscription, callback: (error: Error | null, subscription?: Subscription | null) => void) => {
+        const identity = this.identities.get(client);
+        if (identity && this.access.maySubscribe(identity, sub.topic)) return callback(null, sub);
+        events.record('subscribe_denied', client.id, { clientId: client.id, identity: identityName(identity), filter: sub.topic });
+        // A null subscription is answered with the SUBACK failure code 0x80 [MQTT-3.9.3-2].
+        callback(null, null);
+      },
       authorizePublish: (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void) => {
         // [MQTT-3.3.2-2] no wildcards in a topic name; aedes refuses them before this hook.
         if (packet.topic.startsWith('$SYS')) return callback(new Error('$SYS topics are reserved'));
+        // A client publishes only what its identity may; a Will is checked the same way when it fires.
+        const identity = client ? this.identities.get(client) : undefined;
+        if (client && (!identity || !this.access.mayPublish(identity, packet.topic))) {
+          events.record('publish_denied', client.id, { clientId: client.id, identity: identityName(identity), topic: packet.topic });
+          // [MQTT-3.3.5-2] a refused PUBLISH cannot be answered: the connection is closed.
+          return callback(new Error(`not authorized to publish on ${packet.topic}`));
+        }
         const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
         if (payload.length > maxPayload) {
           // MQTT 3.1.1 cannot refuse a PUBLISH except by closing the connection (the error does that).
@@ -145,8 +209,9 @@ export class EmbeddedBroker implements MqttSide {
       remotes.set(guarded, remote);
       return guarded;
     };
-    const handle = (conn: Duplex, remote: string, req?: IncomingMessage): void => {
+    const handle = (conn: Duplex, remote: string, req?: IncomingMessage, secure?: TLSSocket): void => {
       const guarded = guard(conn, remote);
+      if (secure) this.tlsSockets.set(guarded, secure);
       const client = aedes.handle(guarded, req);
       guarded.on('close', () => {
         this.sockets.delete(guarded);
@@ -190,7 +255,106 @@ export class EmbeddedBroker implements MqttSide {
       this.http.listen(ws.port, ws.host);
       await once(this.http, 'listening');
     }
+
+    if (cfg.tls.enabled) {
+      const tls = cfg.tls;
+      // A certificate that cannot be used stops the start: better refused at once than a listener without TLS.
+      const material = loadTlsMaterial(tls);
+      this.tlsMaterial = material;
+      // A handshake gets the same time as a CONNECT: slow handshakes cannot hold sockets for Node's default 120 s.
+      const options = tlsServerOptions(tls, material, cfg.connectTimeoutMs);
+      /** `address:port` of each raw connection, taken at accept: a failed TLS socket may no longer know it. */
+      const rawRemotes = new WeakMap<object, { address: string; remote: string }>();
+      const track = (raw: Socket): void => {
+        rawRemotes.set(raw, { address: raw.remoteAddress ?? '', remote: `${raw.remoteAddress}:${raw.remotePort}` });
+        this.tlsRaw.add(raw);
+        raw.once('close', () => this.tlsRaw.delete(raw));
+      };
+      const handshakeFailed = (err: Error & { code?: unknown }, socket: TLSSocket): void => {
+        // Node keeps the accepted socket as `_parent` of the server-side TLS socket (not a documented property).
+        const raw = (socket as unknown as { _parent?: object })._parent;
+        const from = (raw && rawRemotes.get(raw)) ?? { address: socket.remoteAddress ?? '', remote: `${socket.remoteAddress}:${socket.remotePort}` };
+        this.log.debug({ remote: from.remote, err: err.message }, 'TLS handshake failed');
+        // A peer that just goes away (health checks, port scans) is not worth an event; a refused one is: unknown
+        // CA, missing client certificate, plain MQTT on the TLS port…
+        if (err.code === 'ECONNRESET') return;
+        events.record('tls_handshake_failed', from.address, { remote: from.remote, reason: err.message.trim() });
+      };
+      this.tlsServer = createTlsServer(options, (socket: TLSSocket) => {
+        const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+        if (overLimit(remote)) return void socket.destroy();
+        socket.setNoDelay(true);
+        handle(socket, remote, undefined, socket);
+      });
+      this.tlsServer.on('connection', track);
+      this.tlsServer.on('tlsClientError', handshakeFailed);
+      this.tlsServer.listen(tls.port, tls.host);
+      await once(this.tlsServer, 'listening');
+
+      if (tls.websocketPort !== undefined) {
+        const path = cfg.websocket.path;
+        this.https = createHttpsServer(options, (_req, res) => {
+          res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket: connect to ' + path + '\n');
+        });
+        this.https.on('connection', track);
+        this.https.on('tlsClientError', handshakeFailed);
+        this.wssSecure = new WebSocketServer({ server: this.https, path, maxPayload: maxPayload + PUBLISH_OVERHEAD, handleProtocols: pickMqttProtocol });
+        this.wssSecure.on('connection', (socket, req) => {
+          const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+          if (overLimit(remote)) return void socket.terminate();
+          const stream = createWebSocketStream(socket);
+          stream.on('error', () => socket.terminate());
+          handle(stream, remote, req, req.socket as TLSSocket);
+        });
+        this.https.listen(tls.websocketPort, tls.host);
+        await once(this.https, 'listening');
+      }
+      const files = [tls.certFile, tls.keyFile, tls.caFile].filter((f): f is string => f !== undefined);
+      this.tlsWatcher = new FileChangeWatcher(files, () => this.reloadTls(handlers), this.log);
+    }
     this.log.info(this.addresses(), 'embedded MQTT broker listening');
+  }
+
+  /**
+   * Subject CN of the verified client certificate on this connection (TLS listeners), if any. A certificate the
+   * handshake did not verify against caFile (possible with `clientCertificates: optional`) names nobody: the client
+   * must then log in with a password, or is anonymous (when allowed).
+   */
+  private certificateNameOf(conn: unknown): string | undefined {
+    const socket = typeof conn === 'object' && conn !== null ? this.tlsSockets.get(conn) : undefined;
+    if (!socket?.authorized) return undefined;
+    const cn: unknown = socket.getPeerCertificate().subject?.CN;
+    // Several CNs (Node gives an array) do not name one identity.
+    return typeof cn === 'string' && cn !== '' ? cn : undefined;
+  }
+
+  /** New TLS material from disk for new handshakes; on any problem the current material stays in use. */
+  private reloadTls(handlers: MqttSideHandlers): void {
+    let next: TlsMaterial;
+    try {
+      next = loadTlsMaterial(this.cfg.tls);
+    } catch (err) {
+      const error = (err as Error).message;
+      this.log.error({ err: error }, 'TLS reload failed; the listeners keep the previous certificate');
+      handlers.onBrokerEvent('tls_reload_failed', { error });
+      return;
+    }
+    const previous = this.tlsMaterial;
+    if (previous && previous.digest === next.digest) return; // touched, not changed
+    const context = contextOptions(next);
+    try {
+      this.tlsServer?.setSecureContext(context);
+      this.https?.setSecureContext(context);
+    } catch (err) {
+      const error = (err as Error).message;
+      this.log.error({ err: error }, 'TLS reload failed; the listeners keep the previous certificate');
+      handlers.onBrokerEvent('tls_reload_failed', { error });
+      return;
+    }
+    this.tlsMaterial = next;
+    const data = { ...describeMaterial(next), previousFingerprint256: previous?.fingerprint256 };
+    this.log.info(data, 'TLS certificate reloaded');
+    handlers.onBrokerEvent('tls_reloaded', data);
   }
 
   /** Whether some client (connected, or with a persistent session) subscribed to a filter matching `topic`. */
@@ -199,12 +363,16 @@ export class EmbeddedBroker implements MqttSide {
     return false;
   }
 
-  addresses(): { mqtt?: string; websocket?: string } {
-    const out: { mqtt?: string; websocket?: string } = {};
+  addresses(): { mqtt?: string; websocket?: string; mqtts?: string; wss?: string } {
+    const out: { mqtt?: string; websocket?: string; mqtts?: string; wss?: string } = {};
     const tcp = this.tcp?.address() as AddressInfo | null | undefined;
     if (tcp) out.mqtt = `mqtt://${hostOf(tcp)}:${tcp.port}`;
     const http = this.http?.address() as AddressInfo | null | undefined;
     if (http) out.websocket = `ws://${hostOf(http)}:${http.port}${this.cfg.websocket.path}`;
+    const tls = this.tlsServer?.address() as AddressInfo | null | undefined;
+    if (tls) out.mqtts = `mqtts://${hostOf(tls)}:${tls.port}`;
+    const https = this.https?.address() as AddressInfo | null | undefined;
+    if (https) out.wss = `wss://${hostOf(https)}:${https.port}${this.cfg.websocket.path}`;
     return out;
   }
 
@@ -226,12 +394,17 @@ export class EmbeddedBroker implements MqttSide {
     this.events?.flushAll();
     this.limiter?.releaseAll();
     this.wss?.close();
-    const closing = [closeServer(this.tcp), closeServer(this.http)];
+    this.wssSecure?.close();
+    this.tlsWatcher?.close();
+    this.tlsWatcher = undefined;
+    const closing = [closeServer(this.tcp), closeServer(this.http), closeServer(this.tlsServer), closeServer(this.https)];
     if (this.aedes) {
       const aedes = this.aedes;
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
     }
     for (const s of this.sockets) s.destroy();
+    // TLS handshakes still in progress (and idle https connections) would otherwise hold their server open.
+    for (const s of this.tlsRaw) s.destroy();
     await Promise.all(closing);
   }
 }
@@ -245,4 +418,9 @@ function pickMqttProtocol(protocols: Set<string>): string | false {
 
 function hostOf(a: AddressInfo): string {
   return a.family === 'IPv6' ? `[${a.address}]` : a.address;
+}
+
+function identityName(identity: Identity | undefined): string {
+  if (!identity) return 'unauthenticated';
+  return identity.kind === 'anonymous' ? 'anonymous' : `${identity.kind}:${identity.name}`;
 }

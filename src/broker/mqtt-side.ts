@@ -47,6 +47,14 @@ export interface PublishOptions {
   readonly retain: boolean;
 }
 
+export interface Addresses {
+  readonly mqtt?: string;
+  readonly mqtts?: string;
+  readonly websocket?: string;
+  readonly wss?: string;
+  readonly external?: string;
+}
+
 export interface MqttFilters {
   /** Topic filters of readings. */
   readonly readings: readonly string[];
@@ -67,6 +75,6 @@ export interface MqttSide {
    */
   hasSubscriber?(topic: string): boolean;
   /** Addresses clients can connect to, for logs and the demo: the embedded listeners, or the broker attached to. */
-  addresses(): { mqtt?: string; websocket?: string; external?: string };
+  addresses(): Addresses;
   stop(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 /**
  * Configuration loading: file → environment overrides → validation (every problem at once) → resolved, frozen.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { LoadError, type LoadProblem } from '../errors.js';
 import { createAjv } from '../schemas/ajv.js';
@@ -44,6 +44,18 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   const secret = resolveSecret(xmpp, base, fileLabel, problems, warnings);
   const mqttRaw = (raw['mqtt'] ?? {}) as { embedded?: { enabled?: boolean }; external?: Record<string, unknown> };
   const externalPassword = mqttRaw.external ? resolveFileSecret(mqttRaw.external, 'password', 'passwordFile', '/mqtt/external', base, fileLabel, problems, warnings) : undefined;
+  const tlsRaw = (mqttRaw.embedded as { tls?: { enabled?: boolean; certFile?: string; keyFile?: string; clientCertificates?: string; caFile?: string } } | undefined)?.tls;
+  if (tlsRaw?.enabled) {
+    if (!tlsRaw.certFile) problems.push({ file: fileLabel, path: '/mqtt/embedded/tls/certFile', message: 'is required when TLS is enabled' });
+    if (!tlsRaw.keyFile) problems.push({ file: fileLabel, path: '/mqtt/embedded/tls/keyFile', message: 'is required when TLS is enabled' });
+    for (const key of ['certFile', 'keyFile', 'caFile'] as const) {
+      const f = tlsRaw[key];
+      if (f && !existsSync(resolve(base, f))) problems.push({ file: fileLabel, path: `/mqtt/embedded/tls/${key}`, message: `${resolve(base, f)} does not exist` });
+    }
+    if (tlsRaw.clientCertificates && tlsRaw.clientCertificates !== 'none' && !tlsRaw.caFile) {
+      problems.push({ file: fileLabel, path: '/mqtt/embedded/tls/caFile', message: 'is required to verify client certificates' });
+    }
+  }
   if (mqttRaw.embedded?.enabled === false && !mqttRaw.external) {
     problems.push({ file: fileLabel, path: '/mqtt', message: 'no broker: enable mqtt.embedded or configure mqtt.external' });
   }
@@ -60,7 +72,18 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     log: { level: r.log.level, ...(r.log.file !== undefined ? { file: resolve(base, r.log.file) } : {}) },
     delivery: { ...r.delivery },
     mqtt: {
-      embedded: { ...r.mqtt.embedded, websocket: { ...r.mqtt.embedded.websocket }, rateLimit: { ...r.mqtt.embedded.rateLimit } },
+      embedded: {
+        ...r.mqtt.embedded,
+        websocket: { ...r.mqtt.embedded.websocket },
+        rateLimit: { ...r.mqtt.embedded.rateLimit },
+        auth: { ...r.mqtt.embedded.auth },
+        tls: {
+          ...r.mqtt.embedded.tls,
+          ...(r.mqtt.embedded.tls.certFile !== undefined ? { certFile: resolve(base, r.mqtt.embedded.tls.certFile) } : {}),
+          ...(r.mqtt.embedded.tls.keyFile !== undefined ? { keyFile: resolve(base, r.mqtt.embedded.tls.keyFile) } : {}),
+          ...(r.mqtt.embedded.tls.caFile !== undefined ? { caFile: resolve(base, r.mqtt.embedded.tls.caFile) } : {}),
+        },
+      },
       ...(r.mqtt.external
         ? {
             external: {
@@ -86,6 +109,8 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       maxStanzaBytes: r.xmpp.maxStanzaBytes,
       maxBodyChars: r.xmpp.maxBodyChars,
       name: r.xmpp.name,
+      commandRate: { ...r.xmpp.commandRate },
+      ...(r.xmpp.caFile !== undefined ? { caFile: resolve(base, r.xmpp.caFile) } : {}),
     },
   };
   return { config: deepFreeze(config), warnings };
@@ -113,7 +138,16 @@ interface RawConfig {
       keyFile?: string;
     };
   };
-  xmpp: { service: string; domain: string; serverDomain?: string; maxStanzaBytes: number; maxBodyChars: number; name: string };
+  xmpp: {
+    service: string;
+    domain: string;
+    serverDomain?: string;
+    maxStanzaBytes: number;
+    maxBodyChars: number;
+    name: string;
+    commandRate: { perMinute: number; burst: number };
+    caFile?: string;
+  };
 }
 
 /** The component secret: `xmpp.secret` (env BRIDGE_XMPP_SECRET) wins over `xmpp.secretFile`; one is required. */

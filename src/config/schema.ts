@@ -82,7 +82,42 @@ export const configSchema = {
               default: 262144,
               description: 'Largest accepted PUBLISH payload; a larger packet closes the connection before it is buffered.',
             },
-            allowAnonymous: { type: 'boolean', default: true, description: 'Accept clients without credentials.' },
+            allowAnonymous: {
+              type: 'boolean',
+              default: false,
+              description: 'Accept clients without credentials, with every right (for demos and closed test benches only).',
+            },
+            tls: {
+              type: 'object',
+              additionalProperties: false,
+              default: {},
+              description: 'MQTT over TLS (and WebSocket over TLS); certificate and key are reloaded when they change on disk.',
+              properties: {
+                enabled: { type: 'boolean', default: false },
+                host: { type: 'string', default: '127.0.0.1' },
+                port: { type: 'integer', minimum: 0, maximum: 65535, default: 8883, description: 'MQTT over TLS; 0 picks a free port.' },
+                websocketPort: { type: 'integer', minimum: 0, maximum: 65535, description: 'WebSocket over TLS (wss://…/mqtt); off when absent.' },
+                certFile: { type: 'string', description: 'PEM certificate (chain) of the listener.' },
+                keyFile: { type: 'string', description: 'PEM private key of the listener.' },
+                caFile: { type: 'string', description: 'CA certificate(s) that sign device client certificates.' },
+                clientCertificates: {
+                  enum: ['none', 'optional', 'required'],
+                  default: 'none',
+                  description: 'Ask devices for a client certificate; its subject CN is the device identity.',
+                },
+              },
+            },
+            auth: {
+              type: 'object',
+              additionalProperties: false,
+              default: {},
+              description: 'Failed logins per source address: beyond the burst, answers are slowed down.',
+              properties: {
+                failureBurst: { type: 'integer', minimum: 1, default: 5 },
+                failuresPerMinute: { type: 'number', exclusiveMinimum: 0, default: 6 },
+                maxDelayMs: { type: 'integer', minimum: 0, default: 10000, description: 'Longest delay before a refused login is answered.' },
+              },
+            },
             maxConnections: { type: 'integer', minimum: 1, default: 20000, description: 'Connections accepted at once (TCP and WebSocket together).' },
             connectTimeoutMs: { type: 'integer', minimum: 100, default: 10000, description: 'A connection that sends no CONNECT within this time is closed.' },
             maxTopicLevels: { type: 'integer', minimum: 1, maximum: 100, default: 32, description: 'Topics with more levels are refused.' },
@@ -158,9 +193,9 @@ export const configSchema = {
       properties: {
         service: {
           type: 'string',
-          pattern: '^xmpp://[^/]+$',
+          pattern: '^xmpps?://[^/]+$',
           default: 'xmpp://127.0.0.1:5347',
-          description: 'Component port of the XMPP server (XEP-0114), as xmpp://host:port.',
+          description: 'Component port of the XMPP server (XEP-0114), as xmpp://host:port, or xmpps://host:port for direct TLS.',
         },
         domain: {
           type: 'string',
@@ -183,6 +218,17 @@ export const configSchema = {
         },
         maxBodyChars: { type: 'integer', minimum: 16, default: 2000, description: 'Reading bodies are cut to this many characters.' },
         name: { type: 'string', default: 'MQTT bridge', description: 'Name of the component in service discovery.' },
+        commandRate: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'Commands per sender JID (token bucket); beyond it, resource-constraint errors.',
+          properties: {
+            perMinute: { type: 'number', minimum: 0, default: 120, description: '0: no limit' },
+            burst: { type: 'integer', minimum: 1, default: 20 },
+          },
+        },
+        caFile: { type: 'string', description: 'CA certificate(s) to verify an xmpps:// server (direct TLS on the component port).' },
       },
     },
   },
@@ -206,6 +252,17 @@ export interface BridgeConfig {
       readonly websocket: { readonly enabled: boolean; readonly host: string; readonly port: number; readonly path: string };
       readonly maxPayloadBytes: number;
       readonly allowAnonymous: boolean;
+      readonly tls: {
+        readonly enabled: boolean;
+        readonly host: string;
+        readonly port: number;
+        readonly websocketPort?: number;
+        readonly certFile?: string;
+        readonly keyFile?: string;
+        readonly caFile?: string;
+        readonly clientCertificates: 'none' | 'optional' | 'required';
+      };
+      readonly auth: { readonly failureBurst: number; readonly failuresPerMinute: number; readonly maxDelayMs: number };
       readonly maxConnections: number;
       readonly connectTimeoutMs: number;
       readonly maxTopicLevels: number;
@@ -243,5 +300,7 @@ export interface BridgeConfig {
     readonly maxStanzaBytes: number;
     readonly maxBodyChars: number;
     readonly name: string;
+    readonly commandRate: { readonly perMinute: number; readonly burst: number };
+    readonly caFile?: string;
   };
 }

@@ -19,6 +19,7 @@ import type { CommandSpec } from '../mapping/mapping.js';
 import { formatTopic } from '../mapping/topic-pattern.js';
 import { jsonTooDeep, MAX_JSON_DEPTH } from '../convert/payload.js';
 import { ajvErrorsToPathMessages, summarize } from '../schemas/format-errors.js';
+import { TokenBucket } from '../broker/token-bucket.js';
 import type { ConfirmationTracker } from './confirmations.js';
 
 export type CommandOrigin = 'chat' | 'iq' | 'adhoc';
@@ -52,8 +53,16 @@ export interface CommandHolder {
 
 export type Publish = (device: Device, topic: string, payload: Buffer, command: CommandSpec) => Promise<void>;
 
+export interface RateOptions {
+  readonly perMinute: number;
+  readonly burst: number;
+}
+
+const MAX_TRACKED_SENDERS = 10_000;
+
 export class Downlink {
   private holder: CommandHolder | undefined;
+  private readonly buckets = new Map<string, TokenBucket>();
 
   constructor(
     private readonly registry: DeviceRegistry,
@@ -61,6 +70,7 @@ export class Downlink {
     private readonly confirmations: ConfirmationTracker,
     private readonly defaultTtlMs: number,
     private readonly onOutcome: (req: CommandRequest, outcome: Result<CommandOutcome>) => void = () => undefined,
+    private readonly rate: RateOptions = { perMinute: 0, burst: 1 },
   ) {}
 
   /** Where commands for offline devices wait; without one they are refused (DEVICE_OFFLINE). */
@@ -85,6 +95,8 @@ export class Downlink {
   }
 
   private async run(req: CommandRequest): Promise<Result<CommandOutcome>> {
+    // Per sender, before any other work: a flood from one JID costs the bridge almost nothing.
+    if (!this.admit(req.from)) return fail('RATE_LIMITED', `too many commands from ${req.from}; slow down`);
     const auth = this.authorize(req.from, req.deviceJid, req.name);
     if (!auth.ok) return auth;
     const { device, command } = auth.value;
@@ -106,6 +118,18 @@ export class Downlink {
       return this.holder.enqueue(req, device, command, ttlMs);
     }
     return this.dispatch(device, command, req.json, value);
+  }
+
+  private admit(sender: string): boolean {
+    if (this.rate.perMinute <= 0) return true;
+    const now = performance.now();
+    let bucket = this.buckets.get(sender);
+    if (!bucket) {
+      if (this.buckets.size >= MAX_TRACKED_SENDERS) this.buckets.clear();
+      bucket = new TokenBucket(this.rate.perMinute / 60, this.rate.burst, now);
+      this.buckets.set(sender, bucket);
+    }
+    return bucket.tryTake(now);
   }
 
   /** Publish a validated command and, with a declared echo, wait for the confirmation. */

@@ -59,6 +59,12 @@ export interface EjabberdOptions {
   /** Server-to-server links without TLS: loads mod_s2s_dialback (s2s_use_starttls is false in any case). */
   federation?: boolean;
   /**
+   * Direct TLS on the component listener (`tls: true` on ejabberd_service; components connect with xmpps://).
+   * ejabberd wants certificate and key in one PEM file: they are copied, concatenated, into DIR/component.pem
+   * (readable by the ejabberd user). Without keyFile, certFile must already hold both.
+   */
+  componentTls?: { certFile: string; keyFile?: string };
+  /**
    * Raw YAML for the top level of ejabberd.yml. It is merged into the generated config rather than pasted
    * after it (a repeated key would be ambiguous): maps such as `modules`, `acl`, `access_rules` or
    * `shaper_rules` are merged key by key, `listen` entries are added, anything else replaces the generated value.
@@ -155,6 +161,8 @@ export interface EjabberdConfigInput {
   federation: boolean;
   logLevel: 'info' | 'debug' | 'warning';
   extraConfig?: string | undefined;
+  /** PEM file with certificate and key: the component listener then speaks direct TLS only. */
+  componentCertFile?: string | undefined;
 }
 
 type Yaml = Record<string, unknown>;
@@ -216,6 +224,8 @@ export function renderEjabberdConfig(c: EjabberdConfigInput): string {
         module: 'ejabberd_service',
         max_stanza_size: MAX_STANZA_SIZE,
         hosts,
+        // XEP-0114 has no STARTTLS: `tls: true` means TLS from the first byte (ejabberd_listener wraps the socket).
+        ...(c.componentCertFile !== undefined ? { tls: true, certfile: c.componentCertFile } : {}),
       },
       {
         port: c.s2sPort,
@@ -610,6 +620,15 @@ export async function startEjabberd(opts: EjabberdOptions = {}): Promise<Ejabber
     const componentPort = await pickPort(opts.componentPort, listen);
     const s2sPort = await pickPort(opts.s2sPort, listen);
     const distPort = await freePort('127.0.0.1');
+    let componentCertFile: string | undefined;
+    if (opts.componentTls) {
+      const { certFile, keyFile } = opts.componentTls;
+      const cert = await readFile(certFile, 'utf8');
+      const pem = keyFile === undefined ? [cert] : [cert, await readFile(keyFile, 'utf8')];
+      componentCertFile = join(dir, 'component.pem');
+      // Chowned with the rest of the dir below; the user 'ejabberd' may not be able to read the originals.
+      await writeFile(componentCertFile, pem.map((p) => `${p.trimEnd()}\n`).join(''), { mode: 0o600 });
+    }
     // Erlang short node name (letters, digits, '_'), derived from the dir: the Mnesia spool belongs to the
     // node name, so a dir reused by a later startEjabberd() keeps its accounts. Nothing else needs it to be
     // unique: with ERL_DIST_PORT no node registers with epmd.
@@ -640,6 +659,7 @@ export async function startEjabberd(opts: EjabberdOptions = {}): Promise<Ejabber
         federation: opts.federation ?? false,
         logLevel: opts.logLevel ?? 'info',
         extraConfig: opts.extraConfig,
+        componentCertFile,
       }),
     );
     const systemCfg = await readFile(SYSTEM_CTL_CONFIG, 'utf8').catch(() => '');

@@ -55,6 +55,32 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX command_queue_device ON command_queue (device_jid, id);
   `,
+  `
+  -- MQTT credentials. A device's name is its identity: the JID local part its topics map to.
+  CREATE TABLE credentials (
+    name       TEXT PRIMARY KEY,
+    kind       TEXT NOT NULL CHECK (kind IN ('device', 'service')),
+    hash       TEXT NOT NULL,                 -- scrypt$N$r$p$salt$key (base64)
+    publish    TEXT NOT NULL DEFAULT '[]',    -- service accounts: JSON list of topic filters
+    subscribe  TEXT NOT NULL DEFAULT '[]',
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  -- Every command: who asked what of which device, and what came of it.
+  CREATE TABLE audit (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    at       INTEGER NOT NULL,
+    sender   TEXT NOT NULL,
+    device   TEXT NOT NULL,
+    command  TEXT NOT NULL,
+    origin   TEXT NOT NULL,
+    outcome  TEXT NOT NULL,                   -- OK or an error code
+    detail   TEXT,
+    payload  TEXT
+  );
+  CREATE INDEX audit_device ON audit (device, id);
+  CREATE INDEX audit_sender ON audit (sender, id);
+  `,
 ];
 
 /** A random id for this database, created once: it makes reading stanza ids unique across bridges and stable across restarts. */

@@ -10,9 +10,16 @@
  * - Keeps a throwing handler or an XML error (the ltx parser throws synchronously on an unknown entity such as
  *   `&foo;`) from escaping into the socket's data callback: a bad stanza ends this stream cleanly and the link
  *   reconnects, instead of an uncaught exception taking the process down.
+ * - Speaks direct TLS for `xmpps://host:port` (XEP-0114 has no STARTTLS; ejabberd's `ejabberd_service` can require
+ *   TLS from the first byte): the library only knows `xmpp:` (its socketParameters() returns nothing for another
+ *   scheme, and the component's override then throws), so `connect` is replaced on the instance by one that opens a
+ *   `tls.TLSSocket` — a net.Socket, so cork/uncork, writableLength and setNoDelay below keep working — verified
+ *   against `ca` (default: Node's root store) and the host of the URL.
  */
 import { EventEmitter } from 'node:events';
+import { isIP, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
+import { connect as tlsConnect } from 'node:tls';
 import { component, type Component } from '@xmpp/component';
 import type { Element } from '@xmpp/xml';
 import type { Logger } from '../log.js';
@@ -27,7 +34,12 @@ export interface ComponentLinkOptions {
   readonly maxDelayMs?: number;
   /** Time allowed from TCP connect to handshake accepted. */
   readonly handshakeTimeoutMs?: number;
+  /** CA certificate(s) that sign the server certificate of an `xmpps://` service; default: Node's root store. */
+  readonly ca?: Buffer;
 }
+
+/** Default port of an `xmpps://` service without one (the library's default for `xmpp://` too). */
+const DEFAULT_COMPONENT_PORT = 5347;
 
 /** RFC 6120 §4.9.3 stream errors after which reconnecting cannot help. */
 const FATAL_CONDITIONS = new Set(['not-authorized', 'host-unknown', 'conflict', 'improper-addressing', 'invalid-namespace']);
@@ -69,6 +81,7 @@ export class ComponentLink extends EventEmitter<LinkEvents> {
     this.domain = opts.domain;
     this.xmpp = component({ service: opts.service, domain: opts.domain, password: opts.secret });
     this.xmpp.reconnect.stop(); // we schedule reconnects ourselves
+    if (directTlsTarget(opts.service)) this.useDirectTls(opts.ca);
     this.repairInput();
     this.xmpp.on('error', (err: unknown) => this.onError(err));
     this.xmpp.on('status', (status: string) => this.onStatus(status));
@@ -268,6 +281,43 @@ export class ComponentLink extends EventEmitter<LinkEvents> {
     }, delay);
   }
 
+  /**
+   * `xmpps://`: the socket is a TLS client socket; `connect()` resolves once the handshake is done and the server
+   * certificate verified. The library's socket listeners are attached as for TCP (data → parser, close →
+   * 'disconnect', error → 'error'), so the rest of the link is unchanged.
+   */
+  private useDirectTls(ca: Buffer | undefined): void {
+    const xmpp = this.xmpp as Component & LibraryInternals;
+    xmpp.connect = (service: string): Promise<void> =>
+      new Promise<void>((resolve, reject) => {
+        const target = directTlsTarget(service);
+        if (!target) return reject(new Error(`not an xmpps:// service: ${service}`));
+        xmpp._status('connecting', service);
+        const socket = tlsConnect({
+          host: target.host,
+          port: target.port,
+          // SNI takes a DNS name only; the certificate is checked against the host (name or IP address) either way.
+          ...(isIP(target.host) === 0 ? { servername: target.host } : {}),
+          ...(ca ? { ca } : {}),
+          minVersion: 'TLSv1.2',
+        });
+        xmpp._attachSocket(socket);
+        const settle = (err?: Error): void => {
+          socket.off('secureConnect', onSecure);
+          socket.off('error', onError);
+          socket.off('close', onClose);
+          if (err) reject(err);
+          else resolve();
+        };
+        const onSecure = (): void => settle();
+        const onError = (err: Error): void => settle(err);
+        const onClose = (): void => settle(new Error(`connection to ${service} closed during the TLS handshake`));
+        socket.once('secureConnect', onSecure);
+        socket.once('error', onError);
+        socket.once('close', onClose);
+      });
+  }
+
   /** One decoder per connection (multi-byte characters may straddle chunks) and no throw out of the data callback. */
   private repairInput(): void {
     const xmpp = this.xmpp;
@@ -298,6 +348,25 @@ export class ComponentLink extends EventEmitter<LinkEvents> {
       });
     }
   }
+}
+
+/** The parts of xmpp.js's Connection that `useDirectTls` relies on (not in types/xmpp.d.ts). */
+interface LibraryInternals {
+  _attachSocket(socket: Socket): void;
+}
+
+/** Host and port of an `xmpps://host[:port]` service; undefined for any other scheme. */
+export function directTlsTarget(service: string): { host: string; port: number } | undefined {
+  let url: URL;
+  try {
+    url = new URL(service);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'xmpps:' || url.hostname === '') return undefined;
+  // An IPv6 literal keeps its brackets in URL.hostname.
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  return { host, port: url.port === '' ? DEFAULT_COMPONENT_PORT : Number(url.port) };
 }
 
 function errorText(err: unknown): string {

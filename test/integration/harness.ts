@@ -211,7 +211,8 @@ export function writeBridgeConfig(opts: BridgeDirOptions): { dir: string; config
     // Keys under mqtt (embedded, external) merge with the test defaults: free ports for the embedded broker.
     mqtt: {
       ...((extra['mqtt'] as object | undefined) ?? {}),
-      embedded: { port: 0, websocket: { port: 0 }, ...((extra['mqtt'] as { embedded?: object } | undefined)?.embedded ?? {}) },
+      // Most tests use anonymous devices; the security tests turn authentication back on.
+      embedded: { port: 0, websocket: { port: 0 }, allowAnonymous: true, ...((extra['mqtt'] as { embedded?: object } | undefined)?.embedded ?? {}) },
     },
     xmpp: { service: opts.server.service, domain: opts.server.domain, secret: opts.server.secret, ...((extra['xmpp'] as object | undefined) ?? {}) },
   };

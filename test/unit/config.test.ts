@@ -73,7 +73,9 @@ describe('loadConfig', () => {
           port: 1883,
           websocket: { enabled: true, host: '127.0.0.1', port: 8083, path: '/mqtt' },
           maxPayloadBytes: 262144,
-          allowAnonymous: true,
+          allowAnonymous: false, // secure by default: devices authenticate
+          tls: { enabled: false, host: '127.0.0.1', port: 8883, clientCertificates: 'none' },
+          auth: { failureBurst: 5, failuresPerMinute: 6, maxDelayMs: 10000 },
           maxConnections: 20000,
           connectTimeoutMs: 10000,
           maxTopicLevels: 32,
@@ -89,6 +91,7 @@ describe('loadConfig', () => {
         maxStanzaBytes: 500000,
         maxBodyChars: 2000,
         name: 'MQTT bridge',
+        commandRate: { perMinute: 120, burst: 20 },
       },
     });
   });

@@ -1,0 +1,59 @@
+/**
+ * Which device a topic (or an MQTT client id) belongs to, derived from the mappings: the basis of the per-device
+ * MQTT ACL. A device may publish its readings, its availability and its state reports, and subscribe to its own
+ * command topics — never another device's. Pure apart from the routers' caches.
+ */
+import type { Result } from '../errors.js';
+import type { Mapping } from './mapping.js';
+import { TopicRouter } from './router.js';
+import { templateMatcher } from './template.js';
+import type { Segments, TopicPattern } from './topic-pattern.js';
+
+export type Identify = (mapping: Mapping, segments: Segments) => Result<{ id: string }>;
+
+export class TopicOwnership {
+  private readonly published: TopicRouter<Mapping>;
+  private readonly commands: TopicRouter<Mapping>;
+  private readonly clientIds: { mapping: Mapping; match: (s: string) => Record<string, string> | undefined }[];
+
+  constructor(
+    mappings: readonly Mapping[],
+    private readonly identify: Identify,
+  ) {
+    const entries = (pick: (m: Mapping) => TopicPattern[]): { pattern: TopicPattern; target: Mapping }[] =>
+      mappings.flatMap((m) => pick(m).map((pattern) => ({ pattern, target: m })));
+    this.published = new TopicRouter(
+      entries((m) => [m.topic, ...(m.availability?.topic ? [m.availability.topic] : []), ...m.commands.flatMap((c) => (c.confirm ? [c.confirm.topic] : []))]),
+    );
+    this.commands = new TopicRouter(entries((m) => m.commands.map((c) => c.topic)));
+    this.clientIds = mappings.flatMap((m) => (m.availability?.clientId ? [{ mapping: m, match: templateMatcher(m.availability.clientId) }] : []));
+  }
+
+  /** The device a device-published topic belongs to (readings, availability, state reports). */
+  publisherOf(topic: string): string | undefined {
+    return this.owner(this.published, topic);
+  }
+
+  /** The device whose command topic this is. */
+  commandTopicOwner(topic: string): string | undefined {
+    return this.owner(this.commands, topic);
+  }
+
+  /** The device an MQTT client id stands for (availability by connection), if any. */
+  clientIdOwner(clientId: string): string | undefined {
+    for (const { mapping, match } of this.clientIds) {
+      const segments = match(clientId);
+      if (!segments) continue;
+      const id = this.identify(mapping, segments);
+      if (id.ok) return id.value.id;
+    }
+    return undefined;
+  }
+
+  private owner(router: TopicRouter<Mapping>, topic: string): string | undefined {
+    const route = router.route(topic);
+    if (!route) return undefined;
+    const id = this.identify(route.target, route.segments);
+    return id.ok ? id.value.id : undefined;
+  }
+}

@@ -1,0 +1,57 @@
+/** The command audit log: who asked which device to do what, and what came of it. Append-only; queried by the CLI. */
+import type { Db } from './db.js';
+
+export interface AuditEntry {
+  readonly at: number;
+  readonly sender: string;
+  readonly device: string;
+  readonly command: string;
+  readonly origin: string;
+  /** `OK` or an error code. */
+  readonly outcome: string;
+  readonly detail?: string;
+  /** The command payload (JSON text), cut to a few KB. */
+  readonly payload?: string;
+}
+
+const MAX_PAYLOAD = 4096;
+
+export class AuditLog {
+  private readonly insert;
+  private readonly db: Db;
+
+  constructor(db: Db) {
+    this.db = db;
+    this.insert = db.prepare('INSERT INTO audit (at, sender, device, command, origin, outcome, detail, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+  }
+
+  record(e: AuditEntry): void {
+    this.insert.run(e.at, e.sender, e.device, e.command, e.origin, e.outcome, e.detail ?? null, e.payload === undefined ? null : e.payload.slice(0, MAX_PAYLOAD));
+  }
+
+  /** Newest first. */
+  query(filter: { device?: string; sender?: string; limit: number }): AuditEntry[] {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (filter.device) {
+      where.push('device = ?');
+      args.push(filter.device);
+    }
+    if (filter.sender) {
+      where.push('sender = ?');
+      args.push(filter.sender);
+    }
+    const sql = `SELECT at, sender, device, command, origin, outcome, detail, payload FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    type Row = { at: number; sender: string; device: string; command: string; origin: string; outcome: string; detail: string | null; payload: string | null };
+    return (this.db.prepare(sql).all(...args, filter.limit) as Row[]).map((r) => ({
+      at: r.at,
+      sender: r.sender,
+      device: r.device,
+      command: r.command,
+      origin: r.origin,
+      outcome: r.outcome,
+      ...(r.detail !== null ? { detail: r.detail } : {}),
+      ...(r.payload !== null ? { payload: r.payload } : {}),
+    }));
+  }
+}
