@@ -258,7 +258,17 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     };
     xmpp.iqCallee.get(NS_DISCO_INFO, 'query', discoInfoHandler(disco));
     xmpp.iqCallee.get(NS_DISCO_ITEMS, 'query', discoItemsHandler(disco));
-    xmpp.iqCallee.get(NS_PING, 'ping', pingHandler(config.xmpp.domain, this.registry, mayView));
+    xmpp.iqCallee.get(
+      NS_PING,
+      'ping',
+      pingHandler(config.xmpp.domain, this.registry, mayView, (id) => {
+        if (this.delivery.isOwnBarrier(id)) return;
+        this.metrics.inc('foreign_instances_total');
+        if (this.throttle.admit('foreign-instance') === undefined) return;
+        this.log.error({ domain: config.xmpp.domain }, 'another bridge is connected to this component domain; the server splits stanzas between them: run one bridge per domain');
+        this.topics.event('another_instance', { domain: config.xmpp.domain });
+      }),
+    );
     xmpp.iqCallee.get(NS_VERSION, 'query', versionHandler(config.xmpp.domain));
     xmpp.iqCallee.set(NS_COMMAND, 'command', commandIqHandler(this.downlink));
     xmpp.iqCallee.set(NS_ADHOC, 'command', this.adhoc.handler());

@@ -62,6 +62,8 @@ export class Delivery {
   private lastSent = 0;
   private unconfirmed = 0;
   private chain: Promise<boolean> = Promise.resolve(true);
+  private barrierSeq = 0;
+  private readonly barrierIds = new Set<string>();
   private chainGen = -1;
   private barrierTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
@@ -89,6 +91,16 @@ export class Delivery {
     this.expiryTimer = setInterval(() => this.expire(), Math.min(60_000, Math.max(1000, this.opts.maxAgeMs / 10)));
     this.expiryTimer.unref();
     if (this.link.online) this.goOnline();
+  }
+
+  /**
+   * Whether an IQ id is one of our barriers. A barrier ping from our own domain that is not ours means a second
+   * bridge is connected to the same component domain (ejabberd balances between connections; Prosody refuses them).
+   */
+  isOwnBarrier(id: string | undefined): boolean {
+    if (id === undefined || !id.startsWith('barrier-')) return true; // not a barrier at all: nothing to say
+    if (this.barrierIds.size > 10_000) this.barrierIds.clear();
+    return this.barrierIds.has(id);
   }
 
   /** Readings waiting in the outbox (durable) and in the QoS 0 buffer. */
@@ -240,13 +252,16 @@ export class Delivery {
     if (this.lastSent === 0 || this.unconfirmed === 0) return true;
     const upTo = this.lastSent;
     const count = this.unconfirmed;
+    const id = `barrier-${this.instance}-${(this.barrierSeq++).toString(36)}`;
+    this.barrierIds.add(id);
     try {
-      await this.link.request(xml('iq', { type: 'get', to: this.link.domain, from: this.link.domain }, xml('ping', { xmlns: NS_PING })), this.opts.barrierTimeoutMs).catch((err: unknown) => {
+      await this.link.request(xml('iq', { type: 'get', id, to: this.link.domain, from: this.link.domain }, xml('ping', { xmlns: NS_PING })), this.opts.barrierTimeoutMs).catch((err: unknown) => {
         // An error reply is still a reply: the server got the stream up to here.
         if ((err as { name?: string }).name !== 'StanzaError') throw err;
       });
       if (gen !== this.generation) return false;
       const n = this.outbox.confirmUpTo(upTo);
+      this.barrierIds.delete(id);
       this.unconfirmed = Math.max(0, this.unconfirmed - count);
       this.metrics.inc('readings_confirmed_total', undefined, n);
       this.release();

@@ -9,7 +9,7 @@ import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
 import type { MqttClient } from 'mqtt';
 import { startEjabberdTestServer, type EjabberdTestServer } from './ejabberd-harness.js';
-import { closeMqtt, isMessageFrom, isPresenceFrom, jsonOf, mqttClient, removeDir, startBridge, type RunningBridge, type XmppUser } from './harness.js';
+import { closeMqtt, isMessageFrom, isPresenceFrom, jsonOf, mqttClient, nextMqttMessage, removeDir, startBridge, type RunningBridge, type XmppUser } from './harness.js';
 
 const COMPONENT = 'iot.localhost';
 const KITCHEN = 'home-kitchen@iot.localhost';
@@ -236,6 +236,14 @@ describe('ejabberd 23.01 as the XMPP server', function () {
       }
       assert.ok(replies.includes('bridge') && replies.includes('service-unavailable'), `both connections answered: ${replies.join(' ')}`);
       assert.deepEqual([...new Set(replies)].sort(), ['bridge', 'service-unavailable']);
+      // The other instance's delivery barriers (pings from the domain to itself) reach the bridge too, which tells it
+      // that a second bridge is connected: it reports that loudly instead of losing track of its own barriers.
+      await probe.subscribeAsync('mqtt-xmpp-bridge/bridge/event');
+      const noticed = nextMqttMessage(probe, 'mqtt-xmpp-bridge/bridge/event', (p) => p.toString().includes('another_instance'));
+      // 20 pings, each routed to one of the two connections at random: the bridge gets at least one (1 - 2^-20).
+      for (let i = 0; i < 20; i++) await second.send(xml('iq', { type: 'get', id: `barrier-other-${i}`, from: COMPONENT, to: COMPONENT }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
+      await noticed;
+      assert.ok(run.bridge.metrics.get('foreign_instances_total') >= 1, 'the bridge noticed the other instance');
     } finally {
       await second.stop();
     }

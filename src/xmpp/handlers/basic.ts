@@ -9,9 +9,11 @@ import { PRODUCT } from '../../version.js';
 import { errorElement, NS_VERSION } from '../stanzas.js';
 
 /** XEP-0199 §4.2/§4.3: the component and every device the requester may see answer pings with an empty result. */
-export function pingHandler(domain: string, registry: DeviceRegistry, mayView: (d: Device, bare: string) => boolean) {
+export function pingHandler(domain: string, registry: DeviceRegistry, mayView: (d: Device, bare: string) => boolean, onForeignBarrier: (id: string | undefined) => void = () => undefined) {
   return (ctx: IqContext): Element | true => {
     const to = bareJid(ctx.stanza.attrs['to'] ?? '');
+    // Our delivery barriers come back to us through the server; someone else's means a second bridge on this domain.
+    if (to === domain && bareJid(ctx.stanza.attrs['from'] ?? '') === domain) onForeignBarrier(ctx.stanza.attrs['id']);
     if (to === domain) return true;
     const device = registry.byJid(to);
     return device && mayView(device, bareJid(ctx.stanza.attrs['from'] ?? '')) ? true : errorElement('DEVICE_UNKNOWN');
