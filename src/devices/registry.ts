@@ -18,6 +18,7 @@ export interface Identity {
 
 export class DeviceRegistry {
   private readonly byJidMap = new Map<string, Device>();
+  private readonly identities = new WeakMap<Segments, { mapping: Mapping; result: Result<Identity> }>();
   private readonly mappings: ReadonlyMap<string, Mapping>;
 
   constructor(
@@ -35,11 +36,17 @@ export class DeviceRegistry {
     }
   }
 
-  /** The JID a (mapping, segments) pair would have; pure, registers nothing. */
+  /**
+   * The JID a (mapping, segments) pair would have; registers nothing. Remembered per segments object: the topic
+   * routers hand out one per distinct topic, so the hot path forms each device's JID once, not once per publish.
+   */
   identify(mapping: Mapping, segments: Segments): Result<Identity> {
+    const known = this.identities.get(segments);
+    if (known?.mapping === mapping) return known.result;
     const r = formLocalpart(mapping.jid, segments);
-    if (!r.ok) return fail('JID_INVALID', r.reason);
-    return ok({ id: r.localpart, jid: deviceJid(r.localpart, this.domain) });
+    const result: Result<Identity> = r.ok ? ok({ id: r.localpart, jid: deviceJid(r.localpart, this.domain) }) : fail('JID_INVALID', r.reason);
+    this.identities.set(segments, { mapping, result });
+    return result;
   }
 
   /** The device for an identity, registering it on first sight. */

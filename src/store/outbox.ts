@@ -3,6 +3,7 @@
  * the XMPP server has confirmed it received them (a barrier IQ, see xmpp/delivery.ts). Rows are kept in arrival
  * order; the row id is part of the reading's stanza id, so a resent reading carries the same id as the first try.
  */
+import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
 
 export interface OutboxRow {
@@ -20,8 +21,11 @@ export interface NewOutboxRow {
   readonly receivedAt: number;
 }
 
+/** Rows per INSERT statement: one statement per chunk costs far less than one per row. */
+const CHUNK = 64;
+
 export class Outbox {
-  private readonly insertOne;
+  private readonly inserts = new Map<number, Statement>();
   private readonly insertMany: (rows: readonly NewOutboxRow[]) => number[];
   private readonly pageAfter;
   private readonly deleteUpTo;
@@ -30,11 +34,27 @@ export class Outbox {
   private rows: number;
 
   constructor(db: Db) {
-    this.insertOne = db.prepare('INSERT INTO outbox (device_jid, topic, json, received_at) VALUES (?, ?, ?, ?)');
-    // One transaction per batch: one WAL append for many readings (group commit).
-    this.insertMany = db.transaction((rows: readonly NewOutboxRow[]) =>
-      rows.map((r) => Number(this.insertOne.run(r.deviceJid, r.topic, r.json, r.receivedAt).lastInsertRowid)),
-    );
+    const insert = (n: number): Statement => {
+      let st = this.inserts.get(n);
+      if (!st) {
+        st = db.prepare(`INSERT INTO outbox (device_jid, topic, json, received_at) VALUES ${Array(n).fill('(?, ?, ?, ?)').join(', ')}`);
+        this.inserts.set(n, st);
+      }
+      return st;
+    };
+    // One transaction per batch: one WAL append for many readings (group commit). Rows of one INSERT get
+    // consecutive ids (AUTOINCREMENT, single writer), so the last id gives all of them.
+    this.insertMany = db.transaction((rows: readonly NewOutboxRow[]) => {
+      const ids: number[] = [];
+      for (let i = 0; i < rows.length; i += CHUNK) {
+        const chunk = rows.slice(i, i + CHUNK);
+        const args: (string | number)[] = [];
+        for (const r of chunk) args.push(r.deviceJid, r.topic, r.json, r.receivedAt);
+        const last = Number(insert(chunk.length).run(...args).lastInsertRowid);
+        for (let k = chunk.length - 1; k >= 0; k--) ids.push(last - k);
+      }
+      return ids;
+    });
     this.pageAfter = db.prepare('SELECT id, device_jid, topic, json, received_at FROM outbox WHERE id > ? ORDER BY id LIMIT ?');
     this.deleteUpTo = db.prepare('DELETE FROM outbox WHERE id <= ?');
     this.deleteOlder = db.prepare('DELETE FROM outbox WHERE received_at < ?');
