@@ -20,18 +20,14 @@
  * Erlang inetrc is not consulted. Give each server its own loopback address with s2sPort 5269 and put the
  * names in /etc/hosts, or use IP-literal domains (host '127.0.0.12'), which need no name resolution at all.
  */
-import { execFile, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { EventEmitter } from 'node:events';
-import { accessSync, constants } from 'node:fs';
-import { chown, lstat, mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chown, lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { freePort, listeningPorts, waitForPort } from './ports.js';
+import { assertListening, freePort, pickPort } from './ports.js';
+import { inInstanceDir, isExecutable, ManagedServer, SETPRIV, withParentDeathSignal, type Command } from './process.js';
 
 export interface EjabberdComponent {
   domain: string;
@@ -113,15 +109,12 @@ const EJABBERDCTL = '/usr/sbin/ejabberdctl';
 const SYSTEM_CTL_CONFIG = '/etc/ejabberd/ejabberdctl.cfg';
 const ERL = '/usr/bin/erl';
 const RUN_AS_USER = 'ejabberd';
-// The kernel SIGKILLs the child when its parent dies (see the header comment). setpriv execs its command.
-const SETPRIV = '/usr/bin/setpriv';
 
 const DEFAULT_START_TIMEOUT_MS = 60_000;
 /** For `ejabberdctl stop` and then for the VM to exit, each. */
 const STOP_TIMEOUT_MS = 15_000;
 const CTL_TIMEOUT_MS = 30_000;
 const STATUS_PROBE_TIMEOUT_MS = 10_000;
-const LOG_TAIL_LINES = 30;
 /** Stanza limit of every listener; Prosody's are 256 KiB (c2s) and 512 KiB (s2s, components). */
 const MAX_STANZA_SIZE = 1024 * 1024;
 /**
@@ -131,15 +124,6 @@ const MAX_STANZA_SIZE = 1024 * 1024;
 const MAX_FSM_QUEUE = 100_000;
 
 const execFileAsync = promisify(execFile);
-
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Absolute path of ejabberdctl, or undefined when ejabberd is not installed. */
 export function ejabberdBinary(): string | undefined {
@@ -299,39 +283,6 @@ function renderCtlConfig(systemCfg: string, dir: string, distPort: number, cooki
   return `${systemCfg.trimEnd()}\n${overrides.join('\n')}\n`;
 }
 
-// Children still running when Node exits (a test that forgot stop(), an uncaught exception) are killed so
-// they do not linger holding ports. The hook is installed only while there is something to kill.
-const liveGroups = new Set<number>();
-function killLiveGroups(): void {
-  for (const pgid of liveGroups) killGroup(pgid, 'SIGKILL');
-}
-function track(pgid: number): void {
-  if (liveGroups.size === 0) process.on('exit', killLiveGroups);
-  liveGroups.add(pgid);
-}
-function untrack(pgid: number): void {
-  liveGroups.delete(pgid);
-  if (liveGroups.size === 0) process.off('exit', killLiveGroups);
-}
-
-function killGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // ESRCH: the group is already gone.
-  }
-}
-
-async function tail(file: string, lines: number): Promise<string> {
-  try {
-    const text = await readFile(file, 'utf8');
-    return text.trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '';
-  }
-}
-
-
 /** uid and gid of `user`, or undefined when it does not exist. */
 async function userIds(user: string): Promise<{ uid: number; gid: number } | undefined> {
   try {
@@ -349,24 +300,12 @@ async function chownTree(path: string, uid: number, gid: number): Promise<void> 
   for (const entry of await readdir(path)) await chownTree(join(path, entry), uid, gid);
 }
 
-interface Running {
-  child: ChildProcess;
-  /** The process group of the instance (detached: the group id is the child's pid). */
-  pgid: number;
-  exited: Promise<void>;
-  /** Set before we stop the process, so its exit is not reported as unexpected. */
-  expected: boolean;
-  stopping?: Promise<void>;
-}
-
-type EjabberdEvents = { exit: [code: number | null, signal: string | null] };
-
 interface CtlResult {
   code: number;
   output: string;
 }
 
-class EjabberdServer extends EventEmitter<EjabberdEvents> implements EjabberdInstance {
+class EjabberdServer extends ManagedServer implements EjabberdInstance {
   readonly configFile: string;
   readonly ctlConfigFile: string;
   readonly logDir: string;
@@ -374,12 +313,11 @@ class EjabberdServer extends EventEmitter<EjabberdEvents> implements EjabberdIns
   /** ejabberdctl's own stdout/stderr: start-up errors are printed there before logging is set up. */
   readonly consoleFile: string;
   readonly pidFile: string;
-  private running: Running | undefined;
 
   constructor(
     private readonly binary: string,
-    readonly dir: string,
-    private readonly createdDir: boolean,
+    dir: string,
+    createdDir: boolean,
     readonly host: string,
     readonly listen: string,
     readonly c2sPort: number,
@@ -391,7 +329,7 @@ class EjabberdServer extends EventEmitter<EjabberdEvents> implements EjabberdIns
     private readonly runAs: { uid: number; gid: number } | undefined,
     private readonly startTimeoutMs: number,
   ) {
-    super();
+    super(dir, createdDir, STOP_TIMEOUT_MS);
     this.configFile = join(dir, 'ejabberd.yml');
     this.ctlConfigFile = join(dir, 'ejabberdctl.cfg');
     this.logDir = join(dir, 'logs');
@@ -400,17 +338,13 @@ class EjabberdServer extends EventEmitter<EjabberdEvents> implements EjabberdIns
     this.pidFile = join(dir, 'ejabberd.pid');
   }
 
-  get pid(): number | undefined {
-    return this.running?.child.pid;
-  }
-
   private beam: number | undefined;
   get beamPid(): number | undefined {
-    return this.running ? this.beam : undefined;
+    return this.proc?.pid === undefined ? undefined : this.beam;
   }
 
   /** setpriv arguments that run a command as the ejabberd user with a parent-death signal. */
-  private command(args: string[]): [string, string[]] {
+  private command(args: string[]): Command {
     const ctlArgs = [
       '--config-dir', this.dir,
       '--ctl-config', this.ctlConfigFile,
@@ -419,11 +353,10 @@ class EjabberdServer extends EventEmitter<EjabberdEvents> implements EjabberdIns
       '--node', this.node,
       ...args,
     ];
-    if (!isExecutable(SETPRIV)) return [this.binary, ctlArgs];
     // As root, ejabberdctl would switch users with su, which forks and drops the parent-death signal; so
     // switch here. Not root: ejabberdctl itself insists on being run by root or by 'ejabberd'.
     const user = this.runAs ? ['--reuid', String(this.runAs.uid), '--regid', String(this.runAs.gid), '--init-groups'] : [];
-    return [SETPRIV, [...user, '--pdeathsig', 'KILL', '--', this.binary, ...ctlArgs]];
+    return withParentDeathSignal(this.binary, ctlArgs, user);
   }
 
   private get env(): NodeJS.ProcessEnv {
@@ -433,7 +366,7 @@ class EjabberdServer extends EventEmitter<EjabberdEvents> implements EjabberdIns
 
   /** Runs `ejabberdctl … ARGS` to completion; never rejects for a non-zero exit. */
   private async ctl(args: string[], timeoutMs = CTL_TIMEOUT_MS): Promise<CtlResult> {
-    const [command, argv] = this.command(args);
+    const { command, args: argv } = this.command(args);
     try {
       const { stdout, stderr } = await execFileAsync(command, argv, { cwd: this.spoolDir, env: this.env, timeout: timeoutMs, killSignal: 'SIGKILL' });
       return { code: 0, output: `${stdout}${stderr}`.trim() };
@@ -444,108 +377,47 @@ class EjabberdServer extends EventEmitter<EjabberdEvents> implements EjabberdIns
     }
   }
 
-  private async logs(): Promise<string> {
-    const parts = [
-      await tail(join(this.logDir, 'error.log'), LOG_TAIL_LINES),
-      await tail(join(this.logDir, 'ejabberd.log'), LOG_TAIL_LINES),
-      await tail(this.consoleFile, LOG_TAIL_LINES),
-    ];
-    return parts.filter(Boolean).join('\n');
-  }
-
   /** Spawns ejabberd and resolves once it reports itself started; kills it on any failure. */
   async launch(): Promise<void> {
     this.beam = undefined;
     await rm(this.pidFile, { force: true });
-    const out = await open(this.consoleFile, 'a');
-    let child: ChildProcess;
-    try {
-      const [command, argv] = this.command(['foreground']);
-      // A file descriptor, not a pipe: pipes would keep our event loop busy and could fill up and block the VM.
-      // detached: a process group of its own, so one signal reaches ejabberdctl, the VM and its helpers.
-      child = spawn(command, argv, { cwd: this.spoolDir, env: this.env, stdio: ['ignore', out.fd, out.fd], detached: true });
-    } finally {
-      await out.close();
-    }
-    let spawnError: Error | undefined;
-    const pgid = child.pid;
-    const run: Running = {
-      child,
-      pgid: pgid ?? -1,
-      expected: false,
-      exited: new Promise((resolve) => {
-        // 'on', not 'once': a later 'error' (a failed kill) without a listener would crash the process.
-        child.on('error', (err) => {
-          spawnError = err;
-          // A failed spawn emits no 'exit'.
-          if (child.pid === undefined) resolve();
-        });
-        child.once('exit', (code, signal) => {
-          // Helpers left in the group (the VM if ejabberdctl alone was killed, erl_child_setup) go with it.
-          if (pgid !== undefined) {
-            killGroup(pgid, 'SIGKILL');
-            untrack(pgid);
-          }
-          if (this.running === run) this.running = undefined;
-          if (!run.expected) this.emit('exit', code, signal);
-          resolve();
-        });
-      }),
-    };
-    this.running = run;
-    if (pgid !== undefined) track(pgid);
-
-    try {
-      const isAlive = (): boolean => this.running === run && child.exitCode === null && child.signalCode === null && !spawnError;
-      const deadline = Date.now() + this.startTimeoutMs;
-      const remaining = (): number => Math.max(0, deadline - Date.now());
+    const proc = await this.spawn({
+      ...this.command(['foreground']),
+      cwd: this.spoolDir,
+      env: this.env,
+      consoleFile: this.consoleFile,
+      // One signal reaches ejabberdctl, the VM and its helpers; helpers left in the group when ejabberdctl exits
+      // (the VM if ejabberdctl alone was killed, erl_child_setup) go with it.
+      processGroup: true,
+    });
+    const logs = [join(this.logDir, 'error.log'), join(this.logDir, 'ejabberd.log'), this.consoleFile];
+    await proc.confirmStart('ejabberd', logs, async () => {
       const ports = [this.c2sPort, this.componentPort, this.s2sPort];
-      for (const port of ports) await waitForPort(this.listen, port, remaining(), isAlive);
       // ejabberd binds its listeners while it is still starting: wait until it says it is running, which is
       // also what ejabberdctl register needs.
-      for (;;) {
-        const status = await this.ctl(['status'], Math.max(1000, Math.min(STATUS_PROBE_TIMEOUT_MS, remaining())));
-        if (status.code === 0) break;
-        if (!isAlive()) throw new Error('process exited during start-up');
-        if (remaining() === 0) throw new Error(`ejabberdctl status still says "${status.output}" after ${this.startTimeoutMs} ms`);
-        await sleep(200);
-      }
-      if (!isAlive()) throw new Error('process exited during start-up');
+      await proc.waitUntilReady({
+        host: this.listen,
+        ports,
+        timeoutMs: this.startTimeoutMs,
+        pollMs: 200,
+        probe: async (remainingMs) => {
+          const status = await this.ctl(['status'], Math.max(1000, Math.min(STATUS_PROBE_TIMEOUT_MS, remainingMs)));
+          return status.code === 0 ? undefined : `ejabberdctl status still says "${status.output}"`;
+        },
+      });
       const beam = Number.parseInt(await readFile(this.pidFile, 'utf8').catch(() => ''), 10);
       this.beam = Number.isInteger(beam) && beam > 0 ? beam : undefined;
       // The port probes may have reached another process holding one of our ports (ejabberd only logs a
       // failed listener and carries on).
-      const owned = this.beam === undefined ? undefined : await listeningPorts(this.beam);
-      const missing = owned && ports.filter((p) => !owned.has(p));
-      if (missing && missing.length > 0) throw new Error(`port(s) ${missing.join(', ')} on ${this.listen} already in use by another process`);
-    } catch (err) {
-      run.expected = true;
-      killGroup(run.pgid, 'SIGKILL');
-      await run.exited;
-      const reason = spawnError ?? err;
-      const logs = await this.logs();
-      throw new Error(`ejabberd did not start (${reason instanceof Error ? reason.message : String(reason)})${logs ? `:\n${logs}` : ''}`, { cause: reason });
-    }
-  }
-
-  /** Resolves true when `run` exits within `ms`, false otherwise; leaves no timer behind. */
-  private async exitsWithin(run: Running, ms: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), ms);
+      await assertListening(this.beam, this.listen, ports);
     });
-    try {
-      return await Promise.race([run.exited.then(() => true), timedOut]);
-    } finally {
-      clearTimeout(timer); // otherwise the timer alone would hold the event loop open
-    }
   }
 
-  stop(): Promise<void> {
-    const run = this.running;
-    if (!run) return Promise.resolve();
-    run.stopping ??= (async () => {
-      run.expected = true;
+  /** `ejabberdctl stop` rather than SIGTERM, which would kill ejabberdctl and, through its death signal, the VM. */
+  override stop(): Promise<void> {
+    const proc = this.proc;
+    if (!proc) return Promise.resolve();
+    return proc.stop(STOP_TIMEOUT_MS, async () => {
       const result = await this.ctl(['stop'], STOP_TIMEOUT_MS);
       if (result.code !== 0 && this.beam !== undefined) {
         // The node did not take the command: SIGTERM makes the VM shut down cleanly (init:stop()). Sent to
@@ -556,25 +428,7 @@ class EjabberdServer extends EventEmitter<EjabberdEvents> implements EjabberdIns
           // already gone
         }
       }
-      if (!(await this.exitsWithin(run, STOP_TIMEOUT_MS))) {
-        killGroup(run.pgid, 'SIGKILL');
-        await run.exited;
-      }
-    })();
-    return run.stopping;
-  }
-
-  async kill(): Promise<void> {
-    const run = this.running;
-    if (!run) return;
-    run.expected = true;
-    killGroup(run.pgid, 'SIGKILL');
-    await run.exited;
-  }
-
-  async restart(): Promise<void> {
-    await this.stop();
-    await this.launch();
+    });
   }
 
   async register(user: string, password: string): Promise<void> {
@@ -585,17 +439,6 @@ class EjabberdServer extends EventEmitter<EjabberdEvents> implements EjabberdIns
     }
     if (result.code !== 0) throw new Error(`ejabberdctl register ${user}@${this.host} failed (exit ${result.code}): ${result.output}`);
   }
-
-  async removeDir(): Promise<void> {
-    await this.stop();
-    if (this.createdDir) await rm(this.dir, { recursive: true, force: true });
-  }
-}
-
-async function pickPort(requested: number | undefined, listen: string): Promise<number> {
-  if (requested === undefined || requested === 0) return freePort(listen);
-  if (!Number.isInteger(requested) || requested < 0 || requested > 65535) throw new Error(`invalid port: ${requested}`);
-  return requested;
 }
 
 /** Writes DIR/ejabberd.yml and DIR/ejabberdctl.cfg, starts ejabberd and resolves once it runs. */
@@ -611,10 +454,8 @@ export async function startEjabberd(opts: EjabberdOptions = {}): Promise<Ejabber
 
   const host = opts.host ?? 'localhost';
   const listen = opts.listen ?? '127.0.0.1';
-  const createdDir = opts.dir === undefined;
-  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'mxb-ejabberd-')));
 
-  try {
+  return inInstanceDir(opts.dir, 'mxb-ejabberd-', async (dir, createdDir) => {
     for (const sub of ['spool', 'logs', 'modules.d', 'modules']) await mkdir(join(dir, sub), { recursive: true });
     const c2sPort = await pickPort(opts.c2sPort, listen);
     const componentPort = await pickPort(opts.componentPort, listen);
@@ -675,9 +516,5 @@ export async function startEjabberd(opts: EjabberdOptions = {}): Promise<Ejabber
     if (runAs) await chownTree(dir, runAs.uid, runAs.gid);
     await server.launch();
     return server;
-  } catch (err) {
-    // The error carries the log tail; a temp dir nobody can reach any more would only leak.
-    if (createdDir) await rm(dir, { recursive: true, force: true });
-    throw err;
-  }
+  });
 }

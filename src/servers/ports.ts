@@ -1,5 +1,6 @@
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
+import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const POLL_INTERVAL_MS = 50;
@@ -35,17 +36,37 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   throw new Error(`no unused free port found on ${host}`);
 }
 
-function tryConnect(host: string, port: number): Promise<boolean> {
+/** `requested`, checked, or a free port on `listen` when it is 0 or undefined. */
+export async function pickPort(requested: number | undefined, listen: string): Promise<number> {
+  if (requested === undefined || requested === 0) return freePort(listen);
+  if (!Number.isInteger(requested) || requested < 0 || requested > 65535) throw new Error(`invalid port: ${requested}`);
+  return requested;
+}
+
+/**
+ * One TCP conversation with host:port, bounded by `timeoutMs`: `converse` attaches its handlers to the socket and
+ * calls `done` with the outcome; an error or the timeout count as false. The socket is destroyed at the end.
+ */
+export function probeSocket(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  converse: (socket: Socket, done: (ok: boolean) => void) => void,
+): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host, port });
     const done = (ok: boolean): void => {
       socket.destroy();
       resolve(ok);
     };
-    socket.setTimeout(CONNECT_ATTEMPT_TIMEOUT_MS, () => done(false));
-    socket.once('connect', () => done(true));
+    socket.setTimeout(timeoutMs, () => done(false));
     socket.once('error', () => done(false));
+    converse(socket, done);
   });
+}
+
+function tryConnect(host: string, port: number): Promise<boolean> {
+  return probeSocket(host, port, CONNECT_ATTEMPT_TIMEOUT_MS, (socket, done) => socket.once('connect', () => done(true)));
 }
 
 /**
@@ -92,4 +113,16 @@ export async function listeningPorts(pid: number): Promise<Set<number> | undefin
     }
   }
   return ports;
+}
+
+/**
+ * Throws when `pid` does not itself listen on every one of `ports`: a readiness probe may have reached another
+ * process holding one of them. Nothing is checked without a pid or where /proc is not available.
+ */
+export async function assertListening(pid: number | undefined, host: string, ports: readonly number[]): Promise<void> {
+  const owned = pid === undefined ? undefined : await listeningPorts(pid);
+  const missing = owned && ports.filter((p) => !owned.has(p));
+  if (missing && missing.length > 0) {
+    throw new Error(`${ports.length === 1 ? 'port' : 'port(s)'} ${missing.join(', ')} on ${host} already in use by another process`);
+  }
 }

@@ -6,9 +6,10 @@
  * Memory is measured as this process' RSS (bridge, broker and the attacking sockets together), before and after.
  */
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { MqttClient } from 'mqtt';
 import { WebSocket } from 'ws';
+import { connectBody, connectPacket, fixedHeader, openSocket, subscribePacket } from '../support/mqtt-bytes.js';
 import {
   closeMqtt,
   mqttClient,
@@ -27,47 +28,9 @@ const EVENT_TOPIC = 'mqtt-xmpp-bridge/bridge/event';
 // ---------------------------------------------------------------------------------------------------------------
 // Raw bytes (MQTT 3.1.1 §2–3), just what these tests need.
 
-function remainingLength(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return Buffer.from(out);
-}
-
-function utf8(s: string): Buffer {
-  const b = Buffer.from(s);
-  return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
-}
-
-/** CONNECT (clean session, keep alive 60) for `clientId`. */
-function connectPacket(clientId: string): Buffer {
-  const body = Buffer.concat([utf8('MQTT'), Buffer.from([4, 0x02, 0, 60]), utf8(clientId)]);
-  return Buffer.concat([Buffer.from([0x10]), remainingLength(body.length), body]);
-}
-
 /** The start of a CONNECT whose fixed header declares `declared` bytes; the rest is meant to follow as a stream. */
 function connectHeader(declared: number): Buffer {
-  return Buffer.concat([Buffer.from([0x10]), remainingLength(declared), utf8('MQTT'), Buffer.from([4, 0x02, 0, 60]), utf8('big')]);
-}
-
-function subscribePacket(packetId: number, filter: string, qos: number): Buffer {
-  const body = Buffer.concat([Buffer.from([packetId >> 8, packetId & 0xff]), utf8(filter), Buffer.from([qos])]);
-  return Buffer.concat([Buffer.from([0x82]), remainingLength(body.length), body]);
-}
-
-async function openSocket(url: string): Promise<Socket> {
-  const u = new URL(url);
-  const socket = connect({ host: u.hostname, port: Number(u.port) });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
-  socket.on('error', () => undefined); // a reset is how the server closes; 'close' follows
-  return socket;
+  return Buffer.concat([fixedHeader(0x10, declared), connectBody({ clientId: 'big' })]);
 }
 
 /** The next `n` bytes the server sends (CONNACK, SUBACK…), within a bound. */
@@ -187,6 +150,25 @@ function collectEvents(observer: MqttClient, type: string): { events: BrokerEven
   return { events, next };
 }
 
+/** A bridge on `server` with these embedded-broker options, and an observer subscribed to `topics`. */
+async function startObserved(
+  server: TestServer,
+  embedded: Record<string, unknown>,
+  topics: string | string[] = EVENT_TOPIC,
+): Promise<{ run: RunningBridge; observer: MqttClient }> {
+  const run = await startBridge({ server, config: { mqtt: { embedded } } });
+  const observer = await mqttClient(run.mqttUrl, { clientId: 'observer' });
+  await observer.subscribeAsync(topics);
+  return { run, observer };
+}
+
+/** Closes the clients, stops the bridge and removes its directory; for after() hooks, so any of them may be missing. */
+async function stopBridge(run: RunningBridge | undefined, ...clients: (MqttClient | undefined)[]): Promise<void> {
+  await closeMqtt(...clients);
+  await run?.stop();
+  if (run) removeDir(run.dir);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 
 describe('embedded broker hardening (fault injection)', function () {
@@ -206,15 +188,11 @@ describe('embedded broker hardening (fault injection)', function () {
     let observer: MqttClient;
 
     before(async function () {
-      run = await startBridge({ server, config: { mqtt: { embedded: { drainTimeoutMs: 1000 } } } });
-      observer = await mqttClient(run.mqttUrl, { clientId: 'observer' });
-      await observer.subscribeAsync(EVENT_TOPIC);
+      ({ run, observer } = await startObserved(server, { drainTimeoutMs: 1000 }));
     });
 
     after(async function () {
-      await closeMqtt(observer);
-      await run?.stop();
-      if (run) removeDir(run.dir);
+      await stopBridge(run, observer);
     });
 
     it('(1) a CONNECT declaring 150 MB is closed before 1 MiB more is accepted, and memory stays bounded', async function () {
@@ -251,9 +229,9 @@ describe('embedded broker hardening (fault injection)', function () {
       const N = 2000;
       // The frozen subscriber: subscribes to t/# and then never reads again.
       const frozen = await openSocket(run.mqttUrl);
-      frozen.write(connectPacket('frozen'));
+      frozen.write(connectPacket({ clientId: 'frozen' }));
       assert.equal((await readBytes(frozen, 4)).toString('hex'), '20020000');
-      frozen.write(subscribePacket(1, 't/#', 0));
+      frozen.write(subscribePacket(1, [['t/#', 0]]));
       assert.equal((await readBytes(frozen, 5)).toString('hex'), '9003000100');
       frozen.pause();
 
@@ -319,9 +297,7 @@ describe('embedded broker hardening (fault injection)', function () {
     });
 
     after(async function () {
-      await closeMqtt(...clients);
-      await run?.stop();
-      if (run) removeDir(run.dir);
+      await stopBridge(run, ...clients);
     });
 
     it('closes the 6th connection (TCP or WebSocket) at once; the 5 others keep working', async function () {
@@ -335,7 +311,7 @@ describe('embedded broker hardening (fault injection)', function () {
       const sixth = await openSocket(run.mqttUrl);
       const got: Buffer[] = [];
       sixth.on('data', (d: Buffer) => got.push(d));
-      sixth.write(connectPacket('limit-6'));
+      sixth.write(connectPacket({ clientId: 'limit-6' }));
       await closedWithin(sixth, 5000);
       assert.equal(Buffer.concat(got).length, 0, 'no CONNACK');
 
@@ -344,7 +320,7 @@ describe('embedded broker hardening (fault injection)', function () {
       let wsMessages = 0;
       ws.on('message', () => (wsMessages += 1));
       ws.on('error', () => undefined);
-      ws.on('open', () => ws.send(connectPacket('limit-ws')));
+      ws.on('open', () => ws.send(connectPacket({ clientId: 'limit-ws' })));
       const code = await new Promise<number>((resolve) => ws.once('close', (c: number) => resolve(c)));
       assert.equal(wsMessages, 0, 'no CONNACK over WebSocket');
       console.log(`      6th TCP connection closed; 6th WebSocket closed with code ${code}`);
@@ -386,16 +362,12 @@ describe('embedded broker hardening (fault injection)', function () {
     let publisher: MqttClient;
 
     before(async function () {
-      run = await startBridge({ server, config: { mqtt: { embedded: { rateLimit: { messagesPerSecond: 20, burst: 5, policy: 'delay' } } } } });
-      observer = await mqttClient(run.mqttUrl, { clientId: 'observer' });
-      await observer.subscribeAsync([EVENT_TOPIC, 't/rate']);
+      ({ run, observer } = await startObserved(server, { rateLimit: { messagesPerSecond: 20, burst: 5, policy: 'delay' } }, [EVENT_TOPIC, 't/rate']));
       publisher = await mqttClient(run.mqttUrl, { clientId: 'fast' });
     });
 
     after(async function () {
-      await closeMqtt(observer, publisher);
-      await run?.stop();
-      if (run) removeDir(run.dir);
+      await stopBridge(run, observer, publisher);
     });
 
     it('holds publishes over the rate: all 60 are acknowledged, in order, none lost, and every delay is counted', async function () {
@@ -435,15 +407,11 @@ describe('embedded broker hardening (fault injection)', function () {
     let observer: MqttClient;
 
     before(async function () {
-      run = await startBridge({ server, config: { mqtt: { embedded: { rateLimit: { messagesPerSecond: 20, burst: 5, policy: 'disconnect' } } } } });
-      observer = await mqttClient(run.mqttUrl, { clientId: 'observer' });
-      await observer.subscribeAsync(EVENT_TOPIC);
+      ({ run, observer } = await startObserved(server, { rateLimit: { messagesPerSecond: 20, burst: 5, policy: 'disconnect' } }));
     });
 
     after(async function () {
-      await closeMqtt(observer);
-      await run?.stop();
-      if (run) removeDir(run.dir);
+      await stopBridge(run, observer);
     });
 
     it('closes a client that publishes over the rate', async function () {

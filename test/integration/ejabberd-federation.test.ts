@@ -11,13 +11,11 @@ import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
 import type { MqttClient } from 'mqtt';
 import { startEjabberd, type EjabberdInstance } from '../../src/servers/ejabberd.js';
-import { startProsody, type ProsodyInstance } from '../../src/servers/prosody.js';
+import type { ProsodyInstance } from '../../src/servers/prosody.js';
 import { requireEjabberd } from './ejabberd-harness.js';
+import { NS_COMMAND, PLUG, SERVER_A_HOSTS, setCommand, startBridgeOnA, startKettle, startServerA } from './federation-harness.js';
 import { addHosts } from './hosts.js';
-import { closeMqtt, isMessageFrom, isPresenceFrom, mqttClient, removeDir, ROOT, SHIPPED_SCHEMAS, startBridge, XmppUser, type RunningBridge } from './harness.js';
-
-const PLUG = 'plug-kettle@iot.a.test';
-const NS_COMMAND = 'urn:mqtt-xmpp-bridge:command:0';
+import { closeMqtt, isMessageFrom, isPresenceFrom, removeDir, ROOT, XmppUser, type RunningBridge } from './harness.js';
 
 describe('federation: a device on Prosody (a.test), a user on ejabberd (e.test)', function () {
   this.timeout(90_000);
@@ -31,29 +29,18 @@ describe('federation: a device on Prosody (a.test), a user on ejabberd (e.test)'
 
   before(async function () {
     requireEjabberd();
-    removeHosts = addHosts({ '127.0.0.2': ['a.test', 'iot.a.test'], '127.0.0.4': ['e.test'] });
+    removeHosts = addHosts({ ...SERVER_A_HOSTS, '127.0.0.4': ['e.test'] });
     const secret = randomBytes(12).toString('hex');
     [serverA, serverE] = await Promise.all([
-      startProsody({ host: 'a.test', listen: '127.0.0.2', s2sPort: 5269, federation: true, components: [{ domain: 'iot.a.test', secret }] }),
+      startServerA(secret),
       startEjabberd({ host: 'e.test', listen: '127.0.0.4', s2sPort: 5269, federation: true }),
     ]);
     await serverE.register('erin', 'pw-erin');
     await serverE.register('frank', 'pw-frank');
-    run = await startBridge({
-      server: { prosody: serverA, secret, domain: 'iot.a.test', service: `xmpp://127.0.0.2:${serverA.componentPort}`, user: () => Promise.reject(new Error('unused')), stop: () => serverA.stop() },
-      mappings: [join(ROOT, 'test/fixtures/federation-ejabberd/mappings')],
-      schemas: [SHIPPED_SCHEMAS],
-      config: { xmpp: { serverDomain: 'a.test' } },
-    });
+    run = await startBridgeOnA(serverA, secret, join(ROOT, 'test/fixtures/federation-ejabberd/mappings'));
     erin = await XmppUser.connect(serverE, 'erin', 'pw-erin');
     frank = await XmppUser.connect(serverE, 'frank', 'pw-frank');
-    plug = await mqttClient(run.mqttUrl, { clientId: 'kettle' });
-    await plug.subscribeAsync('plugs/kettle/set', { qos: 1 });
-    plug.on('message', (_t, payload) => {
-      const cmd = JSON.parse(payload.toString()) as { state: string };
-      void plug.publishAsync('plugs/kettle/state', JSON.stringify({ state: cmd.state, power: 5 }), { qos: 1 });
-    });
-    await plug.publishAsync('plugs/kettle/availability', 'online', { qos: 1, retain: true });
+    plug = await startKettle(run.mqttUrl);
   });
 
   after(async function () {
@@ -78,10 +65,7 @@ describe('federation: a device on Prosody (a.test), a user on ejabberd (e.test)'
   });
 
   it('lets the ejabberd user command the device and get the result', async function () {
-    const reply = await erin.iq(
-      xml('iq', { type: 'set', to: PLUG }, xml('command', { xmlns: NS_COMMAND, name: 'set' }, xml('json', { xmlns: 'urn:xmpp:json:0' }, '{"state":"ON"}'))),
-      30_000,
-    );
+    const reply = await erin.iq(setCommand(PLUG, '{"state":"ON"}'), 30_000);
     assert.equal(reply.attrs['type'], 'result');
     const cmd = reply.getChild('command', NS_COMMAND)!;
     assert.equal(cmd.attrs['status'], 'confirmed');
@@ -94,10 +78,7 @@ describe('federation: a device on Prosody (a.test), a user on ejabberd (e.test)'
 
   it('refuses a command from an ejabberd user who may view but not operate the device, with the error carried back over S2S', async function () {
     assert.equal((await subscribe(frank, PLUG)).attrs['type'], 'subscribed', 'every e.test user is a viewer');
-    const reply = await frank.iq(
-      xml('iq', { type: 'set', to: PLUG }, xml('command', { xmlns: NS_COMMAND, name: 'set' }, xml('json', { xmlns: 'urn:xmpp:json:0' }, '{"state":"ON"}'))),
-      30_000,
-    );
+    const reply = await frank.iq(setCommand(PLUG, '{"state":"ON"}'), 30_000);
     assert.equal(reply.attrs['type'], 'error');
     assert.equal(reply.getChild('error')?.getChildElements()[0]?.name, 'forbidden');
     const chat = frank.waitFor(isMessageFrom(PLUG, (m) => /^[✓✗]/.test(m.getChildText('body') ?? '')), 'the chat command reply', 30_000);

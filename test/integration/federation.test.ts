@@ -12,10 +12,9 @@ import { promisify } from 'node:util';
 import xml from '@xmpp/xml';
 import type { MqttClient } from 'mqtt';
 import { startProsody, type ProsodyInstance } from '../../src/servers/prosody.js';
+import { PLUG, SERVER_A_HOSTS, setCommand, startBridgeOnA, startKettle, startServerA } from './federation-harness.js';
 import { addHosts } from './hosts.js';
-import { closeMqtt, isMessageFrom, isPresenceFrom, mqttClient, removeDir, ROOT, SHIPPED_SCHEMAS, startBridge, XmppUser, type RunningBridge } from './harness.js';
-
-const PLUG = 'plug-kettle@iot.a.test';
+import { closeMqtt, isMessageFrom, isPresenceFrom, removeDir, ROOT, XmppUser, type RunningBridge } from './harness.js';
 
 describe('federation: a device on server A, users on server B', function () {
   this.timeout(60_000);
@@ -28,28 +27,17 @@ describe('federation: a device on server A, users on server B', function () {
   let plug: MqttClient;
 
   before(async function () {
-    removeHosts = addHosts({ '127.0.0.2': ['a.test', 'iot.a.test'], '127.0.0.3': ['b.test', 'c.test'] });
+    removeHosts = addHosts({ ...SERVER_A_HOSTS, '127.0.0.3': ['b.test', 'c.test'] });
     const secret = randomBytes(12).toString('hex');
-    serverA = await startProsody({ host: 'a.test', listen: '127.0.0.2', s2sPort: 5269, federation: true, components: [{ domain: 'iot.a.test', secret }] });
+    serverA = await startServerA(secret);
     serverB = await startProsody({ host: 'b.test', listen: '127.0.0.3', s2sPort: 5269, federation: true, extraGlobalConfig: 'VirtualHost "c.test"' });
     await serverB.register('bob', 'pw-bob');
     // prosodyctl registers on the instance's main host; c.test accounts need the host named explicitly.
     await registerOn(serverB, 'carol', 'c.test', 'pw-carol');
-    run = await startBridge({
-      server: { prosody: serverA, secret, domain: 'iot.a.test', service: `xmpp://127.0.0.2:${serverA.componentPort}`, user: () => Promise.reject(new Error('unused')), stop: () => serverA.stop() },
-      mappings: [join(ROOT, 'test/fixtures/federation/mappings')],
-      schemas: [SHIPPED_SCHEMAS],
-      config: { xmpp: { serverDomain: 'a.test' } },
-    });
+    run = await startBridgeOnA(serverA, secret, join(ROOT, 'test/fixtures/federation/mappings'));
     bob = await XmppUser.connect(serverB, 'bob', 'pw-bob');
     carol = await XmppUser.connect(serverB, 'carol', 'pw-carol', 'c.test');
-    plug = await mqttClient(run.mqttUrl, { clientId: 'kettle' });
-    await plug.subscribeAsync('plugs/kettle/set', { qos: 1 });
-    plug.on('message', (_t, payload) => {
-      const cmd = JSON.parse(payload.toString()) as { state: string };
-      void plug.publishAsync('plugs/kettle/state', JSON.stringify({ state: cmd.state, power: 5 }), { qos: 1 });
-    });
-    await plug.publishAsync('plugs/kettle/availability', 'online', { qos: 1, retain: true });
+    plug = await startKettle(run.mqttUrl);
   });
 
   after(async function () {
@@ -75,10 +63,7 @@ describe('federation: a device on server A, users on server B', function () {
   });
 
   it('lets the remote user command the device and get the result', async function () {
-    const reply = await bob.iq(
-      xml('iq', { type: 'set', to: PLUG }, xml('command', { xmlns: 'urn:mqtt-xmpp-bridge:command:0', name: 'set' }, xml('json', { xmlns: 'urn:xmpp:json:0' }, '{"state":"ON"}'))),
-      30_000,
-    );
+    const reply = await bob.iq(setCommand(PLUG, '{"state":"ON"}'), 30_000);
     assert.equal(reply.attrs['type'], 'result');
     assert.equal(reply.getChild('command', 'urn:mqtt-xmpp-bridge:command:0')?.attrs['status'], 'confirmed');
     const chat = bob.waitFor(isMessageFrom(PLUG, (m) => (m.getChildText('body') ?? '').startsWith('✓ set')), 'the chat command reply', 30_000);
@@ -88,10 +73,7 @@ describe('federation: a device on server A, users on server B', function () {
 
   it('refuses a user of a domain the mapping does not allow', async function () {
     assert.equal((await carol.subscribe(PLUG)).attrs['type'], 'unsubscribed');
-    const reply = await carol.iq(
-      xml('iq', { type: 'set', to: PLUG }, xml('command', { xmlns: 'urn:mqtt-xmpp-bridge:command:0', name: 'set' }, xml('json', { xmlns: 'urn:xmpp:json:0' }, '{"state":"ON"}'))),
-      30_000,
-    );
+    const reply = await carol.iq(setCommand(PLUG, '{"state":"ON"}'), 30_000);
     assert.equal(reply.attrs['type'], 'error');
     assert.equal(reply.getChild('error')?.getChildElements()[0]?.name, 'forbidden');
   });

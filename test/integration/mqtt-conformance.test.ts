@@ -6,81 +6,20 @@
  * really happens and says why (see [MQTT-3.1.2-2], protocol level 2).
  */
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import {
+  CONNACK_ACCEPTED,
+  connectPacket,
+  openSocket,
+  packet,
+  PINGREQ,
+  publishPacket,
+  subscribePacket,
+  u16,
+  utf8,
+  type ConnectOptions,
+} from '../support/mqtt-bytes.js';
 import { removeDir, startBridge, startTestServer, type RunningBridge, type TestServer } from './harness.js';
-
-// ---------------------------------------------------------------------------------------------------------------
-// A tiny MQTT 3.1.1 encoder, written from the specification's figures (§2, §3) rather than from a library.
-
-/** Remaining Length (§2.2.3): 7 bits per byte, least significant group first, high bit = another byte follows. */
-function remainingLength(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return Buffer.from(out);
-}
-
-/** A UTF-8 encoded string (§1.5.3): two-byte big-endian length, then the bytes. */
-function utf8(s: string): Buffer {
-  const b = Buffer.from(s, 'utf8');
-  const len = Buffer.alloc(2);
-  len.writeUInt16BE(b.length);
-  return Buffer.concat([len, b]);
-}
-
-function u16(n: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16BE(n);
-  return b;
-}
-
-/** A whole control packet: first byte (type and flags), Remaining Length, variable header and payload. */
-function packet(firstByte: number, ...parts: Buffer[]): Buffer {
-  const body = Buffer.concat(parts);
-  return Buffer.concat([Buffer.from([firstByte]), remainingLength(body.length), body]);
-}
-
-interface ConnectOptions {
-  clientId?: string;
-  clean?: boolean;
-  keepalive?: number;
-  protocolName?: string;
-  level?: number;
-  /** Extra bits OR-ed into the Connect Flags byte (§3.1.2.3), e.g. the reserved bit 0. */
-  extraFlags?: number;
-  /** MQTT 5 CONNECT: a Properties length (0) after the keep alive (MQTT 5.0 §3.1.2.11). */
-  v5Properties?: boolean;
-}
-
-/** CONNECT (§3.1): protocol name, level, flags, keep alive, then the ClientId. */
-function connectPacket(o: ConnectOptions = {}): Buffer {
-  const flags = (o.clean ?? true ? 0x02 : 0x00) | (o.extraFlags ?? 0);
-  return packet(
-    0x10,
-    utf8(o.protocolName ?? 'MQTT'),
-    Buffer.from([o.level ?? 4, flags]),
-    u16(o.keepalive ?? 60),
-    o.v5Properties ? Buffer.from([0]) : Buffer.alloc(0),
-    utf8(o.clientId ?? 'conformance'),
-  );
-}
-
-/** PUBLISH (§3.3): QoS in bits 1–2 of the first byte; a Packet Identifier only when QoS > 0. */
-function publishPacket(topic: string, payload: string, qos: number, packetId = 1): Buffer {
-  return packet(0x30 | (qos << 1), utf8(topic), qos > 0 ? u16(packetId) : Buffer.alloc(0), Buffer.from(payload));
-}
-
-/** SUBSCRIBE (§3.8): first byte 0x82 (reserved flags 0010 [MQTT-3.8.1-1]), Packet Identifier, filter/QoS pairs. */
-function subscribePacket(packetId: number, subs: readonly (readonly [string, number])[]): Buffer {
-  return packet(0x82, u16(packetId), ...subs.flatMap(([filter, qos]) => [utf8(filter), Buffer.from([qos])]));
-}
-
-const PINGREQ = Buffer.from([0xc0, 0x00]);
-const CONNACK_ACCEPTED = '20020000';
 
 // ---------------------------------------------------------------------------------------------------------------
 // A raw client: writes bytes, reads whole packets, and notices the server closing the connection.
@@ -99,7 +38,6 @@ class RawClient {
       for (let p = this.takePacket(); p; p = this.takePacket()) this.packets.push(p);
       this.waiter?.();
     });
-    socket.on('error', () => undefined); // a reset is one way for the server to close; 'close' follows
     this.closed = new Promise((resolve) =>
       socket.once('close', () => {
         this.closedAt = Date.now();
@@ -109,14 +47,9 @@ class RawClient {
     );
   }
 
+  /** A connection with nothing sent yet (openSocket ignores socket errors: a reset is how the server closes). */
   static async open(url: string): Promise<RawClient> {
-    const u = new URL(url);
-    const socket = connect({ host: u.hostname, port: Number(u.port) });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    return new RawClient(socket);
+    return new RawClient(await openSocket(url));
   }
 
   /** Connects and completes the CONNECT/CONNACK exchange. */

@@ -1,35 +1,15 @@
 import assert from 'node:assert/strict';
 import { MqttFrameScanner, type FrameViolation } from '../../src/broker/frame-guard.js';
-
-/** MQTT 3.1.1 §2.2.3 Remaining Length: 7 bits per byte, least significant first, high bit = more bytes follow. */
-function encodeLength(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return out;
-}
-
-/** A whole packet: first byte, remaining length, body. */
-function packet(firstByte: number, body: readonly number[]): Uint8Array {
-  return Uint8Array.from([firstByte, ...encodeLength(body.length), ...body]);
-}
+import { connectPacket, DISCONNECT, packet, PINGREQ, publishPacket, remainingLengthBytes as encodeLength } from '../support/mqtt-bytes.js';
 
 function concat(...parts: Uint8Array[]): Uint8Array {
   return Uint8Array.from(parts.flatMap((p) => [...p]));
 }
 
-const utf8 = (s: string): number[] => [...new TextEncoder().encode(s)];
-
 // A minimal MQTT 3.1.1 CONNECT (protocol "MQTT", level 4, clean session, keep-alive 60, client id "dev1").
-const CONNECT = packet(0x10, [0x00, 0x04, ...utf8('MQTT'), 0x04, 0x02, 0x00, 0x3c, 0x00, 0x04, ...utf8('dev1')]);
+const CONNECT = connectPacket({ clientId: 'dev1' });
 // PUBLISH QoS 0 to "a/b" with payload {"t":1}.
-const PUBLISH = packet(0x30, [0x00, 0x03, ...utf8('a/b'), ...utf8('{"t":1}')]);
-const PINGREQ = Uint8Array.from([0xc0, 0x00]);
-const DISCONNECT = Uint8Array.from([0xe0, 0x00]);
+const PUBLISH = publishPacket('a/b', '{"t":1}', 0);
 
 describe('MqttFrameScanner', () => {
   it('encodes the spec examples of the remaining length (test helper check, MQTT 3.1.1 Table 2.4)', () => {
