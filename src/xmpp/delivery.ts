@@ -147,16 +147,18 @@ export class Delivery {
     this.pending = [];
     // Backpressure: beyond the outbox limit, publishes wait unacknowledged (their devices stop sending).
     const room = Math.max(0, this.opts.maxOutbox - this.outbox.size);
+    const wasHolding = this.held.length > 0;
     if (batch.length > room) {
-      if (this.held.length === 0) {
-        this.log.warn({ outbox: this.outbox.size, limit: this.opts.maxOutbox }, 'outbox full: QoS 1/2 publishes wait for acknowledgement');
-        this.onEvent('outbox_full', { size: this.outbox.size, limit: this.opts.maxOutbox });
-      }
       this.metrics.inc('uplink_backpressure_total', undefined, batch.length - room);
       this.held.push(...batch.slice(room));
       batch = batch.slice(0, room);
-      if (batch.length === 0) return;
+      if (!wasHolding) {
+        const size = this.outbox.size + batch.length;
+        this.log.warn({ outbox: size, limit: this.opts.maxOutbox }, 'outbox full: QoS 1/2 publishes wait for acknowledgement');
+        this.onEvent('outbox_full', { size, limit: this.opts.maxOutbox });
+      }
     }
+    if (batch.length === 0) return;
     let ids: number[];
     try {
       ids = this.outbox.append(batch.map((p) => ({ deviceJid: p.reading.device.jid, topic: p.reading.topic, json: p.reading.json, receivedAt: p.reading.receivedAt })));

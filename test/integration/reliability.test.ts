@@ -13,6 +13,7 @@ import {
   exitOf,
   isMessageFrom,
   mqttClient,
+  nextMqttMessage,
   removeDir,
   spawnCli,
   startBridge,
@@ -280,6 +281,90 @@ describe('reliability: no acknowledged reading is lost', function () {
       assert.equal(reply.attrs['type'], 'error');
       assert.equal(reply.getChild('error')?.getChildElements()[0]?.name, 'remote-server-timeout');
       assert.equal(reply.getChild('error')?.getChildText('text', 'urn:ietf:params:xml:ns:xmpp-stanzas'), 'the device did not come back within 1 s');
+    });
+  });
+
+  describe('bounds: a full outbox means backpressure, old readings expire', function () {
+    let server: ProsodyTestServer;
+    let run: RunningBridge | undefined;
+    const users: XmppUser[] = [];
+    const clients: MqttClient[] = [];
+
+    beforeEach(async function () {
+      server = await startTestServer();
+    });
+
+    afterEach(async function () {
+      await closeMqtt(...clients.splice(0));
+      await Promise.all(users.splice(0).map((u) => u.stop()));
+      await run?.stop();
+      await server?.stop();
+      if (run) removeDir(run.dir);
+      run = undefined;
+    });
+
+    async function setup(delivery: Record<string, number>): Promise<{ device: MqttClient; observer: MqttClient }> {
+      run = await startBridge({ server, config: { delivery } });
+      const alice = await server.user('alice');
+      users.push(alice);
+      const device = await mqttClient(run.mqttUrl, { clientId: 'climate-lab-bench' });
+      const observer = await mqttClient(run.mqttUrl, { clientId: 'observer' });
+      clients.push(device, observer);
+      await observer.subscribeAsync('mqtt-xmpp-bridge/bridge/event');
+      assert.equal((await alice.subscribe(DEVICE)).attrs['type'], 'subscribed');
+      // The XMPP server goes away: readings can only wait in the outbox.
+      const offline = new Promise<void>((resolve) => run!.bridge.link.once('offline', () => resolve()));
+      await server.prosody.stop();
+      await offline;
+      return { device, observer };
+    }
+
+    it('stops acknowledging QoS 1 publishes when the outbox is full, and delivers every one once the server is back', async function () {
+      const { device, observer } = await setup({ maxOutbox: 20 });
+      const full = nextMqttMessage(observer, 'mqtt-xmpp-bridge/bridge/event', (p) => p.toString().includes('outbox_full'));
+      const acked = new Set<number>();
+      const all = new Promise<void>((resolve) => {
+        for (let seq = 0; seq < 50; seq++) {
+          device.publish(TOPIC, JSON.stringify({ temperature: 20, seq }), { qos: 1 }, (err) => {
+            if (!err) acked.add(seq);
+            if (acked.size === 50) resolve();
+          });
+        }
+      });
+      const event = JSON.parse((await full).toString()) as { data: { size: number; limit: number } };
+      assert.deepEqual(event.data, { size: 20, limit: 20 });
+      assert.equal(acked.size, 20, 'exactly the readings that fit were acknowledged; the rest wait');
+      assert.equal(run!.bridge.delivery.backlog.outbox, 20);
+
+      await server.prosody.restart();
+      const tally = new Tally();
+      const again = await XmppUser.connect(server.prosody, 'alice', 'pw-alice');
+      users.push(again);
+      tally.watch(again);
+      await all;
+      await tally.reach(50, 30_000);
+      assert.equal(tally.seqs.size, 50);
+      console.log(`      outbox limit 20: ${event.data.size} held while the server was away, then all ${tally.seqs.size} of 50 delivered; backpressure events: ${run!.bridge.metrics.get('uplink_backpressure_total')}`);
+    });
+
+    it('drops readings older than maxAgeSeconds from the outbox, counted and reported', async function () {
+      const { device, observer } = await setup({ maxAgeSeconds: 1 });
+      const expired = nextMqttMessage(observer, 'mqtt-xmpp-bridge/bridge/event', (p) => p.toString().includes('readings_expired'));
+      for (let seq = 0; seq < 5; seq++) await device.publishAsync(TOPIC, JSON.stringify({ temperature: 20, seq }), { qos: 1 });
+      const event = JSON.parse((await expired).toString()) as { data: { count: number } };
+      assert.equal(event.data.count, 5);
+      assert.equal(run!.bridge.metrics.get('readings_dropped_total', 'EXPIRED'), 5);
+      assert.equal(run!.bridge.delivery.backlog.outbox, 0);
+      // Back online, a fresh reading arrives and none of the expired ones do.
+      await server.prosody.restart();
+      const again = await XmppUser.connect(server.prosody, 'alice', 'pw-alice');
+      users.push(again);
+      const fresh = again.waitForAny(isMessageFrom(DEVICE, (m) => (m.getChildText('json', 'urn:xmpp:json:0') ?? '').includes('"seq":99')), 'the fresh reading', 30_000);
+      // Once the link is back (a reading waiting longer than a second would expire too).
+      if (!run!.bridge.link.online) await new Promise<void>((resolve) => run!.bridge.link.once('online', () => resolve()));
+      await device.publishAsync(TOPIC, JSON.stringify({ temperature: 20, seq: 99 }), { qos: 1 });
+      await fresh;
+      assert.equal(again.received(isMessageFrom(DEVICE)).length, 1);
     });
   });
 });
