@@ -1,0 +1,176 @@
+/**
+ * Downlink: XMPP command IQs → bridge → MQTT publishes received by devices. A commander (a real XMPP client in its
+ * own process, commander.ts) sends commands open loop to 100 devices; the devices (simulator) time the publish they
+ * receive, the commander times the IQ result (round trip), both from the command's intended send time. Sustained =
+ * highest rate with ≥ 99.9 % of commands received by devices and answered `result`, and round-trip p99 < 100 ms.
+ * Run for the mapping's QoS 1 command (`set`) and its QoS 0 twin (`set0`).
+ */
+import { Child, CpuMeter, decodeHistogram, fmt, log, nowMs, nowUs, sleep, summarize } from './common.js';
+import { COMMANDER_USER, DEVICE, DOMAIN, HOST, SIM_SOURCES, sharedServer } from './rig.js';
+import { startBridgeProcess } from './scenarios/bridge.js';
+import { latencyAt, PASS_DELIVERED, PASS_P99_MS, search, type Runner, type SearchOptions, type SearchResult, type StepResult } from './search.js';
+import { Simulator } from './sim.js';
+import { formatProfile, summariseProfile, type CpuProfile, type ProfileSummary } from './profile.js';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface DownlinkRun {
+  command: string;
+  qos: 0 | 1;
+  /** CPU profile of the bridge at 80 % of the sustained rate. */
+  profile?: { file: string; rate: number; step: StepResult; summary: ProfileSummary };
+  sustained?: number;
+  at?: StepResult;
+  latency: { fraction: number; step: StepResult }[];
+  search: Omit<SearchResult, 'at' | 'sustained'>;
+}
+
+export interface DownlinkResult {
+  devices: number;
+  runs: DownlinkRun[];
+}
+
+let runId = 3_000_000;
+
+function runner(sim: Simulator, commander: Child, devices: number, command: string, pids: Record<string, number | undefined>): Runner {
+  return {
+    async step(rate, durationMs, graceMs): Promise<StepResult> {
+      const id = runId++;
+      const total = Math.max(1, Math.round((rate * durationMs) / 1000));
+      await sim.cmdArm(id, total);
+      const cpu = new CpuMeter(pids);
+      const startAtUs = nowUs() + 50_000;
+      cpu.begin();
+      const gen = await commander.call<{ offered: number; sent: number; lagMaxMs: number }>('run', { runId: id, rate, total, startAtUs, devices, domain: DOMAIN, command }, durationMs + 60_000);
+      const deadline = startAtUs / 1000 + durationMs + graceMs;
+      let answers = { ok: 0, errors: {} as Record<string, number>, hist: '' };
+      let dev = await sim.cmdCollect();
+      for (;;) {
+        answers = await commander.call('collect');
+        dev = await sim.cmdCollect();
+        const answered = answers.ok + Object.values(answers.errors).reduce((a, b) => a + b, 0);
+        if ((answered >= total && dev.received >= total) || nowMs() >= deadline) break;
+        await sleep(50);
+      }
+      const cpuPct = cpu.end();
+      const rt = summarize(decodeHistogram(answers.hist));
+      const toDevice = summarize(dev.hist);
+      const delivered = dev.received / total;
+      const okRatio = answers.ok / total;
+      const why: string[] = [];
+      if (delivered < PASS_DELIVERED) why.push(`devices got ${(delivered * 100).toFixed(2)} %`);
+      if (okRatio < PASS_DELIVERED) why.push(`answered ok ${(okRatio * 100).toFixed(2)} %`);
+      if (!(rt.p99 < PASS_P99_MS)) why.push(`round-trip p99 ${rt.p99} ms`);
+      return {
+        rate,
+        durationMs,
+        offered: total,
+        sent: gen.sent,
+        received: dev.received,
+        dup: dev.dup,
+        stale: dev.stale,
+        delivered: Math.round(delivered * 100000) / 100000,
+        latency: rt,
+        toDevice,
+        errors: answers.errors,
+        pass: why.length === 0,
+        ...(why.length ? { why: why.join(', ') } : {}),
+        generatorLagMs: gen.lagMaxMs,
+        cpu: cpuPct,
+      };
+    },
+    settle: () => sleep(2000),
+    pids,
+  };
+}
+
+function line(command: string, s: StepResult, phase: string): string {
+  const cpu = Object.entries(s.cpu)
+    .map(([k, v]) => `${k} ${v}%`)
+    .join(' ');
+  return (
+    `downlink ${command} ${phase.padEnd(12)} ${fmt(s.rate).padStart(7)}/s devices got ${(s.delivered * 100).toFixed(2)}% ` +
+    `round trip p50 ${s.latency.p50} p99 ${s.latency.p99} ms, to device p50 ${s.toDevice?.p50} p99 ${s.toDevice?.p99} ms ` +
+    `${s.pass ? 'PASS' : `FAIL (${s.why})`}${s.errors && Object.keys(s.errors).length ? ` errors ${JSON.stringify(s.errors)}` : ''} | cpu ${cpu}` +
+    `${(s.attempts ?? 1) > 1 ? ` | attempt ${s.attempts}${s.contaminated ? ', still disturbed' : ''}` : ''}`
+  );
+}
+
+export interface DownlinkOptions {
+  readonly commands?: readonly { name: string; qos: 0 | 1 }[];
+  readonly fractions?: readonly number[];
+  /** Profile the bridge for this long at each command's sustained rate (0: no profile). */
+  readonly profileMs?: number;
+  readonly outDir?: string;
+  readonly stamp?: string;
+}
+
+export async function runDownlink(devices: number, searchOpts: SearchOptions, o: DownlinkOptions = {}): Promise<DownlinkResult> {
+  const commands = o.commands ?? [
+    { name: 'set', qos: 1 },
+    { name: 'set0', qos: 0 },
+  ];
+  const fractions = o.fractions ?? [0.5];
+  log(`── downlink: command IQs → bridge → ${devices} devices`);
+  const server = await sharedServer();
+  const bridge = await startBridgeProcess(server);
+  const sim = Simulator.start('sim-downlink');
+  const commander = Child.fork('commander.js', { name: 'commander' });
+  const result: DownlinkResult = { devices, runs: [] };
+  try {
+    const r = await sim.connect({
+      host: bridge.host,
+      port: bridge.port,
+      first: 0,
+      count: devices,
+      clientId: DEVICE.clientId,
+      topic: DEVICE.topic,
+      subscribe: DEVICE.commands,
+      subscribeQos: 1,
+      sources: SIM_SOURCES,
+      keepalive: 60,
+      concurrency: 100,
+      rate: 0,
+      stopOnFailure: false,
+      connectTimeoutMs: 20_000,
+    });
+    if (r.failed > 0) throw new Error(`${r.failed} devices could not connect`);
+    // Registration: each device publishes once, so the bridge knows it (commands go to known, online devices).
+    const tally = server.receiver.tally;
+    const reg = runId++;
+    tally.arm(reg, devices);
+    await sim.run({ runId: reg, rate: 1000, total: devices, startAtUs: nowUs() + 20_000, qos: 1, payload: 'climate' });
+    const deadline = Date.now() + 10_000;
+    while (tally.received < devices && Date.now() < deadline) await sleep(20);
+    await commander.call('start', { service: `xmpp://${server.prosody.listen}:${server.prosody.c2sPort}`, domain: HOST, username: COMMANDER_USER, password: `pw-${COMMANDER_USER}` });
+    const pids = { bridge: bridge.child.pid, prosody: server.prosody.pid, devices: sim.pid, commander: commander.pid };
+    for (const c of commands) {
+      const run = runner(sim, commander, devices, c.name, pids);
+      await run.step(500, 1000, 2000); // warm-up
+      await sleep(500);
+      const res = await search(run, searchOpts, (s, phase) => log(line(c.name, s, phase)));
+      const entry: DownlinkRun = { command: c.name, qos: c.qos, sustained: res.sustained, at: res.at, latency: [], search: { steps: res.steps, stoppedBy: res.stoppedBy, ms: res.ms } };
+      log(`downlink ${c.name} (QoS ${c.qos}): sustained ${fmt(res.sustained)} commands/s`);
+      if (res.sustained !== undefined) entry.latency = await latencyAt(run, res.sustained, fractions, Math.max(2000, searchOpts.stepMs), searchOpts.graceMs, (s, phase) => log(line(c.name, s, phase)));
+      if (o.profileMs && o.outDir && res.sustained !== undefined) {
+        await sleep(1000);
+        mkdirSync(o.outDir, { recursive: true });
+        const file = join(o.outDir, `${o.stamp ?? 'downlink'}-bridge-downlink-${c.name}.cpuprofile`);
+        await bridge.child.call('profStart', { intervalUs: 250 });
+        const step = await run.step(Math.round(res.sustained * 0.8), o.profileMs, searchOpts.graceMs);
+        await bridge.child.call('profStop', { file });
+        const summary = summariseProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile);
+        log(line(c.name, step, 'profiled'));
+        for (const l of formatProfile(summary)) log(`profile downlink ${c.name}: ${l}`);
+        entry.profile = { file, rate: Math.round(res.sustained * 0.8), step, summary };
+      }
+      result.runs.push(entry);
+      await sleep(1000);
+    }
+  } finally {
+    await commander.stop();
+    await sim.stop();
+    await bridge.stop();
+  }
+  return result;
+}

@@ -1,0 +1,299 @@
+/** Ratios against the issue's targets, and the Markdown report docs/PERFORMANCE.md quotes. */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { fmt, ratio } from './common.js';
+import type { BenchResults, RunResult } from './run.js';
+import type { ScenarioId } from './rig.js';
+
+export interface RatioLine {
+  name: string;
+  value: number | undefined;
+  target?: string;
+  met?: boolean;
+  text: string;
+}
+
+function run(r: BenchResults, id: ScenarioId, devices: number, qos: 0 | 1): RunResult | undefined {
+  return r.scenarios[id]?.runs.find((x) => x.devices === devices && x.qos === qos);
+}
+
+function sustained(r: BenchResults, id: ScenarioId, devices: number, qos: 0 | 1): number | undefined {
+  return run(r, id, devices, id === 'X' ? 0 : qos)?.sustained;
+}
+
+/** The search stopped at the rate cap: the true figure is at least this. */
+function capped(r: BenchResults, id: ScenarioId, devices: number, qos: 0 | 1): boolean {
+  return run(r, id, devices, id === 'X' ? 0 : qos)?.search?.stoppedBy === 'cap';
+}
+
+function rateCell(r: BenchResults, id: ScenarioId, devices: number, qos: 0 | 1): string {
+  const v = sustained(r, id, devices, qos);
+  return v === undefined ? '–' : `${capped(r, id, devices, qos) ? '≥ ' : ''}${fmt(v)}`;
+}
+
+function ratioCell(r: BenchResults, other: ScenarioId, devices: number, qos: 0 | 1): string {
+  const v = ratio(sustained(r, 'B', devices, qos), sustained(r, other, devices, qos));
+  if (v === undefined) return '–';
+  return `${capped(r, other, devices, qos) ? '≤ ' : capped(r, 'B', devices, qos) ? '≥ ' : ''}${v}`;
+}
+
+/** The most CPU other processes used during a run's steps (% of one core). */
+function disturbance(x: RunResult | undefined): number {
+  if (!x) return 0;
+  const steps = [...(x.search?.steps ?? []), ...x.latency.map((l) => l.step)];
+  return Math.max(0, ...steps.map((s) => s.cpu['other'] ?? 0));
+}
+
+const DISTURBED = 25;
+
+function warning(...runs: (RunResult | undefined)[]): string {
+  const d = Math.max(...runs.map(disturbance));
+  return d > DISTURBED ? ` ⚠ other processes used up to ${d} % of a core during these runs` : '';
+}
+
+function verdict(met: boolean | undefined): string {
+  return met === undefined ? '' : met ? ' ✓ met' : ' ✗ missed';
+}
+
+export function ratioLines(r: BenchResults): RatioLine[] {
+  const out: RatioLine[] = [];
+  const devicesList = [...new Set(Object.values(r.scenarios).flatMap((s) => s?.runs.map((x) => x.devices) ?? []))].sort((a, b) => a - b);
+  const pairs: { other: ScenarioId; target?: number; qos0Only?: boolean }[] = [{ other: 'X', target: 0.9 }, { other: 'N' }, { other: 'P', target: 1.5, qos0Only: true }, { other: 'M' }];
+  for (const { other, target, qos0Only } of pairs) {
+    for (const devices of devicesList) {
+      for (const qos of [0, 1] as const) {
+        if (qos0Only && qos === 1) continue;
+        const b = sustained(r, 'B', devices, qos);
+        const o = sustained(r, other, devices, qos);
+        // A line only where both were measured (or tried): X's single run does not make a QoS 1 line on its own.
+        if (!run(r, 'B', devices, qos) || !run(r, other, devices, other === 'X' ? 0 : qos)) continue;
+        const value = ratio(b, o);
+        const applies = target !== undefined && (other !== 'P' || qos === 0);
+        const met = applies && value !== undefined ? value >= target : undefined;
+        out.push({
+          name: `B/${other} d=${devices} q${qos}`,
+          value,
+          ...(applies ? { target: `≥ ${target}` } : {}),
+          ...(met !== undefined ? { met } : {}),
+          text:
+            `B/${other} throughput, ${fmt(devices)} devices, QoS ${qos}: ${ratioCell(r, other, devices, qos)} (B ${rateCell(r, 'B', devices, qos)} / ${other} ${rateCell(r, other, devices, qos)} msg/s)${applies ? ` — target ≥ ${target}${verdict(met)}` : ''}` +
+            warning(run(r, 'B', devices, qos), run(r, other, devices, other === 'X' ? 0 : qos)),
+        });
+      }
+    }
+  }
+  for (const a of r.addedLatency) {
+    const met = a.addedP99 <= 5;
+    out.push({
+      name: `added p99 d=${a.devices} q${a.qos}`,
+      value: a.addedP99,
+      target: '≤ 5 ms',
+      met,
+      text: `p99 added over X at 50 % load (${fmt(a.rate)} msg/s), ${fmt(a.devices)} devices, QoS ${a.qos}: ${a.addedP99} ms (B ${a.bridgeP99} ms vs X ${a.xmppP99} ms) — target ≤ 5 ms${verdict(met)}`,
+    });
+  }
+  const m = r.memory;
+  if (m?.bridge) {
+    const kb = Math.round(m.bridge.rssPerDevice / 102.4) / 10;
+    // The target is about the 0–10,000 slope; a two-point quick measurement is dominated by one-time growth.
+    const indicative = m.bridge.points.length < 4;
+    const met = indicative ? undefined : kb <= 12;
+    out.push({
+      name: 'memory per idle device',
+      value: kb,
+      target: '≤ 12 KB',
+      ...(met !== undefined ? { met } : {}),
+      text: `memory per idle device (RSS slope${indicative ? `, 0→${fmt(m.bridge.points[m.bridge.points.length - 1]?.devices)} devices: indicative only` : ''}): bridge ${kb} KB vs raw aedes ${m.aedes ? Math.round(m.aedes.rssPerDevice / 102.4) / 10 : 'n/a'} KB = ${m.rssRatio ?? 'n/a'}× (heap: ${Math.round(m.bridge.heapPerDevice / 102.4) / 10} vs ${m.aedes ? Math.round(m.aedes.heapPerDevice / 102.4) / 10 : 'n/a'} KB = ${m.heapRatio ?? 'n/a'}×)${indicative ? '' : ` — target ≤ 12 KB${verdict(met)}`}`,
+    });
+  }
+  if (r.capacity) {
+    const c = r.capacity;
+    const met = c.held >= 15_000;
+    out.push({
+      name: 'concurrent devices',
+      value: c.held,
+      target: '≥ 15,000',
+      met,
+      text: `most concurrent devices in one bridge process: ${fmt(c.held)} held (reached ${fmt(c.reached)}, ${c.stoppedBy}; cap ${fmt(c.cap)}, open-file limit ${fmt(c.openFilesLimit)}) — target ≥ 15,000${verdict(met)}`,
+    });
+  }
+  for (const d of r.downlink?.runs ?? []) {
+    const half = d.latency.find((l) => l.fraction === 0.5)?.step;
+    const met = d.qos === 1 ? (d.sustained ?? 0) >= 10_000 : undefined;
+    out.push({
+      name: `downlink ${d.command}`,
+      value: d.sustained,
+      ...(met !== undefined ? { target: '≥ 10,000/s', met } : {}),
+      text: `downlink commands/s (QoS ${d.qos}, ${r.downlink?.devices} devices): ${fmt(d.sustained)}; round trip at 50 %: p50 ${half?.latency.p50 ?? 'n/a'} ms, p99 ${half?.latency.p99 ?? 'n/a'} ms${met !== undefined ? ` — target ≥ 10,000/s${verdict(met)}` : ''}`,
+    });
+  }
+  if (r.micro) {
+    for (const c of r.micro.cases.filter((x) => x.name.startsWith('convert') || x.name.startsWith('uplink'))) {
+      out.push({ name: `micro ${c.name.split(' ')[0]}`, value: c.ratio, text: `micro ${c.name}: ${c.usPerOp} µs/reading = ${c.ratio}× ${r.micro.reference.name} (${r.micro.reference.usPerOp} µs)` });
+    }
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------ markdown
+
+function cell(v: unknown): string {
+  if (v === undefined || v === null || (typeof v === 'number' && Number.isNaN(v))) return '–';
+  if (typeof v === 'number') return fmt(v, v % 1 === 0 ? 0 : 2);
+  if (typeof v === 'string') return v;
+  return JSON.stringify(v);
+}
+
+function table(head: string[], rows: unknown[][]): string {
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)].join('\n');
+}
+
+export function markdown(r: BenchResults): string {
+  const m = r.machine;
+  const pk = (m['packages'] ?? {}) as Record<string, string>;
+  const parts: string[] = [];
+  parts.push(`# Benchmark results (${r.mode} mode, ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC, ${r.durationS} s)`);
+  parts.push(
+    [
+      `- Machine: ${cell(m['cpuModel'])}, ${cell(m['cpus'])} cores, ${cell(m['memGiB'])} GiB, ${cell(m['os'])}, kernel ${cell(m['kernel'])}; load average at start ${JSON.stringify(m['loadAverageAtStart'])}; open files ${cell(m['openFilesLimit'])}`,
+      `- Versions: Node ${cell(m['node'])}, Prosody ${cell(m['prosody'])} (prosody-modules ${cell(m['prosodyModules'])}), Mosquitto ${cell(m['mosquitto'])}, ${Object.entries(pk)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}; commit ${cell(m['gitCommit'])}${m['gitDirtyFiles'] ? ` (+${cell(m['gitDirtyFiles'])} uncommitted files)` : ''}`,
+      `- Reproduce: \`${r.command}\``,
+      `- Criterion: ${r.criteria}.`,
+      ...r.notes.map((n) => `- ${n}`),
+    ].join('\n'),
+  );
+
+  parts.push('## Ratios and targets\n\n' + r.ratios.map((x) => `- ${x.text}`).join('\n'));
+
+  const devicesList = [...new Set(Object.values(r.scenarios).flatMap((s) => s?.runs.map((x) => x.devices) ?? []))].sort((a, b) => a - b);
+  const rows: unknown[][] = [];
+  for (const d of devicesList) {
+    for (const q of [0, 1] as const) {
+      const s = (id: ScenarioId): number | undefined => sustained(r, id, d, q);
+      if ([s('B'), s('N'), s('M')].every((x) => x === undefined) && q === 1) continue;
+      const c = (id: ScenarioId): string => rateCell(r, id, d, q);
+      const k = (id: ScenarioId): string => ratioCell(r, id, d, q);
+      rows.push([d, q, c('B'), c('X'), c('N'), c('M'), q === 0 ? c('P') : 'n/a', k('X'), k('N'), q === 0 ? k('P') : '–', k('M')]);
+    }
+  }
+  parts.push('## Sustained throughput (msg/s)\n\n' + table(['devices', 'QoS', 'B bridge', 'X XMPP', 'N null', 'M MQTT', 'P peer', 'B/X', 'B/N', 'B/P', 'B/M'], rows));
+
+  const lat: unknown[][] = [];
+  const cpuRows: unknown[][] = [];
+  for (const [id, s] of Object.entries(r.scenarios)) {
+    for (const run of s?.runs ?? []) {
+      if (run.skipped || run.error) {
+        lat.push([id, run.devices, run.qos, run.skipped ? `skipped: ${run.skipped}` : `error: ${run.error}`, '', '', '', '', '', '']);
+        continue;
+      }
+      for (const l of run.latency) lat.push([id, run.devices, run.qos, `${l.fraction * 100} %`, l.step.rate, l.step.latency.p50, l.step.latency.p90, l.step.latency.p99, l.step.latency.max, `${(l.step.delivered * 100).toFixed(2)} %`]);
+      if (run.at) cpuRows.push([id, run.devices, run.qos, run.at.rate, Object.entries(run.at.cpu).map(([k, v]) => `${k} ${v} %`).join(', ')]);
+    }
+  }
+  parts.push('## Latency at 25/50/75 % of the sustained rate (ms, from intended send time)\n\n' + table(['scenario', 'devices', 'QoS', 'load', 'msg/s', 'p50', 'p90', 'p99', 'max', 'delivered'], lat));
+  if (r.addedLatency.length > 0) {
+    parts.push(
+      '## Latency the bridge adds over X at the same rate (B at 50 % of its sustained rate)\n\n' +
+        table(
+          ['devices', 'QoS', 'msg/s', 'B p50', 'X p50', 'B p99', 'X p99', 'added p99'],
+          r.addedLatency.map((a) => [a.devices, a.qos, a.rate, a.bridgeP50, a.xmppP50, a.bridgeP99, a.xmppP99, a.addedP99]),
+        ),
+    );
+  }
+  if (cpuRows.length > 0) parts.push('## CPU at the sustained rate (% of one core; 2 cores in total)\n\n' + table(['scenario', 'devices', 'QoS', 'msg/s', 'CPU'], cpuRows));
+
+  if (r.memory) {
+    const mm = r.memory;
+    const series = [mm.aedes, mm.bridge].filter((x) => x !== undefined);
+    parts.push(
+      '## Memory per idle device\n\n' +
+        table(
+          ['process', 'RSS/device', 'heap/device', 'heap+external/device', 'without the 0 point: RSS / heap', 'points (devices: RSS MiB)'],
+          series.map((s) => [
+            s.label,
+            `${fmt(s.rssPerDevice / 1024, 1)} KB`,
+            `${fmt(s.heapPerDevice / 1024, 1)} KB`,
+            `${fmt(s.heapExternalPerDevice / 1024, 1)} KB`,
+            s.points.length > 2 ? `${fmt(s.rssPerDeviceMarginal / 1024, 1)} / ${fmt(s.heapPerDeviceMarginal / 1024, 1)} KB` : '–',
+            s.points.map((p) => `${p.devices}: ${fmt(p.rss / 2 ** 20, 1)}`).join(', '),
+          ]),
+        ) +
+        `\n\nbridge / raw aedes: RSS ${cell(mm.rssRatio)}×, heap ${cell(mm.heapRatio)}×. ` +
+        mm.notes.join(' '),
+    );
+  }
+  if (r.capacity) {
+    const c = r.capacity;
+    parts.push(
+      '## Most concurrent devices in one process\n\n' +
+        `Reached ${fmt(c.reached)}, held ${fmt(c.held)} after the hold (stopped by: ${c.stoppedBy}${c.failure ? `; at ${fmt(c.failure.at)}: ${JSON.stringify(c.failure.reasons)}` : ''}). ` +
+        `Cap ${fmt(c.cap)}, open-file limit ${fmt(c.openFilesLimit)} per process; ${fmt(c.connectRate)} connections/s; bridge RSS ${fmt(c.bridgeRssMiB)} MiB; ` +
+        (c.probe ? `probe after the hold: ${c.probe.received}/${c.probe.sent} readings delivered, p99 ${c.probe.latency.p99} ms.` : 'no probe (bridge down).') +
+        (Object.keys(c.bridgeLog ?? {}).length > 0
+          ? `\n\nBridge warnings/errors during the test: ${Object.entries(c.bridgeLog)
+              .map(([k, v]) => `${k} ×${v}`)
+              .join('; ')}.`
+          : '\n\nThe bridge logged no warnings or errors during the test.'),
+    );
+  }
+  if (r.downlink) {
+    parts.push(
+      `## Downlink (command IQs → MQTT, ${r.downlink.devices} devices)\n\n` +
+        table(
+          ['command', 'QoS', 'sustained/s', 'load', 'rate', 'round trip p50', 'p99', 'to device p50', 'p99'],
+          r.downlink.runs.flatMap((d) =>
+            d.latency.length > 0
+              ? d.latency.map((l) => [d.command, d.qos, d.sustained, `${l.fraction * 100} %`, l.step.rate, l.step.latency.p50, l.step.latency.p99, l.step.toDevice?.p50, l.step.toDevice?.p99])
+              : [[d.command, d.qos, d.sustained, '', '', '', '', '', '']],
+          ),
+        ),
+    );
+  }
+  if (r.micro) {
+    parts.push(
+      `## Micro-benchmark (per reading, payload \`${r.micro.payload}\`)\n\n` +
+        table(['work', 'µs/reading', '× reference'], [[r.micro.reference.name + ' (reference)', r.micro.reference.usPerOp, 1], ...r.micro.cases.map((c) => [c.name, c.usPerOp, c.ratio])]),
+    );
+  }
+  for (const d of r.downlink?.runs ?? []) {
+    const p = d.profile;
+    if (!p) continue;
+    parts.push(
+      `## CPU profile of the bridge: downlink \`${d.command}\` (QoS ${d.qos}), ${fmt(p.rate)} commands/s\n\n` +
+        `Busy ${p.summary.busyPct} % of ${fmt(p.summary.wallMs / 1000, 1)} s. Profile: \`${p.file}\`.\n\n` +
+        table(['area', 'self %'], p.summary.categories.slice(0, 10).map((c) => [c.name, c.selfPct])) +
+        '\n\n' +
+        table(['function (self time)', 'self %', 'ms', 'called from'], p.summary.functions.slice(0, 20).map((f) => [`\`${f.name}\``, f.selfPct, f.selfMs, (f.via ?? []).join('; ')])),
+    );
+  }
+  for (const p of r.profiles ?? []) {
+    parts.push(
+      `## CPU profile of the bridge: B, ${p.devices} devices, QoS ${p.qos}, ${fmt(p.rate)} msg/s\n\n` +
+        `Busy ${p.summary.busyPct} % of ${fmt(p.summary.wallMs / 1000, 1)} s. Profile: \`${p.file}\`.\n\n` +
+        table(['area', 'self %'], p.summary.categories.slice(0, 10).map((c) => [c.name, c.selfPct])) +
+        '\n\n' +
+        table(['function (self time)', 'self %', 'ms', 'called from'], p.summary.functions.slice(0, 20).map((f) => [`\`${f.name}\``, f.selfPct, f.selfMs, (f.via ?? []).join('; ')])),
+    );
+  }
+  return `${parts.join('\n\n')}\n`;
+}
+
+// ------------------------------------------------------------------------------------------------ CLI
+
+/** `node dist/bench/report.js RESULTS.json` re-renders the ratios and RESULTS.md from a results file. */
+function cli(): void {
+  const file = process.argv[2];
+  if (!file) {
+    console.error('usage: node dist/bench/report.js RESULTS.json');
+    process.exit(1);
+  }
+  const r = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
+  r.ratios = ratioLines(r);
+  writeFileSync(file, `${JSON.stringify(r, null, 2)}\n`);
+  writeFileSync(file.replace(/\.json$/, '.md'), markdown(r));
+  for (const l of r.ratios) console.log(l.text);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) cli();
