@@ -55,7 +55,7 @@ const QUICK: Plan = {
   devices: [100],
   qos: [0, 1],
   qos0Only: ['X', 'N', 'M', 'P'],
-  search: { startRate: 8000, maxRate: 80_000, minRate: 50, rampMs: 500, stepMs: 500, graceMs: 200, factor: 1.25, maxRefine: 2, bisect: 2, budgetMs: 12_000 },
+  search: { startRate: 8000, maxRate: 80_000, minRate: 50, rampMs: 500, stepMs: 500, graceMs: 200, factor: 1.25, maxRefine: 2, bisect: 1, budgetMs: 10_000 },
   warmMs: 300,
   fractions: [0.5],
   latencyFor: ['B'],
