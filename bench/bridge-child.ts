@@ -1,10 +1,12 @@
 /**
  * The bridge under test, in its own process: `node --expose-gc dist/bench/bridge-child.js CONFIG`.
- * IPC commands: memory (GC, then process.memoryUsage()), metrics, profStart/profStop (V8 CPU profiler — the same
+ * IPC commands: memory (GC, then process.memoryUsage()), metrics, loop (event-loop delay and GC pauses since the
+ * last call), profStart/profStop (V8 CPU profiler — the same
  * profiler and .cpuprofile format as `node --cpu-prof`, but bounded to the measured window), stop.
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { Bridge } from '../src/app.js';
 import { loadSetup } from '../src/load.js';
 import { createLogger } from '../src/log.js';
@@ -24,6 +26,18 @@ bridge.on('fatal', (err) => {
 
 let session: Session | undefined;
 
+// Where a latency tail comes from: the event loop's delay and the garbage collector's pauses since the last `loop`.
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
+const gc = { count: 0, totalMs: 0, maxMs: 0 };
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    gc.count += 1;
+    gc.totalMs += e.duration;
+    gc.maxMs = Math.max(gc.maxMs, e.duration);
+  }
+}).observe({ entryTypes: ['gc'] });
+
 serve({
   start: async () => {
     await bridge.start();
@@ -32,6 +46,18 @@ serve({
   },
   memory: (): Promise<MemorySample> => gcAndMeasure(),
   metrics: () => ({ metrics: bridge.metrics.snapshot(), backlog: bridge.delivery.backlog }),
+  loop: () => {
+    const out = {
+      delayP99Ms: loopDelay.percentile(99) / 1e6,
+      delayMaxMs: loopDelay.max / 1e6,
+      gcCount: gc.count,
+      gcTotalMs: Math.round(gc.totalMs * 10) / 10,
+      gcMaxMs: Math.round(gc.maxMs * 10) / 10,
+    };
+    loopDelay.reset();
+    Object.assign(gc, { count: 0, totalMs: 0, maxMs: 0 });
+    return out;
+  },
   profStart: async (a: { intervalUs?: number }) => {
     session = new Session();
     session.connect();

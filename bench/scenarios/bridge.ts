@@ -119,8 +119,9 @@ export class BridgeRig extends FleetRig implements Rig {
     return this.server.receiver.tally;
   }
 
-  diagnostics(): Promise<unknown> {
-    return this.bridge.child.call('metrics');
+  /** The bridge's counters, and its event-loop delay and GC pauses since the previous call (was it ever stalled?). */
+  async diagnostics(): Promise<unknown> {
+    return { ...(await this.bridge.child.call<Record<string, unknown>>('metrics')), loop: await this.bridge.child.call('loop') };
   }
 
   async close(): Promise<void> {
