@@ -5,6 +5,7 @@
  * DISCONNECT.
  */
 import { connect, type Socket } from 'node:net';
+import { remainingLengthBytes } from '../test/support/mqtt-bytes.js';
 
 export interface DeviceOptions {
   readonly host: string;
@@ -24,19 +25,8 @@ export interface DeviceEvents {
   onLost?: (reason: string) => void;
 }
 
-function remainingLength(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let digit = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) digit |= 0x80;
-    out.push(digit);
-  } while (n > 0);
-  return out;
-}
-
 function header(first: number, length: number): Buffer {
-  return Buffer.from([first, ...remainingLength(length)]);
+  return Buffer.from([first, ...remainingLengthBytes(length)]);
 }
 
 export function connectPacket(clientId: string, keepalive: number): Buffer {
@@ -55,7 +45,7 @@ export function connectPacket(clientId: string, keepalive: number): Buffer {
 /** One PUBLISH packet; `topic` must be pre-encoded (Buffer) since devices reuse theirs. */
 export function publishPacket(topic: Buffer, payload: Buffer, qos: 0 | 1, packetId: number): Buffer {
   const len = 2 + topic.length + (qos > 0 ? 2 : 0) + payload.length;
-  const rl = remainingLength(len);
+  const rl = remainingLengthBytes(len);
   const buf = Buffer.allocUnsafe(1 + rl.length + len);
   let o = 0;
   buf[o++] = 0x30 | (qos << 1);
