@@ -4,9 +4,11 @@
  * aedes (via mqtt-packet) accumulates a whole packet before parsing it, whatever its declared length: one
  * unauthenticated CONNECT announcing 150 MB grew the broker by 150 MB. The scanner reads each fixed header's
  * Remaining Length (MQTT 3.1.1 §2.2.3) as bytes arrive and reports a violation as soon as a packet declares more
- * than the limit, so the connection is closed having buffered at most one chunk.
+ * than the limit, so the connection is closed having buffered at most one chunk. The same guard holds back the first
+ * packet's few header bytes until its protocol level is known ([MQTT-3.1.2-2], see connect-level.ts).
  */
 import { Duplex } from 'node:stream';
+import { CONNACK_UNACCEPTABLE_PROTOCOL_LEVEL, inspectFirstPacket } from './connect-level.js';
 
 export interface FrameViolation {
   readonly reason: 'packet-too-large' | 'malformed-length';
@@ -74,11 +76,15 @@ export class MqttFrameScanner {
 export class GuardedConnection extends Duplex {
   private readonly socket: Duplex;
   private corked = false;
+  /** Bytes of the first packet held until its protocol level is known; undefined once passed to aedes. */
+  private head: Buffer | undefined = Buffer.alloc(0);
+  private refused = false;
 
   constructor(socket: Duplex, scanner: MqttFrameScanner, onViolation: (v: FrameViolation) => void) {
     super({ allowHalfOpen: false });
     this.socket = socket;
     socket.on('data', (chunk: Buffer) => {
+      if (this.refused) return;
       const violation = scanner.push(chunk);
       if (violation) {
         onViolation(violation);
@@ -86,11 +92,31 @@ export class GuardedConnection extends Duplex {
         this.destroy();
         return;
       }
-      if (!this.push(chunk)) socket.pause();
+      const data = this.firstPacket(chunk);
+      if (data && !this.push(data)) socket.pause();
     });
     socket.on('end', () => this.push(null));
     socket.on('error', (err) => this.destroy(err));
     socket.on('close', () => this.destroy());
+  }
+
+  /**
+   * Until the first packet's protocol level is known, hold its bytes back from aedes (a few bytes at most); refuse an
+   * unsupported level with CONNACK 0x01 and close once it is written [MQTT-3.1.2-2]. Returns what aedes may read.
+   */
+  private firstPacket(chunk: Buffer): Buffer | undefined {
+    if (this.head === undefined) return chunk;
+    const bytes = this.head.length > 0 ? Buffer.concat([this.head, chunk]) : chunk;
+    const verdict = inspectFirstPacket(bytes);
+    if (verdict === 'more') {
+      this.head = bytes;
+      return undefined;
+    }
+    this.head = undefined;
+    if (verdict === 'pass') return bytes;
+    this.refused = true;
+    this.socket.end(CONNACK_UNACCEPTABLE_PROTOCOL_LEVEL); // the socket's close then closes this stream
+    return undefined;
   }
 
   override _read(): void {

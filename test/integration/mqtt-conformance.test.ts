@@ -2,8 +2,8 @@
  * Packet-level conformance of the embedded broker, from MQTT 3.1.1 normative statements (OASIS Standard, 2014),
  * with raw bytes over a `net` socket: what a client library would never send, and the exact bytes that come back.
  *
- * Each test cites its statement. Where aedes 1.2.0 deviates and the bridge does not fix it, the test asserts what
- * really happens and says why (see [MQTT-3.1.2-2], protocol level 2).
+ * Each test cites its statement. Where aedes 1.2.0 deviates, the bridge fixes it ahead of aedes ([MQTT-3.1.2-2] for
+ * levels its parser rejects, [MQTT-3.1.3-8]) and the test asserts the bytes the statement asks for.
  */
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
@@ -196,17 +196,21 @@ describe('MQTT 3.1.1 conformance of the embedded broker (raw bytes)', function (
       await c.closedWithin();
     });
 
-    it('[MQTT-3.1.2-2] protocol level 2: closes the connection, without the CONNACK 0x01 the statement asks for (aedes deviation)', async function () {
-      // Documented deviation. mqtt-packet 9 (aedes' parser) rejects every level other than 3, 4 and 5 while parsing
-      // ("Invalid protocol version"), before any aedes hook runs, and aedes closes the connection on a parser error.
-      // The broker never sees a CONNECT packet, so neither preConnect nor authenticate can answer it; fixing it
-      // would mean parsing CONNECT headers ahead of aedes on every connection. Levels 3 (MQTT 3.1) and 4 are
-      // accepted, level 5 gets its CONNACK 0x01 (test above); no real client sends level 2. The client still learns
-      // the connection was refused — it just gets no return code.
+    it('[MQTT-3.1.2-2] answers protocol level 2 with CONNACK 0x01 too, then closes (aedes alone would only close)', async function () {
+      // mqtt-packet (aedes' parser) rejects every level other than 3, 4 and 5 before any aedes hook runs, and aedes
+      // closes on a parser error; the bridge reads the level ahead of aedes (src/broker/connect-level.ts).
       const c = await open(url);
       c.write(connectPacket({ level: 2 }));
+      assert.equal(hex(await c.next()), '20020001');
       await c.closedWithin();
-      assert.deepEqual(c.unread(), [], 'aedes sends no CONNACK for a level its parser refuses');
+      assert.deepEqual(c.unread(), [], 'nothing after the CONNACK');
+    });
+
+    it('[MQTT-3.1.2-2] answers a level-2 CONNECT that arrives one byte at a time', async function () {
+      const c = await open(url);
+      for (const byte of connectPacket({ level: 2 })) c.write(Buffer.from([byte]));
+      assert.equal(hex(await c.next()), '20020001');
+      await c.closedWithin();
     });
 
     it('[MQTT-3.1.2-3] closes the connection when the reserved Connect Flags bit 0 is set', async function () {
