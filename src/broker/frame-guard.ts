@@ -115,7 +115,8 @@ export class GuardedConnection extends Duplex {
     this.head = undefined;
     if (verdict === 'pass') return bytes;
     this.refused = true;
-    this.socket.end(CONNACK_UNACCEPTABLE_PROTOCOL_LEVEL); // the socket's close then closes this stream
+    // Closed once the CONNACK is flushed, whether or not the client closes its side; the socket's close closes this.
+    this.socket.end(CONNACK_UNACCEPTABLE_PROTOCOL_LEVEL, () => this.socket.destroy());
     return undefined;
   }
 
