@@ -86,7 +86,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.db = openDatabase(config.dataDir);
     this.subscriptions = new SubscriptionStore(this.db);
     this.credentials = new CredentialStore(this.db);
-    this.audit = new AuditLog(this.db);
+    this.audit = new AuditLog(this.db, (err, lost) => this.log.error({ err: err.message, lost }, 'audit log write failed'));
     if (config.mqtt.embedded.enabled) {
       const e = config.mqtt.embedded;
       const access = new AccessControl(
@@ -202,6 +202,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.presence.unavailableAll();
     await this.link.stop();
     this.registry.flush();
+    this.audit.flush();
     this.db.close();
   }
 
