@@ -209,6 +209,21 @@ function secureAddresses(run: RunningBridge): { mqtts: string; wss: string | und
   return { mqtts: a.mqtts, wss: a.wss, port: Number(new URL(a.mqtts).port) };
 }
 
+/** A bridge whose TLS listener asks for client certificates (`required` or `optional`); anonymous access off. */
+function startClientCertBridge(server: TestServer, pki: Pki, clientCertificates: 'required' | 'optional'): Promise<RunningBridge> {
+  return startBridge({
+    server,
+    config: {
+      mqtt: {
+        embedded: {
+          allowAnonymous: false,
+          tls: { enabled: true, port: 0, certFile: pki.server.cert, keyFile: pki.server.key, caFile: pki.ca.cert, clientCertificates },
+        },
+      },
+    },
+  });
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 
 describe('TLS', function () {
@@ -365,17 +380,7 @@ describe('TLS', function () {
 
     before(async function () {
       server = await startTestServer();
-      run = await startBridge({
-        server,
-        config: {
-          mqtt: {
-            embedded: {
-              allowAnonymous: false,
-              tls: { enabled: true, port: 0, certFile: pki.server.cert, keyFile: pki.server.key, caFile: pki.ca.cert, clientCertificates: 'required' },
-            },
-          },
-        },
-      });
+      run = await startClientCertBridge(server, pki, 'required');
       mqtts = secureAddresses(run).mqtts;
       alice = await server.user('alice');
     });
@@ -435,17 +440,7 @@ describe('TLS', function () {
 
     before(async function () {
       server = await startTestServer();
-      run = await startBridge({
-        server,
-        config: {
-          mqtt: {
-            embedded: {
-              allowAnonymous: false,
-              tls: { enabled: true, port: 0, certFile: pki.server.cert, keyFile: pki.server.key, caFile: pki.ca.cert, clientCertificates: 'optional' },
-            },
-          },
-        },
-      });
+      run = await startClientCertBridge(server, pki, 'optional');
       mqtts = secureAddresses(run).mqtts;
     });
 
