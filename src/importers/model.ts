@@ -92,6 +92,16 @@ export interface StateSource {
   /** `boolean`: the payloads meaning true and false ("ON"/"OFF", "true"/"false", "1"/"0"). */
   readonly trueValue?: string;
   readonly falseValue?: string;
+
+  // --- Added for Home Assistant discovery and Tasmota (src/importers/homeassistant.ts, tasmota.ts) ---
+  /**
+   * With `template`: how the template's result is read into the field — `number` parses it, `boolean` compares it
+   * with trueValue/falseValue (no match: no value), `text`/`enum` keep the text, `json` keeps the value as computed.
+   * (`format` then says how the payload itself is decoded: `json` when the template reads `value_json`, else `text`.)
+   * Several sources often share one topic with different templates (ESPHome, Tasmota): a message on that topic
+   * updates all of their fields at once, as one reading.
+   */
+  readonly valueFormat?: PayloadFormat;
 }
 
 export interface AvailabilityTopic {
