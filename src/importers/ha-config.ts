@@ -119,7 +119,7 @@ function expandEntity(obj: Record<string, unknown>): Map<string, unknown> {
   const origin = cfg.get('origin');
   if (isRecord(origin)) cfg.set('origin', expand(origin, ORIGIN_ABBREVIATIONS));
   const availability = cfg.get('availability');
-  if (Array.isArray(availability)) cfg.set('availability', availability.map((a) => (isRecord(a) ? expand(a, ENTITY_ABBREVIATIONS) : a)));
+  if (Array.isArray(availability)) cfg.set('availability', (availability as unknown[]).map((a): unknown => (isRecord(a) ? expand(a, ENTITY_ABBREVIATIONS) : a)));
   else if (isRecord(availability)) cfg.set('availability', [expand(availability, ENTITY_ABBREVIATIONS)]);
   return cfg;
 }

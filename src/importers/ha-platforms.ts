@@ -401,7 +401,7 @@ function cover(o: Options, key: string, part: EntityPart): void {
   const label = o.str('name');
   const cmdTopic = o.topic('command_topic');
   const stateTopic = o.topic('state_topic');
-  const states = ['state_open', 'state_opening', 'state_closed', 'state_closing', 'state_stopped'].map((n, i) => o.str(n, ['open', 'opening', 'closed', 'closing', 'stopped'][i]!)!);
+  const states = ['state_open', 'state_opening', 'state_closed', 'state_closing', 'state_stopped'].map((n, i) => o.str(n, ['open', 'opening', 'closed', 'closing', 'stopped'][i])!);
   if (stateTopic) {
     const p: Property = { ...common(o, key, 'string'), description: `one of ${states.join(', ')}` };
     part.properties.push(p);

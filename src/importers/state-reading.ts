@@ -94,7 +94,7 @@ function applySource(s: StateSource, prop: Property | undefined, payload: string
     if (r.value === undefined || r.value === '') return;
     if (fmt === 'json') return setField(values, key, r.value);
     const n = asNumber(r.value);
-    if (n === undefined) problems.push({ key, code: 'STATE_NOT_NUMBER', message: `"${String(r.value).slice(0, 64)}" is not a number` });
+    if (n === undefined) problems.push({ key, code: 'STATE_NOT_NUMBER', message: `"${JSON.stringify(r.value).slice(0, 64)}" is not a number` });
     else setField(values, key, prop?.type === 'integer' ? Math.round(n) : n);
     return;
   }
