@@ -175,12 +175,21 @@ function command(o: Options, name: string, topic: string, properties: Property[]
 }
 
 /** A command that writes one field, as text, through the option's command template when there is a usable one. */
-function valueCommand(o: Options, name: string, topic: string, field: Property, tplOption: string, onOff?: { on: string; off: string }): CommandDescription | undefined {
+function valueCommand(
+  o: Options,
+  name: string,
+  topic: string,
+  field: Property,
+  tplOption: string,
+  onOff?: { on: string; off: string },
+  aliases: readonly string[] = [],
+): CommandDescription | undefined {
   const hadTemplate = o.has(tplOption);
-  const tpl = o.template(tplOption, ['value']);
+  const tpl = o.template(tplOption, ['value', ...aliases]);
   if (hadTemplate && !tpl) return undefined; // the device expects the template's shape: sending raw values would be wrong
+  const used = tpl ? aliases.filter((a) => tpl.variables.includes(a)) : [];
   const encoding: CommandEncoding = tpl
-    ? { kind: 'template', key: field.key, template: tpl.source }
+    ? { kind: 'template', key: field.key, template: tpl.source, ...(used.length > 0 ? { aliases: used } : {}) }
     : { kind: 'value', key: field.key, ...(onOff ? { on: onOff.on, off: onOff.off } : {}) };
   return command(o, name, topic, [{ ...field, readable: false }], encoding);
 }
@@ -198,7 +207,7 @@ function fixedPayload(o: Options, payload: string, tplOption: string): string | 
 
 function common(o: Options, key: string, type: Property['type']): Property {
   const name = o.str('name');
-  const unit = o.str('unit_of_measurement');
+  const unit = o.str('unit_of_measurement')?.trim(); // Tasmota sends " " for "no unit"
   const deviceClass = o.str('device_class');
   const category = o.str('entity_category');
   return {
@@ -220,7 +229,7 @@ const TEXT_SENSOR_CLASSES = new Set(['enum', 'timestamp', 'date']);
 function sensor(o: Options, key: string, part: EntityPart): void {
   const topic = o.requiredTopic('state_topic');
   const deviceClass = o.str('device_class');
-  const numeric = (o.has('unit_of_measurement') || o.has('state_class') || (deviceClass !== undefined && !TEXT_SENSOR_CLASSES.has(deviceClass))) && deviceClass !== 'enum';
+  const numeric = ((o.str('unit_of_measurement')?.trim() ?? '') !== '' || o.has('state_class') || (deviceClass !== undefined && !TEXT_SENSOR_CLASSES.has(deviceClass))) && deviceClass !== 'enum';
   const options = o.list('options');
   let p = common(o, key, options && deviceClass === 'enum' ? 'enum' : numeric ? 'number' : 'string');
   if (options && p.type === 'enum') p = { ...p, values: options };
@@ -257,7 +266,10 @@ function light(o: Options, key: string, part: EntityPart): void {
   const stateTopic = o.topic('state_topic');
   const p: Property = { ...common(o, key, 'boolean'), readable: stateTopic !== undefined, settable: true };
   part.properties.push(p);
-  if (stateTopic) part.state.push(source(stateTopic, p, o.template('state_value_template'), { on, off }));
+  // HA light/schema_basic.py: the old `value_template` of a light is read as `state_value_template` (cv.deprecated);
+  // Tasmota's legacy discovery still sends `val_tpl`.
+  const stateTemplate = o.has('state_value_template') ? o.template('state_value_template') : o.template('value_template');
+  if (stateTopic) part.state.push(source(stateTopic, p, stateTemplate, { on, off }));
   part.commands.push(command(o, `set-${key}`, cmdTopic, [{ ...p, readable: false }], { kind: 'value', key, on, off }));
   const briCmd = o.topic('brightness_command_topic');
   const briState = o.topic('brightness_state_topic');
@@ -360,7 +372,9 @@ const DEFAULT_CLIMATE_MODES = ['auto', 'off', 'cool', 'heat', 'dry', 'fan_only']
 /** Climate: mode, target and current temperature, fan/swing/preset modes and action as fields of `<key>_…`. */
 function climate(o: Options, key: string, part: EntityPart): void {
   const label = o.str('name') ?? key;
-  const unit = o.str('temperature_unit') ?? '°C';
+  // HA accepts "C"/"F" (ESPHome and Zigbee2MQTT send those) as well as the symbols.
+  const rawUnit = o.str('temperature_unit');
+  const unit = rawUnit === 'F' || rawUnit === '°F' ? '°F' : '°C';
   const field = (suffix: string, p: Omit<Property, 'key' | 'readable' | 'settable' | 'gettable'>, stateT: string, stateTpl: string, cmdT?: string, cmdTpl?: string): void => {
     const st = o.topic(stateT);
     const ct = cmdT ? o.topic(cmdT) : undefined;
@@ -437,7 +451,8 @@ function cover(o: Options, key: string, part: EntityPart): void {
     part.properties.push(p);
     if (posTopic) part.state.push(source(posTopic, p, o.template('position_template')));
     if (setPos) {
-      const c = valueCommand(o, `set-${p.key}`, setPos, p, 'set_position_template');
+      // HA cover.py renders set_position_template with the position as both `value` and `position`.
+      const c = valueCommand(o, `set-${p.key}`, setPos, p, 'set_position_template', undefined, ['position']);
       if (c) part.commands.push(c);
     }
   }

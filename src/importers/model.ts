@@ -129,7 +129,14 @@ export type CommandEncoding =
   /** One field of the command, written as text ("ON", "21.5"); booleans use on/off when given. */
   | { readonly kind: 'value'; readonly key: string; readonly on?: string; readonly off?: string }
   /** Home Assistant `command_template` applied to the field `key` (`value` in the template). */
-  | { readonly kind: 'template'; readonly key: string; readonly template: string }
+  | {
+      readonly kind: 'template';
+      readonly key: string;
+      readonly template: string;
+      // --- Added for Home Assistant discovery (src/importers/ha-platforms.ts) ---
+      /** Further names the field's value goes by in the template (a cover's set_position_template reads `position`). */
+      readonly aliases?: readonly string[];
+    }
   /** A fixed payload (a button press: `PRESS`). */
   | { readonly kind: 'fixed'; readonly payload: string };
 
