@@ -170,6 +170,17 @@ function source(topic: string, p: Property, tpl: CompiledTemplate | undefined, b
   };
 }
 
+/**
+ * Add the state source of a field, read through the template option when there is one. A template outside the
+ * subset leaves the field without a source: reading the raw payload instead would give wrong values.
+ */
+function addSource(part: EntityPart, o: Options, topic: string, p: Property, tplOption: string, bool?: { on: string; off: string }): void {
+  const present = o.has(tplOption);
+  const tpl = o.template(tplOption);
+  if (present && !tpl) return;
+  part.state.push(source(topic, p, tpl, bool));
+}
+
 function command(o: Options, name: string, topic: string, properties: Property[], encoding: CommandEncoding): CommandDescription {
   return { name, topic, properties, encoding, qos: o.qos(), retain: o.bool('retain', false) };
 }
@@ -234,14 +245,14 @@ function sensor(o: Options, key: string, part: EntityPart): void {
   let p = common(o, key, options && deviceClass === 'enum' ? 'enum' : numeric ? 'number' : 'string');
   if (options && p.type === 'enum') p = { ...p, values: options };
   part.properties.push(p);
-  part.state.push(source(topic, p, o.template('value_template')));
+  addSource(part, o, topic, p, 'value_template');
 }
 
 function binarySensor(o: Options, key: string, part: EntityPart): void {
   const topic = o.requiredTopic('state_topic');
   const p = common(o, key, 'boolean');
   part.properties.push(p);
-  part.state.push(source(topic, p, o.template('value_template'), { on: o.str('payload_on', 'ON')!, off: o.str('payload_off', 'OFF')! }));
+  addSource(part, o, topic, p, 'value_template', { on: o.str('payload_on', 'ON')!, off: o.str('payload_off', 'OFF')! });
 }
 
 function switchEntity(o: Options, key: string, part: EntityPart): void {
@@ -251,7 +262,7 @@ function switchEntity(o: Options, key: string, part: EntityPart): void {
   const off = o.str('payload_off', 'OFF')!;
   const p: Property = { ...common(o, key, 'boolean'), readable: stateTopic !== undefined, settable: true };
   part.properties.push(p);
-  if (stateTopic) part.state.push(source(stateTopic, p, o.template('value_template'), { on: o.str('state_on', on)!, off: o.str('state_off', off)! }));
+  if (stateTopic) addSource(part, o, stateTopic, p, 'value_template', { on: o.str('state_on', on)!, off: o.str('state_off', off)! });
   const c = valueCommand(o, `set-${key}`, cmdTopic, p, 'command_template', { on, off });
   if (c) part.commands.push(c);
 }
@@ -268,8 +279,7 @@ function light(o: Options, key: string, part: EntityPart): void {
   part.properties.push(p);
   // HA light/schema_basic.py: the old `value_template` of a light is read as `state_value_template` (cv.deprecated);
   // Tasmota's legacy discovery still sends `val_tpl`.
-  const stateTemplate = o.has('state_value_template') ? o.template('state_value_template') : o.template('value_template');
-  if (stateTopic) part.state.push(source(stateTopic, p, stateTemplate, { on, off }));
+  if (stateTopic) addSource(part, o, stateTopic, p, o.has('state_value_template') ? 'state_value_template' : 'value_template', { on, off });
   part.commands.push(command(o, `set-${key}`, cmdTopic, [{ ...p, readable: false }], { kind: 'value', key, on, off }));
   const briCmd = o.topic('brightness_command_topic');
   const briState = o.topic('brightness_state_topic');
@@ -286,7 +296,7 @@ function light(o: Options, key: string, part: EntityPart): void {
       gettable: false,
     };
     part.properties.push(b);
-    if (briState) part.state.push(source(briState, b, o.template('brightness_value_template')));
+    if (briState) addSource(part, o, briState, b, 'brightness_value_template');
     if (briCmd) {
       const c = valueCommand(o, `set-${b.key}`, briCmd, b, 'brightness_command_template');
       if (c) part.commands.push(c);
@@ -341,7 +351,7 @@ function numberEntity(o: Options, key: string, part: EntityPart): void {
   if (step <= 0) throw new Invalid('"step" must be positive');
   const p: Property = { ...common(o, key, Number.isInteger(step) && Number.isInteger(min) ? 'integer' : 'number'), minimum: min, maximum: max, step, readable: stateTopic !== undefined, settable: true };
   part.properties.push(p);
-  if (stateTopic) part.state.push(source(stateTopic, p, o.template('value_template')));
+  if (stateTopic) addSource(part, o, stateTopic, p, 'value_template');
   const c = valueCommand(o, `set-${key}`, cmdTopic, p, 'command_template');
   if (c) part.commands.push(c);
 }
@@ -353,7 +363,7 @@ function select(o: Options, key: string, part: EntityPart): void {
   const stateTopic = o.topic('state_topic');
   const p: Property = { ...common(o, key, 'enum'), values: options, readable: stateTopic !== undefined, settable: true };
   part.properties.push(p);
-  if (stateTopic) part.state.push(source(stateTopic, p, o.template('value_template')));
+  if (stateTopic) addSource(part, o, stateTopic, p, 'value_template');
   const c = valueCommand(o, `set-${key}`, cmdTopic, p, 'command_template');
   if (c) part.commands.push(c);
 }
@@ -381,7 +391,7 @@ function climate(o: Options, key: string, part: EntityPart): void {
     if (!st && !ct) return;
     const prop: Property = { ...p, key: `${key}_${suffix}`, label: `${label} ${suffix.replace(/_/g, ' ')}`, readable: st !== undefined, settable: ct !== undefined, gettable: false };
     part.properties.push(prop);
-    if (st) part.state.push(source(st, prop, o.template(stateTpl)));
+    if (st) addSource(part, o, st, prop, stateTpl);
     if (ct && cmdTpl) {
       const c = valueCommand(o, `set-${prop.key}`, ct, prop, cmdTpl);
       if (c) part.commands.push(c);
@@ -419,7 +429,7 @@ function cover(o: Options, key: string, part: EntityPart): void {
   if (stateTopic) {
     const p: Property = { ...common(o, key, 'string'), description: `one of ${states.join(', ')}` };
     part.properties.push(p);
-    part.state.push(source(stateTopic, p, o.template('value_template')));
+    addSource(part, o, stateTopic, p, 'value_template');
   }
   if (cmdTopic) {
     for (const [verb, option, dflt] of [
@@ -449,7 +459,7 @@ function cover(o: Options, key: string, part: EntityPart): void {
       gettable: false,
     };
     part.properties.push(p);
-    if (posTopic) part.state.push(source(posTopic, p, o.template('position_template')));
+    if (posTopic) addSource(part, o, posTopic, p, 'position_template');
     if (setPos) {
       // HA cover.py renders set_position_template with the position as both `value` and `position`.
       const c = valueCommand(o, `set-${p.key}`, setPos, p, 'set_position_template', undefined, ['position']);
@@ -475,7 +485,7 @@ function lock(o: Options, key: string, part: EntityPart): void {
     ];
     const p: Property = { ...common(o, key, 'string'), description: `one of ${states.join(', ')}` };
     part.properties.push(p);
-    part.state.push(source(stateTopic, p, o.template('value_template')));
+    addSource(part, o, stateTopic, p, 'value_template');
   }
   const verbs: [string, string, string][] = [
     ['lock', 'payload_lock', 'LOCK'],

@@ -218,7 +218,8 @@ export class HomeAssistantDiscovery {
     return {
       ok: true,
       value: {
-        seq: this.seq++,
+        // An update keeps the entity's place, so the device's anchor (and hardware id) does not move.
+        seq: this.entities.get(cfg.discoveryId)?.seq ?? this.seq++,
         topic,
         cfg,
         platform: cfg.platform,

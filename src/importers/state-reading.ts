@@ -63,6 +63,16 @@ function asNumber(v: unknown): number | undefined {
   return undefined;
 }
 
+/** Whether a JSON path is absent from a payload (the message does not carry that field). */
+function missing(json: unknown, path: readonly (string | number)[]): boolean {
+  let v = json;
+  for (const k of path) {
+    if (v === null || typeof v !== 'object' || !Object.prototype.hasOwnProperty.call(v, k)) return true;
+    v = (v as Record<string | number, unknown>)[k];
+  }
+  return false;
+}
+
 function applySource(s: StateSource, prop: Property | undefined, payload: string, values: Record<string, unknown>, problems: StateProblem[]): void {
   const key = s.key ?? '';
   if (s.template !== undefined) {
@@ -73,24 +83,23 @@ function applySource(s: StateSource, prop: Property | undefined, payload: string
     }
     const fmt = s.valueFormat ?? formatFor(prop);
     const input = payloadInput(payload);
+    const fail = (message: string): void => {
+      // A template that fails because the message lacks a key it reads is about another message: no value, no problem.
+      if (input.valueJson !== undefined && t.value.jsonPaths.some((p) => missing(input.valueJson, p))) return;
+      problems.push({ key, code: 'STATE_TEMPLATE', message });
+    };
     if (fmt === 'boolean' || fmt === 'text' || fmt === 'enum') {
       const native = evaluateTemplate(t.value, input);
       if (native.ok && native.value === undefined) return;
       const r = renderTemplate(t.value, input);
-      if (!r.ok) {
-        problems.push({ key, code: 'STATE_TEMPLATE', message: r.error.message });
-        return;
-      }
+      if (!r.ok) return fail(r.error.message);
       if (fmt !== 'boolean') return setField(values, key, r.value);
       if (r.value === (s.trueValue ?? 'ON')) setField(values, key, true);
       else if (r.value === (s.falseValue ?? 'OFF')) setField(values, key, false);
       return;
     }
     const r = evaluateTemplate(t.value, input);
-    if (!r.ok) {
-      problems.push({ key, code: 'STATE_TEMPLATE', message: r.error.message });
-      return;
-    }
+    if (!r.ok) return fail(r.error.message);
     if (r.value === undefined || r.value === '') return;
     if (fmt === 'json') return setField(values, key, r.value);
     const n = asNumber(r.value);

@@ -114,14 +114,27 @@ function parseIntStrict(t: string, radix: number): number | undefined {
   return m[1] === '-' ? -n : n;
 }
 
-/** Python's round(x, n): half to even on the double's own value. */
+/**
+ * Python's round(x, n): the double's exact decimal value decides, and exact halves go to the even neighbour
+ * (round(2.675, 2) is 2.67 because 2.675 is stored as 2.67499999…; round(2.5) is 2). `toFixed` rounds on the exact
+ * value too, but sends halves up, so halves are detected on the exact expansion and handled here.
+ */
 function pyRound(x: number, n: number): number {
-  if (!Number.isFinite(x)) return x;
-  const m = 10 ** n;
-  const y = x * m;
-  let r = Math.round(y);
-  if (Math.abs(y - Math.trunc(y)) === 0.5 && r % 2 !== 0) r -= 1;
-  return r / m;
+  if (!Number.isFinite(x) || Math.abs(x) >= 1e21 || n < 0 || n > 20) {
+    const m = 10 ** n;
+    return Math.round(x * m) / m;
+  }
+  const sign = x < 0 ? -1 : 1;
+  const exact = Math.abs(x).toFixed(100);
+  const [intPart, frac] = exact.split('.') as [string, string];
+  const tail = frac.slice(n);
+  if (tail[0] === '5' && /^0*$/.test(tail.slice(1))) {
+    const kept = `${intPart}${frac.slice(0, n)}`;
+    const lastDigit = Number(kept.at(-1));
+    const truncated = Number(`${intPart}.${frac.slice(0, n) || '0'}`);
+    return sign * (lastDigit % 2 === 0 ? truncated : truncated + 10 ** -n);
+  }
+  return sign * Number(Math.abs(x).toFixed(n));
 }
 
 /** Home Assistant's boolean(): "on", "yes", "true", "enable", "1" and non-zero numbers are true. */

@@ -385,17 +385,20 @@ class ExprParser {
     return left;
   }
 
-  private unary(): Expr {
+  /** jinja2 parse_unary: the operand of `-`/`+` takes no filters; the filters apply to the negated value (`-3|abs`). */
+  private unary(withFilters = true): Expr {
+    let node: Expr;
     if (this.isOp('-') || this.isOp('+')) {
       const t = this.next() as { v: '-' | '+'; at: number };
       this.enter(t.at);
       try {
-        return { k: 'unary', op: t.v, arg: this.unary() };
+        node = { k: 'unary', op: t.v, arg: this.unary(false) };
       } finally {
         this.depth -= 1;
       }
-    }
-    return this.filters(this.postfix(this.primary()));
+    } else node = this.primary();
+    node = this.postfix(node);
+    return withFilters ? this.filters(node) : node;
   }
 
   private primary(): Expr {
