@@ -53,6 +53,21 @@ export function topicProblem(t: string): string | undefined {
   return undefined;
 }
 
+const COMPILE_CACHE_LIMIT = 2000;
+const compileCache = new Map<string, ReturnType<typeof compileTemplate>>();
+
+/** Templates repeat across entities and are re-read on every discovery update: compile each distinct one once. */
+function compileCached(src: string, variables: readonly string[] | undefined): ReturnType<typeof compileTemplate> {
+  const key = `${(variables ?? []).join(',')}\u0000${src}`;
+  let t = compileCache.get(key);
+  if (!t) {
+    t = compileTemplate(src, variables ? { variables } : {});
+    if (compileCache.size >= COMPILE_CACHE_LIMIT) compileCache.delete(compileCache.keys().next().value!);
+    compileCache.set(key, t);
+  }
+  return t;
+}
+
 /** Typed access to the options of one entity, with Home Assistant's coercions (`cv.string` turns 1 into "1"). */
 export class Options {
   readonly warnings: string[] = [];
@@ -130,7 +145,7 @@ export class Options {
     const src = this.cfg.get(name);
     if (src === undefined || src === null) return undefined;
     if (typeof src !== 'string') throw new Invalid(`"${name}" must be a template string`);
-    const t = compileTemplate(src, variables ? { variables } : {});
+    const t = compileCached(src, variables);
     if (t.ok) return t.value;
     const construct = t.error.construct ?? t.error.code.toLowerCase().replace('template_', '');
     this.unsupported.push(construct);

@@ -80,6 +80,9 @@ interface Entity {
   readonly rank: 0 | 1 | 2;
   readonly identifiers: readonly string[];
   readonly device?: ReadonlyMap<string, unknown>;
+  readonly availability: { readonly topics: readonly AvailabilityTopic[]; readonly mode: AvailabilitySpec['mode'] };
+  /** The entity described under a field key (the key depends on its neighbours; the rest only on its config). */
+  readonly parts: Map<string, HaResult<EntityPart>>;
 }
 
 const MAX_STAT_KEYS = 200;
@@ -225,6 +228,8 @@ export class HomeAssistantDiscovery {
         platform: cfg.platform,
         ...identity.value,
         ...(device instanceof Map ? { device: device as ReadonlyMap<string, unknown> } : {}),
+        availability: availability.value,
+        parts: new Map([['x', part]]),
       },
     };
   }
@@ -300,12 +305,18 @@ export class HomeAssistantDiscovery {
   /** Entities connected to `id` through shared identity keys (sorted by arrival). */
   private group(id: string): string[] {
     const seen = new Set<string>();
+    const keysSeen = new Set<string>();
     const stack = [id];
     while (stack.length > 0) {
       const cur = stack.pop()!;
       if (seen.has(cur) || !this.entities.has(cur)) continue;
       seen.add(cur);
-      for (const k of this.entities.get(cur)!.keys) for (const other of this.byKey.get(k) ?? []) if (!seen.has(other)) stack.push(other);
+      for (const k of this.entities.get(cur)!.keys) {
+        // Each key's entities are listed once: linear in the size of the group, however many share a key.
+        if (keysSeen.has(k)) continue;
+        keysSeen.add(k);
+        for (const other of this.byKey.get(k) ?? []) if (!seen.has(other)) stack.push(other);
+      }
     }
     return [...seen].sort((a, b) => this.entities.get(a)!.seq - this.entities.get(b)!.seq);
   }
@@ -436,22 +447,30 @@ function buildDescription(members: readonly Entity[]): DeviceDescription {
     if (usedKeys.has(key)) key = `${key}_${m.platform}`;
     for (let n = 2; usedKeys.has(key); n += 1) key = `${fieldKey(m)}_${m.platform}_${n}`;
     usedKeys.add(key);
-    const r = describeEntity(m.platform, new Options(m.cfg.config), key);
+    let r = m.parts.get(key);
+    if (!r) {
+      r = describeEntity(m.platform, new Options(m.cfg.config), key);
+      if (m.parts.size >= 4) m.parts.clear();
+      m.parts.set(key, r);
+    }
     if (!r.ok) {
       warnings.push(`${m.cfg.discoveryId}: ${r.error.message}`);
       continue;
     }
     const part: EntityPart = r.value;
     for (const w of part.warnings) warnings.push(`${m.cfg.discoveryId}: ${w}`);
+    const dropped = new Set<Property>();
     for (const p of part.properties) {
       if (propertyKeys.has(p.key)) {
         warnings.push(`${m.cfg.discoveryId}: field "${p.key}" already used by another entity; left out`);
+        dropped.add(p);
         continue;
       }
       propertyKeys.add(p.key);
       properties.push(p);
     }
-    state.push(...part.state.filter((s) => s.key === undefined || properties.some((p) => p.key === s.key)));
+    const own = new Set(part.properties.filter((p) => !dropped.has(p)).map((p) => p.key));
+    state.push(...part.state.filter((s) => s.key === undefined || own.has(s.key)));
     for (const c of part.commands) {
       if (commandNames.has(c.name)) continue;
       commandNames.add(c.name);
@@ -489,14 +508,14 @@ function deviceAvailability(members: readonly Entity[], warnings: string[]): Ava
   let mode: AvailabilitySpec['mode'] | undefined;
   const signatures = new Set<string>();
   for (const m of members) {
-    const a = availabilityOf(m.cfg.config);
-    if (!a.ok || a.value.topics.length === 0) {
+    const a = m.availability;
+    if (a.topics.length === 0) {
       signatures.add('none');
       continue;
     }
-    mode ??= a.value.mode;
-    signatures.add(JSON.stringify(a.value));
-    for (const t of a.value.topics) if (!topicProblem(t.topic)) topics.set(JSON.stringify(t), t);
+    mode ??= a.mode;
+    signatures.add(JSON.stringify(a));
+    for (const t of a.topics) if (!topicProblem(t.topic)) topics.set(JSON.stringify(t), t);
   }
   if (topics.size === 0) return undefined;
   if (signatures.size > 1) warnings.push('entities announce different availability; the device uses all their topics');
