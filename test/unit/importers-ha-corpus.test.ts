@@ -455,9 +455,9 @@ describe('importers: corpus of real discovery payloads', () => {
   });
 
   it('covers every fixture of the HA/Tasmota publishers, and at least 40 payloads', () => {
-    const files = readdirSync(CORPUS)
-      .filter((p) => p !== 'homie')
-      .flatMap((p) => readdirSync(join(CORPUS, p)).map((f) => `${p}/${f}`))
+    const files = readdirSync(CORPUS, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && e.name !== 'homie')
+      .flatMap((e) => readdirSync(join(CORPUS, e.name)).map((f) => `${e.name}/${f}`))
       .sort();
     assert.deepEqual(files, CASES.map((c) => c.file).sort());
     const count = CASES.reduce((n, c) => n + load(c.file).messages.length, 0);
