@@ -188,8 +188,8 @@ export class HomeAssistantDiscovery {
       } else return e;
     }
     if (fresh.length === 0) {
-      const first = skipped[0]!;
-      return haFail(first.code, `no usable component: ${skipped.map((s) => `${s.component}: ${s.message}`).join('; ')}`, first.detail);
+      // The skipped components were counted above; no detail, so feed() does not count them twice.
+      return haFail(skipped[0]!.code, `no usable component: ${skipped.map((s) => `${s.component}: ${s.message}`).join('; ')}`);
     }
     const others = this.entities.size - (this.byTopic.get(topic)?.length ?? 0);
     if (others + fresh.length > this.limits.maxEntities) return haFail('HA_LIMIT', `more than ${this.limits.maxEntities} entities`);

@@ -160,7 +160,8 @@ describe('importers: Home Assistant discovery — device-based discovery', () =>
     assert.equal(code(feed(ha, 'homeassistant/device/x/config', { dev: { ids: 'a' } })), 'HA_INVALID');
     assert.equal(code(feed(ha, 'homeassistant/device/x/config', { cmps: { a: { p: 'sensor', stat_t: 'a' } } })), 'HA_INVALID');
     assert.equal(code(feed(ha, 'homeassistant/device/x/config', { dev: { ids: 'a' }, cmps: { a: { stat_t: 'a' } } })), 'HA_INVALID');
-    assert.equal(code(feed(ha, 'homeassistant/device/x/config', { dev: { ids: 'a' }, cmps: { a: { p: 'fan' } } })), 'HA_UNSUPPORTED_PLATFORM');
+    assert.equal(code(feed(ha, 'homeassistant/device/x/config', { dev: { ids: 'a' }, cmps: { a: { p: 'fan' }, b: { p: 'vacuum' } } })), 'HA_UNSUPPORTED_PLATFORM');
+    assert.deepEqual(ha.stats().unsupportedPlatforms, { fan: 1, vacuum: 1 });
   });
 });
 
