@@ -47,6 +47,7 @@ export const ERROR_CATALOGUE = {
   RATE_LIMITED: { condition: 'resource-constraint', type: 'wait', summary: 'too many requests; slow down' },
   XMPP_OFFLINE: { condition: 'remote-server-timeout', type: 'wait', summary: 'the XMPP server is not connected' },
   MQTT_PUBLISH_FAILED: { condition: 'remote-server-timeout', type: 'wait', summary: 'the MQTT broker did not accept the publish' },
+  MAPPING_INVALID: { condition: 'bad-request', type: 'modify', summary: 'the mapping change is not valid' },
   NOT_IMPLEMENTED: { condition: 'service-unavailable', type: 'cancel', summary: 'not supported' },
   INTERNAL: { condition: 'internal-server-error', type: 'cancel', summary: 'internal error' },
 } as const satisfies Record<string, CatalogueEntry>;

@@ -2,24 +2,27 @@
  * The downlink: a command from an XMPP user → device → authorization → validation → MQTT publish → outcome.
  *
  * Checks run in this order, and nothing is published unless all pass:
- *   device known?            DEVICE_UNKNOWN  (item-not-found)
+ *   sender within its rate?  RATE_LIMITED    (resource-constraint) — before any other work
+ *   device visible to them?  DEVICE_UNKNOWN  (item-not-found) — the same answer for a hidden device and a JID that
+ *                                             names none (access-policy.ts): strangers learn nothing, not even that
+ *                                             the device exists
  *   command known?           COMMAND_UNKNOWN (item-not-found)
- *   sender an operator?      FORBIDDEN       (forbidden)      — before validation, so strangers learn nothing
+ *   sender an operator?      FORBIDDEN       (forbidden)      — before validation
  *   payload valid?           COMMAND_INVALID (bad-request, with the schema messages)
  *   device online?           queued for the command's TTL (delivered when it returns, TIMEOUT if not);
  *                            with a TTL of 0: DEVICE_OFFLINE (recipient-unavailable)
  * then the publish (MQTT_PUBLISH_FAILED when the broker refuses it) and, with a declared state echo, the
  * confirmation (TIMEOUT without one). The payload published is the JSON text the sender wrote, byte for byte.
  */
-import type { Device } from '../devices/device.js';
-import type { DeviceRegistry } from '../devices/registry.js';
-import { fail, ok, type Result } from '../errors.js';
-import { anyMatch } from '../mapping/jid-pattern.js';
-import type { CommandSpec } from '../mapping/mapping.js';
-import { formatTopic } from '../mapping/topic-pattern.js';
-import { jsonTooDeep, MAX_JSON_DEPTH } from '../convert/payload.js';
-import { ajvErrorsToPathMessages, summarize } from '../schemas/format-errors.js';
-import { TokenBucket } from '../broker/token-bucket.js';
+import { LRUCache } from 'lru-cache';
+import type { Device } from '../../devices/device.js';
+import { fail, ok, type Result } from '../../errors.js';
+import type { AccessPolicy } from '../../kernel/access-policy.js';
+import type { CommandSpec } from '../../mapping/mapping.js';
+import { formatTopic } from '../../mapping/topic-pattern.js';
+import { jsonTooDeep, MAX_JSON_DEPTH } from '../../convert/payload.js';
+import { ajvErrorsToPathMessages, summarize } from '../../schemas/format-errors.js';
+import { TokenBucket } from '../../broker/token-bucket.js';
 import type { ConfirmationTracker } from './confirmations.js';
 
 export type CommandOrigin = 'chat' | 'iq' | 'adhoc';
@@ -58,14 +61,15 @@ export interface RateOptions {
   readonly burst: number;
 }
 
+/** Senders whose rate is tracked at once; the least recently active are forgotten first (a forgotten sender starts afresh). */
 const MAX_TRACKED_SENDERS = 10_000;
 
 export class Downlink {
   private holder: CommandHolder | undefined;
-  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly buckets = new LRUCache<string, TokenBucket>({ max: MAX_TRACKED_SENDERS });
 
   constructor(
-    private readonly registry: DeviceRegistry,
+    private readonly access: AccessPolicy,
     private readonly publish: Publish,
     private readonly confirmations: ConfirmationTracker,
     private readonly defaultTtlMs: number,
@@ -80,11 +84,11 @@ export class Downlink {
 
   /** Device and command lookup plus authorization, shared with the ad-hoc command forms. */
   authorize(from: string, deviceJid: string, name: string): Result<{ device: Device; command: CommandSpec }> {
-    const device = this.registry.byJid(deviceJid);
-    if (!device) return fail('DEVICE_UNKNOWN', `no device ${deviceJid}`);
+    const device = this.access.visible(deviceJid, from);
+    if (!device) return unknownDevice(deviceJid);
     const command = device.mapping.commands.find((c) => c.name === name);
     if (!command) return fail('COMMAND_UNKNOWN', `${device.name} has no command "${name}"`);
-    if (!mayOperate(device, from)) return fail('FORBIDDEN', `${from} may not command ${device.jid}`);
+    if (!this.access.mayOperate(device, from)) return fail('FORBIDDEN', `${from} may not command ${device.jid}`);
     return ok({ device, command });
   }
 
@@ -125,7 +129,6 @@ export class Downlink {
     const now = performance.now();
     let bucket = this.buckets.get(sender);
     if (!bucket) {
-      if (this.buckets.size >= MAX_TRACKED_SENDERS) this.buckets.clear();
       bucket = new TokenBucket(this.rate.perMinute / 60, this.rate.burst, now);
       this.buckets.set(sender, bucket);
     }
@@ -151,6 +154,7 @@ export class Downlink {
   }
 }
 
-export function mayOperate(device: Device, bare: string): boolean {
-  return anyMatch(device.mapping.access.operators, bare);
+/** What a JID that names no device gets — and a device the sender may not view. */
+export function unknownDevice<T>(deviceJid: string): Result<T> {
+  return fail('DEVICE_UNKNOWN', `no device ${deviceJid}`);
 }

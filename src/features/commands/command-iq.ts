@@ -16,29 +16,30 @@
  */
 import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
-import type { IqContext } from '@xmpp/component';
-import { bareJid } from '../../devices/device-jid.js';
 import { xmlSafeJson } from '../../convert/xml-safe.js';
-import type { CommandOutcome, Downlink } from '../../pipeline/downlink.js';
 import type { Result } from '../../errors.js';
-import { errorElement, NS_JSON } from '../stanzas.js';
+import type { IqRequest } from '../../kernel/stanza-router.js';
+import { errorElement, NS_JSON } from '../../xmpp/stanzas.js';
+import type { CommandOutcome, Downlink } from './downlink.js';
 
 export const NS_COMMAND = 'urn:mqtt-xmpp-bridge:command:0';
 
 export function commandIqHandler(downlink: Downlink) {
-  return async (ctx: IqContext): Promise<Element> => {
-    const el = ctx.element;
+  return async (req: IqRequest): Promise<Element> => {
+    const el = req.child;
     const name = el.attrs['name'];
+    // The device is looked up before anything about the request is judged, so a hidden device answers as an unknown one.
+    const visible = downlink.authorize(req.fromBare, req.toBare, name ?? '');
+    if (!visible.ok && visible.error.code === 'DEVICE_UNKNOWN') return errorElement(visible.error.code, visible.error.message);
     if (!name) return errorElement('COMMAND_INVALID', 'the <command/> element needs a name attribute');
     const json = el.getChild('json', NS_JSON)?.getText() ?? '{}';
-    const from = ctx.stanza.attrs['from'] ?? '';
     const r = await downlink.execute({
-      from: bareJid(from),
-      deviceJid: bareJid(ctx.stanza.attrs['to'] ?? ''),
+      from: req.fromBare,
+      deviceJid: req.toBare,
       name,
       json,
       origin: 'iq',
-      replyTo: { jid: from, ...(ctx.stanza.attrs['id'] ? { id: ctx.stanza.attrs['id'] } : {}) },
+      replyTo: { jid: req.from, ...(req.stanza.attrs['id'] ? { id: req.stanza.attrs['id'] } : {}) },
     });
     return commandAnswer(name, r);
   };

@@ -11,32 +11,37 @@
 import { randomBytes } from 'node:crypto';
 import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
-import type { IqContext } from '@xmpp/component';
+import { LRUCache } from 'lru-cache';
 import type { Device } from '../../devices/device.js';
-import { bareJid } from '../../devices/device-jid.js';
-import { formPayload, NS_DATA, schemaForm } from '../../convert/form.js';
-import { mayOperate, type CommandOutcome, type Downlink } from '../../pipeline/downlink.js';
+import { formPayload, schemaForm } from '../../convert/form.js';
 import type { Result } from '../../errors.js';
-import { errorElement, NS_STANZAS } from '../stanzas.js';
+import type { AccessPolicy } from '../../kernel/access-policy.js';
+import type { IqRequest } from '../../kernel/stanza-router.js';
+import { errorElement, NS_DATA, NS_DISCO_INFO, NS_STANZAS } from '../../xmpp/stanzas.js';
+import type { CommandOutcome, Downlink } from './downlink.js';
 
 export const NS_ADHOC = 'http://jabber.org/protocol/commands';
 const SESSION_TTL_MS = 10 * 60_000;
+/** Open multi-step sessions at most: a flood of `execute` requests cannot grow memory (the oldest are forgotten). */
+const MAX_SESSIONS = 10_000;
 
 interface Session {
   readonly from: string;
   readonly deviceJid: string;
   readonly node: string;
-  readonly expires: number;
 }
 
 export class AdhocCommands {
-  private readonly sessions = new Map<string, Session>();
+  private readonly sessions = new LRUCache<string, Session>({ max: MAX_SESSIONS, ttl: SESSION_TTL_MS });
 
-  constructor(private readonly downlink: Downlink) {}
+  constructor(
+    private readonly downlink: Downlink,
+    private readonly access: AccessPolicy,
+  ) {}
 
   /** disco#items on the commands node: the device's commands, for its operators. */
   items(device: Device, from: string): Element[] {
-    if (!mayOperate(device, from)) return [];
+    if (!this.access.mayOperate(device, from)) return [];
     return device.mapping.commands.map((c) => xml('item', { jid: device.jid, node: c.name, name: c.description ?? c.name }));
   }
 
@@ -46,7 +51,7 @@ export class AdhocCommands {
     if (!c) return undefined;
     return xml(
       'query',
-      { xmlns: 'http://jabber.org/protocol/disco#info', node },
+      { xmlns: NS_DISCO_INFO, node },
       xml('identity', { category: 'automation', type: 'command-node', name: c.description ?? c.name }),
       xml('feature', { var: NS_ADHOC }),
       xml('feature', { var: NS_DATA }),
@@ -54,13 +59,12 @@ export class AdhocCommands {
   }
 
   handler() {
-    return async (ctx: IqContext): Promise<Element> => {
-      const el = ctx.element;
+    return async (req: IqRequest): Promise<Element> => {
+      const el = req.child;
       const node = el.attrs['node'] ?? '';
-      const from = bareJid(ctx.stanza.attrs['from'] ?? '');
-      const deviceJid = bareJid(ctx.stanza.attrs['to'] ?? '');
+      const from = req.fromBare;
+      const deviceJid = req.toBare;
       const action = el.attrs['action'] ?? 'execute';
-      this.expire();
 
       const auth = this.downlink.authorize(from, deviceJid, node);
       if (!auth.ok) return errorElement(auth.error.code, auth.error.message);
@@ -80,7 +84,7 @@ export class AdhocCommands {
       const submitted = el.getChild('x', NS_DATA);
       if (!submitted) {
         sessionid ??= randomBytes(8).toString('hex');
-        this.sessions.set(sessionid, { from, deviceJid, node, expires: Date.now() + SESSION_TTL_MS });
+        this.sessions.set(sessionid, { from, deviceJid, node });
         return xml(
           'command',
           { xmlns: NS_ADHOC, node, sessionid, status: 'executing' },
@@ -97,16 +101,12 @@ export class AdhocCommands {
         name: command.name,
         json: JSON.stringify(payload.value),
         origin: 'adhoc',
-        replyTo: { jid: ctx.stanza.attrs['from'] ?? from, ...(ctx.stanza.attrs['id'] ? { id: ctx.stanza.attrs['id'] } : {}) },
+        replyTo: { jid: req.from || from, ...(req.stanza.attrs['id'] ? { id: req.stanza.attrs['id'] } : {}) },
       });
       return adhocAnswer(node, sessionid, r);
     };
   }
 
-  private expire(): void {
-    const now = Date.now();
-    for (const [id, s] of this.sessions) if (s.expires < now) this.sessions.delete(id);
-  }
 }
 
 /** XEP-0050 §4.6: bad-request with an application-specific condition. */

@@ -5,29 +5,29 @@
  */
 import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
-import { commandHelp, parseCommandText } from '../convert/command-text.js';
-import { truncate, xmlSafeText } from '../convert/xml-safe.js';
-import { bareJid } from '../devices/device-jid.js';
-import type { DeviceRegistry } from '../devices/registry.js';
-import type { Logger } from '../log.js';
-import { mayOperate, type CommandOutcome, type Downlink } from '../pipeline/downlink.js';
-import type { Result } from '../errors.js';
-import type { ComponentLink } from './component.js';
-import { errorReply, NS_RECEIPTS } from './stanzas.js';
+import { commandHelp, parseCommandText } from '../../convert/command-text.js';
+import { truncate, xmlSafeText } from '../../convert/xml-safe.js';
+import { bareJid } from '../../devices/device-jid.js';
+import type { Result } from '../../errors.js';
+import type { AccessPolicy } from '../../kernel/access-policy.js';
+import type { XmppLink } from '../../kernel/xmpp-link.js';
+import type { Logger } from '../../log.js';
+import { errorReply, NS_RECEIPTS } from '../../xmpp/stanzas.js';
+import type { CommandOutcome, Downlink } from './downlink.js';
 
 export class ChatService {
   constructor(
-    private readonly link: ComponentLink,
-    private readonly registry: DeviceRegistry,
+    private readonly link: XmppLink,
+    private readonly access: AccessPolicy,
     private readonly downlink: Downlink,
-    private readonly mayView: (deviceJid: string, bare: string) => boolean,
     private readonly log: Logger,
   ) {}
 
   /** An incoming <message/> addressed to the component or a device. */
   async handle(stanza: Element): Promise<void> {
     const type = stanza.attrs['type'] ?? 'normal';
-    // Never answer errors (loops), group chats or headlines; chat states without a body need no answer either.
+    // Never answer errors (loops, RFC 6120 §8.3.1 — the router drops them already), group chats or headlines; chat
+    // states without a body need no answer either.
     if (type === 'error' || type === 'groupchat' || type === 'headline') return;
     const body = stanza.getChildText('body');
     const from = stanza.attrs['from'];
@@ -40,13 +40,10 @@ export class ChatService {
       this.reply(stanza, 'This is an MQTT bridge: every device has its own JID. Discover them with service discovery (disco#items) on this address, then write "help" to a device.');
       return;
     }
-    const device = this.registry.byJid(target);
+    // A device the sender may not view answers exactly as a JID that names no device.
+    const device = this.access.visible(target, sender);
     if (!device) {
       this.link.send(errorReply(stanza, 'DEVICE_UNKNOWN'));
-      return;
-    }
-    if (!this.mayView(device.jid, sender) && !mayOperate(device, sender)) {
-      this.link.send(errorReply(stanza, 'FORBIDDEN', `${sender} may not talk to ${device.jid}`));
       return;
     }
     const parsed = parseCommandText(body, device.mapping.commands, device.mapping.aliases);

@@ -3,15 +3,15 @@
  * the answer is built afresh from the stored sender and stanza id, in the form the sender used.
  */
 import xml from '@xmpp/xml';
-import type { Result } from '../errors.js';
-import type { CommandOutcome } from '../pipeline/downlink.js';
-import type { QueuedCommandRow } from '../store/command-queue.js';
+import type { Result } from '../../errors.js';
+import type { QueuedCommandRow } from '../../kernel/stores.js';
+import type { XmppLink } from '../../kernel/xmpp-link.js';
+import { adhocAnswer } from './adhoc.js';
 import type { ChatService } from './chat.js';
-import type { ComponentLink } from './component.js';
-import { adhocAnswer } from './handlers/adhoc.js';
-import { commandAnswer } from './handlers/commands.js';
+import { commandAnswer } from './command-iq.js';
+import type { CommandOutcome } from './downlink.js';
 
-export function lateReplies(link: ComponentLink, chat: ChatService) {
+export function lateReplies(link: XmppLink, chat: ChatService) {
   return (row: QueuedCommandRow, r: Result<CommandOutcome>): void => {
     if (row.origin === 'chat' || row.replyId === undefined) {
       chat.lateReply(row.deviceJid, row.sender, r);

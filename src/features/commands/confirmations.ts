@@ -3,11 +3,11 @@
  * confirmed when the device reports on its state topic (`plugs/kettle/state`) a payload whose listed fields equal the
  * command's — or, without listed fields, when it reports anything at all.
  */
-import type { Device } from '../devices/device.js';
-import { BridgeError, fail, ok, type Result } from '../errors.js';
-import type { CommandSpec } from '../mapping/mapping.js';
-import { formatTopic } from '../mapping/topic-pattern.js';
-import { parseJsonPayload } from '../convert/payload.js';
+import type { Device } from '../../devices/device.js';
+import { BridgeError, fail, ok, type Result } from '../../errors.js';
+import type { CommandSpec } from '../../mapping/mapping.js';
+import { formatTopic } from '../../mapping/topic-pattern.js';
+import { parseJsonPayload } from '../../convert/payload.js';
 
 interface Pending {
   readonly fields: readonly string[] | undefined;
@@ -57,11 +57,6 @@ export class ConfirmationTracker {
     for (const p of [...set]) if (matches(p, parsed.value.value)) p.resolve(ok(parsed.value.text));
   }
 
-  get pending(): number {
-    let n = 0;
-    for (const s of this.byTopic.values()) n += s.size;
-    return n;
-  }
 
   private remove(topic: string, p: Pending): void {
     const set = this.byTopic.get(topic);

@@ -5,12 +5,12 @@
  * (and the device confirms it, with a declared echo), or an error when the TTL passes first. If the bridge restarted
  * in between, the answer is sent afresh from what was stored (the original IQ id, the sender's full JID).
  */
-import type { Device } from '../devices/device.js';
-import type { DeviceRegistry } from '../devices/registry.js';
-import { fail, type Result } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { CommandSpec } from '../mapping/mapping.js';
-import type { CommandQueueStore, QueuedCommandRow } from '../store/command-queue.js';
+import type { Device } from '../../devices/device.js';
+import type { DeviceRegistry } from '../../devices/registry.js';
+import { fail, type Result } from '../../errors.js';
+import type { CommandQueueStore, QueuedCommandRow } from '../../kernel/stores.js';
+import type { Logger } from '../../log.js';
+import type { CommandSpec } from '../../mapping/mapping.js';
 import type { CommandOutcome, CommandRequest } from './downlink.js';
 
 export type Dispatch = (device: Device, command: CommandSpec, json: string, value: unknown) => Promise<Result<CommandOutcome>>;

@@ -16,15 +16,16 @@
  * (link down, or catching up: readings accumulate, and a replay drains the outbox and the buffer before going live).
  */
 import xml from '@xmpp/xml';
-import type { Device } from '../devices/device.js';
-import type { DeviceRegistry } from '../devices/registry.js';
-import type { Logger } from '../log.js';
-import type { Metrics } from '../observe/metrics.js';
-import type { Reading } from '../pipeline/uplink.js';
-import type { Outbox, OutboxRow } from '../store/outbox.js';
-import type { ComponentLink } from './component.js';
-import type { BuiltReading, ReadingStanzas } from './readings.js';
-import { NS_PING } from './stanzas.js';
+import type { Device } from '../../devices/device.js';
+import type { DeviceRegistry } from '../../devices/registry.js';
+import type { EventBus } from '../../kernel/events.js';
+import type { OutboxRow, OutboxStore } from '../../kernel/stores.js';
+import { barrierPrefix, type XmppLink } from '../../kernel/xmpp-link.js';
+import type { Logger } from '../../log.js';
+import type { Metrics } from '../../observe/metrics.js';
+import { NS_PING } from '../../xmpp/stanzas.js';
+import type { OutgoingReading, ReadingDelivery } from './chat-delivery.js';
+import type { Reading } from './uplink.js';
 
 export interface DeliveryOptions {
   /** Outbox rows at most; beyond it, QoS 1/2 publishes wait for their PUBACK. */
@@ -45,9 +46,10 @@ export interface DeliveryOptions {
 
 interface Pending {
   readonly reading: Reading;
-  readonly built: BuiltReading;
+  readonly out: OutgoingReading;
   readonly done: (err?: Error) => void;
 }
+
 
 /** Late by more than this, a reading carries an XEP-0203 delay stamp. */
 const LATE_MS = 1000;
@@ -63,7 +65,6 @@ export class Delivery {
   private unconfirmed = 0;
   private chain: Promise<boolean> = Promise.resolve(true);
   private barrierSeq = 0;
-  private readonly barrierIds = new Set<string>();
   private chainGen = -1;
   private barrierTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
@@ -71,36 +72,30 @@ export class Delivery {
   private readonly qos0Prefix: string;
   private stopped = false;
 
+  private readonly onOnline = (): void => this.goOnline();
+  private readonly onOffline = (): void => this.goOffline();
+
   constructor(
-    private readonly link: ComponentLink,
-    private readonly outbox: Outbox,
-    private readonly stanzas: ReadingStanzas,
+    private readonly link: XmppLink,
+    private readonly outbox: OutboxStore,
+    /** The delivery mode of a device's readings. */
+    private readonly modeOf: (device: Device) => ReadingDelivery,
     private readonly registry: DeviceRegistry,
     private readonly instance: string,
     private readonly opts: DeliveryOptions,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-    private readonly onEvent: (type: string, data: Record<string, unknown>) => void,
+    private readonly bus: EventBus,
   ) {
     this.qos0Prefix = `${instance}-q${Date.now().toString(36)}-`;
-    link.on('online', () => this.goOnline());
-    link.on('offline', () => this.goOffline());
   }
 
   start(): void {
+    this.link.on('online', this.onOnline);
+    this.link.on('offline', this.onOffline);
     this.expiryTimer = setInterval(() => this.expire(), Math.min(60_000, Math.max(1000, this.opts.maxAgeMs / 10)));
     this.expiryTimer.unref();
     if (this.link.online) this.goOnline();
-  }
-
-  /**
-   * Whether an IQ id is one of our barriers. A barrier ping from our own domain that is not ours means a second
-   * bridge is connected to the same component domain (ejabberd balances between connections; Prosody refuses them).
-   */
-  isOwnBarrier(id: string | undefined): boolean {
-    if (id === undefined || !id.startsWith('barrier-')) return true; // not a barrier at all: nothing to say
-    if (this.barrierIds.size > 10_000) this.barrierIds.clear();
-    return this.barrierIds.has(id);
   }
 
   /** Readings waiting in the outbox (durable) and in the QoS 0 buffer. */
@@ -112,14 +107,14 @@ export class Delivery {
    * A validated, buildable reading. `done` acknowledges the publish to the device: at once for QoS 0, after the
    * outbox commit for QoS 1/2.
    */
-  accept(reading: Reading, built: BuiltReading, done: (err?: Error) => void): void {
+  accept(reading: Reading, out: OutgoingReading, done: (err?: Error) => void): void {
     if (reading.qos === 0) {
-      if (this.writable()) this.write(built, this.qos0Id());
+      if (this.writable()) this.write(out, this.qos0Id());
       else this.buffer(reading);
       done();
       return;
     }
-    this.pending.push({ reading, built, done });
+    this.pending.push({ reading, out, done });
     if (!this.commitScheduled) {
       this.commitScheduled = true;
       setImmediate(() => this.commit());
@@ -128,6 +123,8 @@ export class Delivery {
 
   /** Stop: commit what is pending, then wait (bounded) for the server to confirm what was sent. */
   async stop(timeoutMs = 3000): Promise<void> {
+    this.link.off('online', this.onOnline);
+    this.link.off('offline', this.onOffline);
     this.commit();
     clearInterval(this.expiryTimer);
     clearTimeout(this.barrierTimer);
@@ -154,8 +151,7 @@ export class Delivery {
       batch = batch.slice(0, room);
       if (!wasHolding) {
         const size = this.outbox.size + batch.length;
-        this.log.warn({ outbox: size, limit: this.opts.maxOutbox }, 'outbox full: QoS 1/2 publishes wait for acknowledgement');
-        this.onEvent('outbox_full', { size, limit: this.opts.maxOutbox });
+        this.bus.emit('outbox_full', { size, limit: this.opts.maxOutbox });
       }
     }
     if (batch.length === 0) return;
@@ -171,7 +167,7 @@ export class Delivery {
     for (const p of batch) p.done();
     if (this.mode !== 'live') return;
     batch.forEach((p, i) => {
-      this.write(p.built, this.readingId(ids[i]!));
+      this.write(p.out, this.readingId(ids[i]!));
       this.lastSent = ids[i]!;
       this.unconfirmed += 1;
     });
@@ -182,15 +178,10 @@ export class Delivery {
     return this.mode === 'live' && this.link.online && this.link.pendingBytes < this.opts.highWaterBytes;
   }
 
-  private write(built: BuiltReading, id: string): void {
-    const { stanza, recipients } = built;
-    stanza.attrs['id'] = id;
-    for (const to of recipients) {
-      stanza.attrs['to'] = to;
-      this.link.send(stanza);
-    }
+  private write(out: OutgoingReading, id: string): void {
+    const stanzas = out.write(id);
     this.metrics.inc('readings_delivered_total');
-    this.metrics.inc('stanzas_sent_total', undefined, recipients.length);
+    this.metrics.inc('stanzas_sent_total', undefined, stanzas);
     if (this.mode === 'live' && this.link.pendingBytes >= this.opts.highWaterBytes) {
       // The server is not keeping up: stop writing until the socket drains, then catch up from the outbox.
       this.log.warn({ pendingBytes: this.link.pendingBytes }, 'XMPP stream congested; pausing');
@@ -254,8 +245,7 @@ export class Delivery {
     if (this.lastSent === 0 || this.unconfirmed === 0) return true;
     const upTo = this.lastSent;
     const count = this.unconfirmed;
-    const id = `barrier-${this.instance}-${(this.barrierSeq++).toString(36)}`;
-    this.barrierIds.add(id);
+    const id = `${barrierPrefix(this.instance)}${(this.barrierSeq++).toString(36)}`;
     try {
       await this.link.request(xml('iq', { type: 'get', id, to: this.link.domain, from: this.link.domain }, xml('ping', { xmlns: NS_PING })), this.opts.barrierTimeoutMs).catch((err: unknown) => {
         // An error reply is still a reply: the server got the stream up to here.
@@ -263,7 +253,6 @@ export class Delivery {
       });
       if (gen !== this.generation) return false;
       const n = this.outbox.confirmUpTo(upTo);
-      this.barrierIds.delete(id);
       this.unconfirmed = Math.max(0, this.unconfirmed - count);
       this.metrics.inc('readings_confirmed_total', undefined, n);
       this.release();
@@ -322,15 +311,14 @@ export class Delivery {
     const buffered = this.qos0;
     this.qos0 = [];
     for (const r of buffered) {
-      const built = this.stanzas.build(r.device, r.json, r.value, this.qos0Id(), this.lateSince(r.receivedAt));
-      if (built.ok) this.write(built.value, built.value.stanza.attrs['id']!);
+      const out = this.modeOf(r.device).prepare(r.device, r.json, r.value, this.lateSince(r.receivedAt));
+      if (out.ok) this.write(out.value, this.qos0Id());
     }
     if (gen !== this.generation) return;
     // Caught up, in the same turn as the last empty page: nothing committed meanwhile was missed.
     this.mode = 'live';
     if (replayed + buffered.length > 0) {
-      this.log.info({ replayed, buffered: buffered.length }, 'caught up after an interruption');
-      this.onEvent('delivery_resumed', { replayed, buffered: buffered.length });
+      this.bus.emit('delivery_resumed', { replayed, buffered: buffered.length });
     }
     this.release();
   }
@@ -344,15 +332,18 @@ export class Delivery {
     let value: unknown;
     try {
       value = JSON.parse(row.json) as unknown;
-    } catch {
-      return false; // cannot happen: only validated JSON is stored
-    }
-    const built = this.stanzas.build(device, row.json, value, this.readingId(row.id), this.lateSince(row.receivedAt));
-    if (!built.ok) {
-      this.metrics.inc('readings_dropped_total', built.error.code);
+    } catch (err) {
+      // Only validated JSON is stored: a row that does not parse was damaged on disk. Say so, and go on.
+      this.metrics.inc('readings_dropped_total', 'OUTBOX_CORRUPT');
+      this.log.error({ row: row.id, deviceJid: row.deviceJid, err: (err as Error).message }, 'outbox row is not valid JSON; dropped');
       return false;
     }
-    this.write(built.value, this.readingId(row.id));
+    const out = this.modeOf(device).prepare(device, row.json, value, this.lateSince(row.receivedAt));
+    if (!out.ok) {
+      this.metrics.inc('readings_dropped_total', out.error.code);
+      return false;
+    }
+    this.write(out.value, this.readingId(row.id));
     return true;
   }
 
@@ -364,8 +355,7 @@ export class Delivery {
     const n = this.outbox.expire(Date.now() - this.opts.maxAgeMs);
     if (n === 0) return;
     this.metrics.inc('readings_dropped_total', 'EXPIRED', n);
-    this.log.warn({ expired: n, maxAgeMs: this.opts.maxAgeMs }, 'readings expired in the outbox');
-    this.onEvent('readings_expired', { count: n, maxAgeMs: this.opts.maxAgeMs });
+    this.bus.emit('readings_expired', { count: n, maxAgeMs: this.opts.maxAgeMs });
     this.release();
   }
 }

@@ -7,12 +7,12 @@
  */
 import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
-import type { IqContext } from '@xmpp/component';
-import type { Device } from '../../devices/device.js';
-import { bareJid } from '../../devices/device-jid.js';
 import type { DeviceRegistry } from '../../devices/registry.js';
+import type { AccessPolicy } from '../../kernel/access-policy.js';
+import type { DiscoRegistry } from '../../kernel/disco-registry.js';
+import type { IqRequest } from '../../kernel/stanza-router.js';
 import { formatTopic } from '../../mapping/topic-pattern.js';
-import { errorElement, field, NS_DATA, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_JSON, NS_PING, NS_RSM, NS_VERSION } from '../stanzas.js';
+import { errorElement, field, NS_DATA, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_JSON, NS_PING, NS_RSM, NS_VERSION } from '../../xmpp/stanzas.js';
 
 export const FORM_TYPE_DEVICE = 'urn:mqtt-xmpp-bridge:device:0';
 /** Items returned when the requester does not ask for a page size. */
@@ -22,42 +22,35 @@ export interface DiscoDeps {
   readonly domain: string;
   readonly name: string;
   readonly registry: DeviceRegistry;
-  readonly mayView: (device: Device, bare: string) => boolean;
-  /** Extra features of devices (commands etc. register here). */
-  readonly deviceFeatures: (device: Device) => readonly string[];
-  readonly componentFeatures: () => readonly string[];
-  /** disco#info on a node of a device (e.g. an ad-hoc command node), or undefined when there is no such node. */
-  readonly nodeInfo?: (device: Device, node: string, from: string) => Element | undefined;
-  /** disco#items on a node of a device (e.g. the ad-hoc commands node). */
-  readonly nodeItems?: (device: Device, node: string, from: string) => Element[] | undefined;
+  readonly access: AccessPolicy;
+  /** What features contribute: component and device features, device nodes. */
+  readonly contributions: DiscoRegistry;
 }
 
 export function discoInfoHandler(deps: DiscoDeps) {
-  return (ctx: IqContext): Element => {
-    const to = bareJid(ctx.stanza.attrs['to'] ?? '');
-    const from = bareJid(ctx.stanza.attrs['from'] ?? '');
-    const node = ctx.element.attrs['node'];
-    if (node) {
-      const device = deps.registry.byJid(to);
-      const info = device && deps.mayView(device, from) ? deps.nodeInfo?.(device, node, from) : undefined;
-      return info ?? errorElement('DEVICE_UNKNOWN', `no node ${node}`);
-    }
+  return (req: IqRequest): Element => {
+    const to = req.toBare;
+    const from = req.fromBare;
+    const node = req.child.attrs['node'];
     if (to === deps.domain) {
+      if (node) return errorElement('DEVICE_UNKNOWN', `no node ${node}`);
       return xml(
         'query',
         { xmlns: NS_DISCO_INFO },
         xml('identity', { category: 'gateway', type: 'mqtt', name: deps.name }),
-        ...features([NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_VERSION, NS_RSM, ...deps.componentFeatures()]),
+        ...features([NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_VERSION, NS_RSM, ...deps.contributions.componentFeaturesOf()]),
       );
     }
-    const device = deps.registry.byJid(to);
-    if (!device || !deps.mayView(device, from)) return errorElement('DEVICE_UNKNOWN');
+    // Hidden and unknown devices get one answer, the same for every node (access-policy.ts).
+    const device = deps.access.visible(to, from);
+    if (!device) return errorElement('DEVICE_UNKNOWN');
+    if (node) return deps.contributions.nodeInfo(device, node, from) ?? errorElement('DEVICE_UNKNOWN', `no node ${node}`);
     const topic = formatTopic(device.mapping.topic, device.segments).topic ?? device.mapping.topic.source;
     return xml(
       'query',
       { xmlns: NS_DISCO_INFO },
       xml('identity', { category: 'client', type: 'bot', name: device.name }),
-      ...features([NS_DISCO_INFO, NS_JSON, NS_PING, ...deps.deviceFeatures(device)]),
+      ...features([NS_DISCO_INFO, NS_JSON, NS_PING, ...deps.contributions.deviceFeaturesOf(device)]),
       // XEP-0128: service discovery extensions.
       xml(
         'x',
@@ -74,21 +67,21 @@ export function discoInfoHandler(deps: DiscoDeps) {
 }
 
 export function discoItemsHandler(deps: DiscoDeps) {
-  return (ctx: IqContext): Element => {
-    const to = bareJid(ctx.stanza.attrs['to'] ?? '');
-    const from = bareJid(ctx.stanza.attrs['from'] ?? '');
-    const node = ctx.element.attrs['node'];
+  return (req: IqRequest): Element => {
+    const to = req.toBare;
+    const from = req.fromBare;
+    const node = req.child.attrs['node'];
     if (to !== deps.domain) {
-      const device = deps.registry.byJid(to);
-      if (!device || !deps.mayView(device, from)) return errorElement('DEVICE_UNKNOWN');
+      const device = deps.access.visible(to, from);
+      if (!device) return errorElement('DEVICE_UNKNOWN');
       if (!node) return xml('query', { xmlns: NS_DISCO_ITEMS });
-      const items = deps.nodeItems?.(device, node, from);
+      const items = deps.contributions.nodeItems(device, node, from);
       return items ? xml('query', { xmlns: NS_DISCO_ITEMS, node }, ...items) : errorElement('DEVICE_UNKNOWN', `no node ${node}`);
     }
     if (node) return xml('query', { xmlns: NS_DISCO_ITEMS, node }); // e.g. the commands node of the component: none
-    const visible = [...deps.registry.all()].filter((d) => deps.mayView(d, from)).sort((a, b) => (a.jid < b.jid ? -1 : a.jid > b.jid ? 1 : 0));
+    const visible = [...deps.registry.all()].filter((d) => deps.access.mayView(d, from)).sort((a, b) => (a.jid < b.jid ? -1 : a.jid > b.jid ? 1 : 0));
     // XEP-0059 §2.1/§2.2: <max/> limits the page, <after/> continues after the last item of the previous page.
-    const set = ctx.element.getChild('set', NS_RSM);
+    const set = req.child.getChild('set', NS_RSM);
     const max = Math.max(0, Math.min(Number(set?.getChildText('max') ?? DEFAULT_PAGE) || 0, 1000));
     const after = set?.getChildText('after') ?? undefined;
     let start = 0;

@@ -5,25 +5,16 @@
  * with {deviceId, topic, code}, counted, published on <base>/bridge/event, and never reaches XMPP. Unmapped topics
  * are not the bridge's business: the broker routes them as any broker does.
  */
-import type { InboundPublish } from '../broker/mqtt-side.js';
-import { parseJsonPayload } from '../convert/payload.js';
-import type { Device } from '../devices/device.js';
-import type { DeviceRegistry } from '../devices/registry.js';
-import { fail, ok, type BridgeError, type Result } from '../errors.js';
-import type { Mapping } from '../mapping/mapping.js';
-import type { TopicRouter } from '../mapping/router.js';
-import { ajvErrorsToPathMessages, summarize, type PathMessage } from '../schemas/format-errors.js';
+import type { InboundPublish } from '../../broker/mqtt-side.js';
+import { parseJsonPayload } from '../../convert/payload.js';
+import type { Reading } from '../../devices/device.js';
+import type { DeviceRegistry } from '../../devices/registry.js';
+import { fail, ok, type BridgeError, type Result } from '../../errors.js';
+import type { Mapping } from '../../mapping/mapping.js';
+import type { Route } from '../../mapping/router.js';
+import { ajvErrorsToPathMessages, summarize, type PathMessage } from '../../schemas/format-errors.js';
 
-/** One validated uplink payload. */
-export interface Reading {
-  readonly device: Device;
-  readonly topic: string;
-  /** The JSON text as the device sent it. */
-  readonly json: string;
-  readonly value: unknown;
-  readonly qos: 0 | 1 | 2;
-  readonly receivedAt: number;
-}
+export type { Reading };
 
 export interface Rejection {
   readonly error: BridgeError;
@@ -36,9 +27,14 @@ export interface Rejection {
 
 export type UplinkOutcome = { kind: 'unmapped' } | { kind: 'reading'; reading: Reading } | { kind: 'rejected'; rejection: Rejection };
 
+/** Where a topic's mapping is found: the live mapping set. */
+export interface ReadingRoutes {
+  route(topic: string): Route<Mapping> | undefined;
+}
+
 export class Uplink {
   constructor(
-    private readonly router: TopicRouter<Mapping>,
+    private readonly router: ReadingRoutes,
     private readonly registry: DeviceRegistry,
   ) {}
 
