@@ -5,15 +5,15 @@
  *             policy → the edges (embedded and/or external broker, XMPP component link — or the ones a test passes)
  *             → stanza router
  *   start     features in dependency order (kernel/feature.ts):
- *               xmpp-link (connects in the background) → metrics → presence → uplink → availability → commands →
- *               disco → audit → reports → mqtt-listeners (devices may connect) → bridge-topics (state `online`) →
+ *               metrics → reports → xmpp-link (connects in the background) → presence → uplink → availability →
+ *               commands → disco → audit → mqtt-listeners (devices may connect) → bridge-topics (state `online`) →
  *               reload
  *   stop      `bridge_stopping` (availability stops tracking: disconnects are not news; reports flush what they
  *             counted), then the reverse order:
- *               reload → bridge-topics (state `offline`) → mqtt-listeners (no new readings) → reports → audit
- *               (flushed) → disco → commands (queue sweep) → availability → uplink (what was accepted is committed
- *               and, if possible, confirmed) → presence (unavailable for every online device) → metrics → xmpp-link
- *               (the stream closes)
+ *               reload → bridge-topics (state `offline`) → mqtt-listeners (no new readings) → audit (flushed) →
+ *               disco → commands (queue sweep) → availability → uplink (what was accepted is committed and, if
+ *               possible, confirmed) → presence (unavailable for every online device) → xmpp-link (the stream
+ *               closes) → reports → metrics
  *             then last-seen times are flushed and the database closes.
  *
  * To add a feature: a class implementing Feature (constructor takes the kernel; register stanza handlers and disco
@@ -143,16 +143,17 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   private features(): Feature[] {
     const k = this.kernel;
     return [
-      new XmppLinkFeature(k, (err) => this.emit('fatal', err)),
+      // Counting and reporting first: they hear every event, the first (re)connection included.
       new MetricsFeature(k),
+      new ReportsFeature(k),
+      new XmppLinkFeature(k, (err) => this.emit('fatal', err)),
       new PresenceService(k),
       this.uplink,
       new AvailabilityTracker(k),
       new CommandsFeature(k),
       new DiscoFeature(k),
       new AuditFeature(k, this.audit),
-      new ReportsFeature(k),
-      new MqttListenersFeature(k, ['uplink', 'availability', 'commands', 'presence', 'metrics', 'reports']),
+      new MqttListenersFeature(k, ['uplink', 'availability', 'commands', 'presence']),
       new BridgeTopicsFeature(k),
       this.reloader,
     ];

@@ -83,13 +83,6 @@ export function stanzaErrorOf(code: ErrorCode): { condition: StanzaErrorConditio
   return { condition, type };
 }
 
-/** Any thrown value, as a BridgeError (unexpected ones become INTERNAL, keeping the cause). */
-export function asBridgeError(err: unknown): BridgeError {
-  if (err instanceof BridgeError) return err;
-  const e = new BridgeError('INTERNAL', err instanceof Error ? err.message : String(err));
-  if (err instanceof Error) e.cause = err;
-  return e;
-}
 
 /**
  * A problem found while loading configuration, schemas or mappings. Loading collects all of them and reports them at

@@ -17,10 +17,10 @@ import { formPayload, schemaForm } from '../../convert/form.js';
 import type { Result } from '../../errors.js';
 import type { AccessPolicy } from '../../kernel/access-policy.js';
 import type { IqRequest } from '../../kernel/stanza-router.js';
-import { errorElement, NS_DATA, NS_DISCO_INFO, NS_STANZAS } from '../../xmpp/stanzas.js';
+import { errorElement } from '../../xmpp/stanzas.js';
+import { NS_ADHOC, NS_DATA, NS_DISCO_INFO, NS_STANZAS } from '../../xmpp/namespaces.js';
 import type { CommandOutcome, Downlink } from './downlink.js';
 
-export const NS_ADHOC = 'http://jabber.org/protocol/commands';
 const SESSION_TTL_MS = 10 * 60_000;
 /** Open multi-step sessions at most: a flood of `execute` requests cannot grow memory (the oldest are forgotten). */
 const MAX_SESSIONS = 10_000;

@@ -12,7 +12,8 @@ import type { Result } from '../../errors.js';
 import type { AccessPolicy } from '../../kernel/access-policy.js';
 import type { XmppLink } from '../../kernel/xmpp-link.js';
 import type { Logger } from '../../log.js';
-import { errorReply, NS_RECEIPTS } from '../../xmpp/stanzas.js';
+import { errorReply } from '../../xmpp/stanzas.js';
+import { NS_RECEIPTS } from '../../xmpp/namespaces.js';
 import type { CommandOutcome, Downlink } from './downlink.js';
 
 export class ChatService {

@@ -19,10 +19,10 @@ import type { Element } from '@xmpp/xml';
 import { xmlSafeJson } from '../../convert/xml-safe.js';
 import type { Result } from '../../errors.js';
 import type { IqRequest } from '../../kernel/stanza-router.js';
-import { errorElement, NS_JSON } from '../../xmpp/stanzas.js';
+import { errorElement } from '../../xmpp/stanzas.js';
+import { NS_COMMAND, NS_JSON } from '../../xmpp/namespaces.js';
 import type { CommandOutcome, Downlink } from './downlink.js';
 
-export const NS_COMMAND = 'urn:mqtt-xmpp-bridge:command:0';
 
 export function commandIqHandler(downlink: Downlink) {
   return async (req: IqRequest): Promise<Element> => {

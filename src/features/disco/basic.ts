@@ -4,7 +4,8 @@ import type { Element } from '@xmpp/xml';
 import type { AccessPolicy } from '../../kernel/access-policy.js';
 import type { IqRequest } from '../../kernel/stanza-router.js';
 import { PRODUCT } from '../../version.js';
-import { errorElement, NS_VERSION } from '../../xmpp/stanzas.js';
+import { errorElement } from '../../xmpp/stanzas.js';
+import { NS_VERSION } from '../../xmpp/namespaces.js';
 
 /**
  * XEP-0199 §4.2/§4.3: the component and every device the requester may see answer pings with an empty result.

@@ -12,7 +12,8 @@ import type { AccessPolicy } from '../../kernel/access-policy.js';
 import type { DiscoRegistry } from '../../kernel/disco-registry.js';
 import type { IqRequest } from '../../kernel/stanza-router.js';
 import { formatTopic } from '../../mapping/topic-pattern.js';
-import { errorElement, field, NS_DATA, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_JSON, NS_PING, NS_RSM, NS_VERSION } from '../../xmpp/stanzas.js';
+import { errorElement, field } from '../../xmpp/stanzas.js';
+import { NS_DATA, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_JSON, NS_PING, NS_RSM, NS_VERSION } from '../../xmpp/namespaces.js';
 
 export const FORM_TYPE_DEVICE = 'urn:mqtt-xmpp-bridge:device:0';
 /** Items returned when the requester does not ask for a page size. */

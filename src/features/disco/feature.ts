@@ -10,7 +10,7 @@
 import type { Feature } from '../../kernel/feature.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { barrierPrefix } from '../../kernel/xmpp-link.js';
-import { NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_VERSION } from '../../xmpp/stanzas.js';
+import { NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_VERSION } from '../../xmpp/namespaces.js';
 import { pingHandler, versionHandler } from './basic.js';
 import { discoInfoHandler, discoItemsHandler } from './disco.js';
 

@@ -23,7 +23,7 @@ import type { OutboxRow, OutboxStore } from '../../kernel/stores.js';
 import { barrierPrefix, type XmppLink } from '../../kernel/xmpp-link.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../observe/metrics.js';
-import { NS_PING } from '../../xmpp/stanzas.js';
+import { NS_PING } from '../../xmpp/namespaces.js';
 import type { OutgoingReading, ReadingDelivery } from './chat-delivery.js';
 import type { Reading } from './uplink.js';
 
