@@ -41,6 +41,9 @@ Options:
 Environment variables override the file:
 ${ENV_OVERRIDES.map((o) => `  ${o.name.padEnd(28)} ${o.description}`).join('\n')}
 
+Mapping and schema files are watched and reloaded when they change; SIGHUP reloads them too. A reload applies
+nothing when anything is wrong (every problem is logged) and keeps connections and the XMPP stream up.
+
 Exit codes: 0 stopped by SIGTERM/SIGINT, 1 invalid configuration, 2 refused by the XMPP server, 3 other failure.`,
   validate: `Usage: mqtt-xmpp-bridge validate --config FILE
 
@@ -231,6 +234,10 @@ async function start(file: string | undefined): Promise<number> {
         });
     };
     process.once('SIGTERM', () => shutdown(0, 'SIGTERM'));
+    // SIGHUP: read the mapping and schema files again (nothing changes if anything is wrong; see the log).
+    process.on('SIGHUP', () => {
+      if (!exiting) bridge.reload();
+    });
     process.once('SIGINT', () => shutdown(0, 'SIGINT'));
     bridge.on('fatal', (err) => {
       console.error(`mqtt-xmpp-bridge: ${err.message}`);

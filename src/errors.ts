@@ -47,6 +47,7 @@ export const ERROR_CATALOGUE = {
   RATE_LIMITED: { condition: 'resource-constraint', type: 'wait', summary: 'too many requests; slow down' },
   XMPP_OFFLINE: { condition: 'remote-server-timeout', type: 'wait', summary: 'the XMPP server is not connected' },
   MQTT_PUBLISH_FAILED: { condition: 'remote-server-timeout', type: 'wait', summary: 'the MQTT broker did not accept the publish' },
+  MAPPING_INVALID: { condition: 'bad-request', type: 'modify', summary: 'the mapping change is not valid' },
   NOT_IMPLEMENTED: { condition: 'service-unavailable', type: 'cancel', summary: 'not supported' },
   INTERNAL: { condition: 'internal-server-error', type: 'cancel', summary: 'internal error' },
 } as const satisfies Record<string, CatalogueEntry>;
@@ -82,13 +83,6 @@ export function stanzaErrorOf(code: ErrorCode): { condition: StanzaErrorConditio
   return { condition, type };
 }
 
-/** Any thrown value, as a BridgeError (unexpected ones become INTERNAL, keeping the cause). */
-export function asBridgeError(err: unknown): BridgeError {
-  if (err instanceof BridgeError) return err;
-  const e = new BridgeError('INTERNAL', err instanceof Error ? err.message : String(err));
-  if (err instanceof Error) e.cause = err;
-  return e;
-}
 
 /**
  * A problem found while loading configuration, schemas or mappings. Loading collects all of them and reports them at

@@ -1,6 +1,7 @@
 /**
  * Everything the bridge reads before it opens a socket: configuration, payload schemas, mappings. Problems from all
- * of them are collected and reported together (LoadError), so one run of `validate` shows every mistake.
+ * of them are collected and reported together (LoadError), so one run of `validate` shows every mistake. A reload
+ * reads the same way (`loadDefinitions`), and applies nothing when anything is wrong.
  */
 import { LoadError, type LoadProblem } from './errors.js';
 import { loadConfig } from './config/load.js';
@@ -18,6 +19,13 @@ export interface BridgeSetup {
 
 export function loadSetup(configFile: string | undefined, env: NodeJS.ProcessEnv = process.env): BridgeSetup {
   const { config, warnings } = loadConfig(configFile, env); // throws LoadError with every config problem
+  const { mappings, schemas, problems } = loadDefinitions(config);
+  if (problems.length > 0) throw new LoadError(problems);
+  return { config, mappings, schemas, warnings };
+}
+
+/** The payload schemas and mapping files a configuration names, compiled afresh, with every problem found. */
+export function loadDefinitions(config: BridgeConfig): { mappings: Mapping[]; schemas: SchemaRegistry; problems: LoadProblem[] } {
   const problems: LoadProblem[] = [];
   const schemas = new SchemaRegistry();
   schemas.loadAll(config.schemas, problems);
@@ -33,6 +41,5 @@ export function loadSetup(configFile: string | undefined, env: NodeJS.ProcessEnv
       }
     }
   }
-  if (problems.length > 0) throw new LoadError(problems);
-  return { config, mappings, schemas, warnings };
+  return { mappings, schemas, problems };
 }

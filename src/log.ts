@@ -29,7 +29,3 @@ export function createLogger(opts: LogOptions): Logger {
   );
 }
 
-/** A logger that drops everything, for unit tests and library use. */
-export function silentLogger(): Logger {
-  return pino({ level: 'silent' });
-}

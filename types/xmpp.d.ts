@@ -26,7 +26,6 @@ declare module '@xmpp/xml' {
     up(): Element;
     root(): Element;
     toString(): string;
-    clone(): Element;
   }
 
   export class Parser {

@@ -17,7 +17,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../log.js';
-import type { TopicOwnership } from '../mapping/ownership.js';
+import type { Ownership } from '../mapping/ownership.js';
 import { filterMatches } from '../mapping/topic-pattern.js';
 import { verifyPassword, type Credential, type CredentialStore } from '../store/credentials.js';
 import { TokenBucket } from './token-bucket.js';
@@ -64,7 +64,7 @@ export class AccessControl {
 
   constructor(
     private readonly store: CredentialStore,
-    private readonly ownership: TopicOwnership,
+    private readonly ownership: Ownership,
     private readonly opts: AccessOptions,
     private readonly log: Logger,
     private readonly report: (type: string, key: string, data: Record<string, unknown>) => void,

@@ -21,13 +21,14 @@ import { createServer as createTlsServer, type Server as TlsServer, type TLSSock
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { BridgeConfig } from '../config/schema.js';
+import type { BrokerEventName } from '../kernel/events.js';
 import type { Logger } from '../log.js';
 import { filterMatches } from '../mapping/topic-pattern.js';
 import type { AccessControl, Identity } from './access.js';
 import { connectRules, type NextAuthenticate } from './connect-rules.js';
 import { EventReporter } from './event-reporter.js';
 import { GuardedConnection, MqttFrameScanner, type FrameViolation } from './frame-guard.js';
-import type { MqttFilters, MqttSide, MqttSideHandlers, PublishOptions } from './mqtt-side.js';
+import { payloadBytes, type MqttSide, type MqttSideHandlers, type PublishOptions, type SubscriptionKind } from './mqtt-side.js';
 import { PublishRateLimiter } from './publish-limiter.js';
 import { contextOptions, describeMaterial, FileChangeWatcher, loadTlsMaterial, tlsServerOptions, type TlsMaterial } from './tls.js';
 
@@ -41,7 +42,6 @@ const EVENT_WINDOW_MS = 10_000;
 
 export class EmbeddedBroker implements MqttSide {
   readonly name = 'embedded';
-  readonly reportsClients = true;
   private aedes: Aedes | undefined;
   private tcp: Server | undefined;
   private http: HttpServer | undefined;
@@ -72,10 +72,15 @@ export class EmbeddedBroker implements MqttSide {
     private readonly access: AccessControl,
   ) {}
 
-  async start(handlers: MqttSideHandlers, filters: MqttFilters): Promise<void> {
+  /** Internal subscriptions of watched filters, by filter: aedes calls each with the messages it matches. */
+  private readonly watched = new Map<string, (packet: PublishPacket, cb: () => void) => void>();
+  private handlers: MqttSideHandlers | undefined;
+
+  async start(handlers: MqttSideHandlers): Promise<void> {
+    this.handlers = handlers;
     const cfg = this.cfg;
     const maxPayload = cfg.maxPayloadBytes;
-    const events = new EventReporter((type, data) => handlers.onBrokerEvent(type, data), EVENT_WINDOW_MS);
+    const events = new EventReporter((type, data) => handlers.onBrokerEvent(type as BrokerEventName, data), EVENT_WINDOW_MS);
     this.events = events;
     const limiter = PublishRateLimiter.enabled(cfg.rateLimit) ? new PublishRateLimiter<Client>(cfg.rateLimit) : undefined;
     this.limiter = limiter;
@@ -140,7 +145,7 @@ export class EmbeddedBroker implements MqttSide {
           // [MQTT-3.3.5-2] a refused PUBLISH cannot be answered: the connection is closed.
           return callback(new Error(`not authorized to publish on ${packet.topic}`));
         }
-        const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+        const payload = payloadBytes(packet.payload);
         if (payload.length > maxPayload) {
           // MQTT 3.1.1 cannot refuse a PUBLISH except by closing the connection (the error does that).
           handlers.onBrokerEvent('payload_too_large', { clientId: client?.id, topic: packet.topic, bytes: payload.length, limit: maxPayload });
@@ -180,25 +185,6 @@ export class EmbeddedBroker implements MqttSide {
     });
     aedes.on('clientError', (client, err) => this.log.debug({ clientId: client.id, err: err.message }, 'MQTT client error'));
     aedes.on('connectionError', (client, err) => this.log.debug({ clientId: client.id, err: err.message }, 'MQTT connection error'));
-
-    // Watched filters see every routed message, Will messages included (those never pass through authorizePublish).
-    for (const filter of filters.watched) {
-      await new Promise<void>((resolve) =>
-        aedes.subscribe(
-          filter,
-          (packet, cb) => {
-            const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-            handlers.onWatched(packet.topic, payload);
-            cb();
-          },
-          (err?: Error) => {
-            // A filter deeper than maxTopicLevels cannot be watched; say so rather than miss Will messages silently.
-            if (err) this.log.warn({ filter, err: err.message }, 'watched topic filter refused by the broker');
-            resolve();
-          },
-        ),
-      );
-    }
 
     const guard = (conn: Duplex, remote: string): Duplex => {
       const guarded = new GuardedConnection(conn, new MqttFrameScanner(maxPayload + PUBLISH_OVERHEAD), (v: FrameViolation) => {
@@ -358,9 +344,38 @@ export class EmbeddedBroker implements MqttSide {
   }
 
   /** Whether some client (connected, or with a persistent session) subscribed to a filter matching `topic`. */
-  hasSubscriber(topic: string): boolean {
+  isSubscribed(_identity: string, topic: string): boolean {
     for (const filters of this.subscriptions.values()) for (const f of filters) if (filterMatches(f, topic)) return true;
     return false;
+  }
+
+  /**
+   * Watched filters see every routed message, Will messages included (those never pass through authorizePublish).
+   * Readings need no subscription here: every device publish passes through authorizePublish.
+   */
+  async subscribe(filter: string, kind: SubscriptionKind): Promise<void> {
+    const aedes = this.aedes;
+    if (kind !== 'watched' || this.watched.has(filter) || !aedes) return;
+    const deliver = (packet: PublishPacket, cb: () => void): void => {
+      this.handlers?.onWatched(filter, packet.topic, payloadBytes(packet.payload));
+      cb();
+    };
+    this.watched.set(filter, deliver);
+    await new Promise<void>((resolve, reject) =>
+      aedes.subscribe(filter, deliver, (err?: Error) => {
+        if (!err) return resolve();
+        this.watched.delete(filter);
+        reject(err);
+      }),
+    );
+  }
+
+  async unsubscribe(filter: string, kind: SubscriptionKind): Promise<void> {
+    const deliver = this.watched.get(filter);
+    const aedes = this.aedes;
+    if (kind !== 'watched' || !deliver || !aedes) return;
+    this.watched.delete(filter);
+    await new Promise<void>((resolve) => aedes.unsubscribe(filter, deliver, () => resolve()));
   }
 
   addresses(): { mqtt?: string; websocket?: string; mqtts?: string; wss?: string } {

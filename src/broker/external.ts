@@ -12,8 +12,7 @@ import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { BridgeConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import { filterMatches } from '../mapping/topic-pattern.js';
-import type { MqttFilters, MqttSide, MqttSideHandlers, PublishOptions } from './mqtt-side.js';
+import { payloadBytes, type MqttSide, type MqttSideHandlers, type PublishOptions, type SubscriptionKind } from './mqtt-side.js';
 
 type ExternalConfig = NonNullable<BridgeConfig['mqtt']['external']>;
 
@@ -23,8 +22,9 @@ const REFUSED = new Set([4, 5, 134, 135]);
 
 export class ExternalBroker implements MqttSide {
   readonly name = 'external';
-  readonly reportsClients = false;
   private client: MqttClient | undefined;
+  /** Filters subscribed for any kind, with their kinds: subscribed again after every reconnect. */
+  private readonly filters = new Map<string, Set<SubscriptionKind>>();
 
   constructor(
     private readonly cfg: ExternalConfig,
@@ -33,7 +33,7 @@ export class ExternalBroker implements MqttSide {
     private readonly stateTopic: string,
   ) {}
 
-  async start(handlers: MqttSideHandlers, filters: MqttFilters): Promise<void> {
+  async start(handlers: MqttSideHandlers): Promise<void> {
     const c = this.cfg;
     const opts: IClientOptions = {
       clientId: c.clientId,
@@ -53,29 +53,28 @@ export class ExternalBroker implements MqttSide {
     };
     const client = mqtt.connect(c.url, opts);
     this.client = client;
-    const { readings, watched } = filters;
-    const topics = [...new Set([...readings, ...watched])];
 
-    // Every message passes here before it is acknowledged.
+    // Every message passes here before it is acknowledged. The broker does not say which subscription a message
+    // came through: the edge matches watched filters, and the uplink routes readings (unmapped topics are
+    // acknowledged at once).
     client.handleMessage = (packet: IPublishPacket, callback: (err?: Error) => void): void => {
       const topic = packet.topic;
-      const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-      if (watched.some((f) => filterMatches(f, topic))) handlers.onWatched(topic, payload);
-      if (!readings.some((f) => filterMatches(f, topic))) return callback();
+      const payload = payloadBytes(packet.payload);
+      handlers.onWatched(undefined, topic, payload);
       handlers.onPublish({ topic, payload, qos: packet.qos, retain: packet.retain, clientId: undefined, replay: packet.retain }, (err) => callback(err));
     };
     client.on('connect', (connack) => {
       this.log.info({ url: c.url, sessionPresent: connack.sessionPresent }, 'attached to the MQTT broker');
       // Re-subscribing is harmless with a present session and required without one.
-      client.subscribe(
-        topics.map((t) => t),
-        { qos: 1 },
-        (err) => {
+      const topics = [...this.filters.keys()];
+      if (topics.length > 0) {
+        client.subscribe(topics, { qos: 1 }, (err) => {
           if (err) this.log.error({ err: err.message }, 'subscription to the mapped topics failed');
-        },
-      );
+        });
+      }
+      // Its retained bridge topics may be stale (our Will said `offline`) or gone (a broker restarted without
+      // persistence): whoever publishes them hears of the (re)attachment.
       handlers.onBrokerEvent('broker_attached', { url: c.url });
-      handlers.onAttached?.();
     });
     client.on('close', () => this.log.warn({ url: c.url }, 'MQTT broker connection closed; reconnecting'));
     client.on('error', (err) => this.log.warn({ url: c.url, err: err.message }, 'MQTT broker error'));
@@ -106,6 +105,24 @@ export class ExternalBroker implements MqttSide {
       client.on('connect', onConnect);
       client.on('error', onError);
     });
+  }
+
+  async subscribe(filter: string, kind: SubscriptionKind): Promise<void> {
+    let kinds = this.filters.get(filter);
+    if (!kinds) this.filters.set(filter, (kinds = new Set()));
+    const first = kinds.size === 0;
+    kinds.add(kind);
+    const client = this.client;
+    // While disconnected, the filter is subscribed on the next CONNACK.
+    if (first && client?.connected) await client.subscribeAsync(filter, { qos: 1 });
+  }
+
+  async unsubscribe(filter: string, kind: SubscriptionKind): Promise<void> {
+    const kinds = this.filters.get(filter);
+    if (!kinds?.delete(kind) || kinds.size > 0) return;
+    this.filters.delete(filter);
+    const client = this.client;
+    if (client?.connected) await client.unsubscribeAsync(filter);
   }
 
   publish(topic: string, payload: string | Buffer, opts: PublishOptions): Promise<void> {

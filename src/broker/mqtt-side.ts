@@ -3,6 +3,7 @@
  * Both implementations deliver device publishes *before* acknowledging them, so the bridge decides when a QoS 1/2
  * publish may be acknowledged.
  */
+import type { BrokerEventName } from '../kernel/events.js';
 
 export type QoS = 0 | 1 | 2;
 
@@ -27,17 +28,15 @@ export interface MqttSideHandlers {
    * way to refuse a PUBLISH).
    */
   onPublish(msg: InboundPublish, done: (err?: Error) => void): void;
-  /** Any message on a watched filter, including Will messages the broker publishes for lost clients. */
-  onWatched(topic: string, payload: Buffer): void;
+  /**
+   * A message on a watched filter, including Will messages the broker publishes for lost clients. `filter` is the
+   * subscription it came through when the broker says (embedded), undefined otherwise (the edge matches it).
+   */
+  onWatched(filter: string | undefined, topic: string, payload: Buffer): void;
   onClientConnected(clientId: string): void;
   onClientDisconnected(clientId: string): void;
   /** Something the operator should know about (oversized packet, refused connection…), as a bridge event. */
-  onBrokerEvent(type: string, data: Record<string, unknown>): void;
-  /**
-   * (Re)attached to a broker reached as a client: its retained bridge topics may be stale (our Will said
-   * `offline`) or gone (a broker restarted without persistence), so they are published again.
-   */
-  onAttached?(): void;
+  onBrokerEvent(type: BrokerEventName, data: Record<string, unknown>): void;
   /** A client subscribed to something (commands held for a device may now reach it). */
   onSubscribed?(clientId: string): void;
 }
@@ -55,26 +54,32 @@ export interface Addresses {
   readonly external?: string;
 }
 
-export interface MqttFilters {
-  /** Topic filters of readings. */
-  readonly readings: readonly string[];
-  /** Topic filters whose every message must be seen, Wills included: availability and confirmation topics. */
-  readonly watched: readonly string[];
-}
+/**
+ * What a subscription is for. `readings`: device publishes to take before their acknowledgement (the embedded broker
+ * sees every publish anyway and needs no subscription; a broker reached as a client must be subscribed). `watched`:
+ * every message must be seen, Wills and retained ones included — availability, confirmations, discovery.
+ */
+export type SubscriptionKind = 'readings' | 'watched';
 
 export interface MqttSide {
   /** `embedded` or `external`: which broker a device was last heard on, so commands go back the same way. */
   readonly name: 'embedded' | 'external';
-  /** Whether client connect/disconnect events are reported (only a broker we run ourselves can). */
-  readonly reportsClients: boolean;
-  start(handlers: MqttSideHandlers, filters: MqttFilters): Promise<void>;
+  start(handlers: MqttSideHandlers): Promise<void>;
+  /** Start receiving a filter (idempotent per filter and kind; the edge counts its users). */
+  subscribe(filter: string, kind: SubscriptionKind): Promise<void>;
+  unsubscribe(filter: string, kind: SubscriptionKind): Promise<void>;
   publish(topic: string, payload: string | Buffer, opts: PublishOptions): Promise<void>;
   /**
-   * Whether a publish on `topic` would reach a subscriber; only a broker we run can tell (undefined otherwise, and
-   * the broker's own session handling is trusted).
+   * Whether a publish on `topic` would reach the session of `identity` (a device's credential name): only a broker we
+   * run can tell (undefined otherwise, and the broker's own session handling is trusted).
    */
-  hasSubscriber?(topic: string): boolean;
+  isSubscribed?(identity: string, topic: string): boolean;
   /** Addresses clients can connect to, for logs and the demo: the embedded listeners, or the broker attached to. */
   addresses(): Addresses;
   stop(): Promise<void>;
+}
+
+/** A packet payload as bytes: aedes and mqtt.js hand out a string when a publisher used one. */
+export function payloadBytes(payload: string | Buffer): Buffer {
+  return typeof payload === 'string' ? Buffer.from(payload) : payload;
 }

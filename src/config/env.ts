@@ -2,6 +2,7 @@
  * Environment overrides: one config file serves a laptop, a container and a test. Each variable sets one config key;
  * the table below is the documentation (README "Environment variables" is generated from the same names).
  */
+import { setPath } from '../convert/json-path.js';
 
 export interface EnvOverride {
   readonly name: string;
@@ -71,12 +72,3 @@ export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.Proc
   return problems;
 }
 
-function setPath(obj: Record<string, unknown>, path: readonly string[], value: unknown): void {
-  let cur = obj;
-  for (const key of path.slice(0, -1)) {
-    const next = cur[key];
-    if (next === null || typeof next !== 'object' || Array.isArray(next)) cur[key] = {};
-    cur = cur[key] as Record<string, unknown>;
-  }
-  cur[path[path.length - 1]!] = value;
-}

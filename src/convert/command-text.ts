@@ -11,6 +11,7 @@
 import type { CommandSpec } from '../mapping/mapping.js';
 import { jsonTooDeep } from './payload.js';
 import { coerceText, schemaFields, type SchemaField } from './schema-fields.js';
+import { setPath } from './json-path.js';
 
 export type ChatCommand =
   | { readonly kind: 'help' }
@@ -93,14 +94,6 @@ function splitPairs(text: string): [string, string][] | string {
   return out;
 }
 
-function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
-  let cur = obj;
-  for (const k of path.slice(0, -1)) {
-    if (cur[k] === null || typeof cur[k] !== 'object') cur[k] = {};
-    cur = cur[k] as Record<string, unknown>;
-  }
-  cur[path[path.length - 1]!] = value;
-}
 
 /** The help text: one line per command with its fields, then the aliases and the syntax. */
 export function commandHelp(deviceName: string, commands: readonly CommandSpec[], aliases: Readonly<Record<string, string>>): string {

@@ -15,9 +15,8 @@ import type { Element } from '@xmpp/xml';
 import { fail, ok, type Result } from '../errors.js';
 import { schemaFields, type SchemaField } from './schema-fields.js';
 import { xmlSafeText } from './xml-safe.js';
+import { NS_DATA, NS_XDATA_VALIDATE } from '../xmpp/namespaces.js';
 
-export const NS_DATA = 'jabber:x:data'; // XEP-0004
-export const NS_XDATA_VALIDATE = 'http://jabber.org/protocol/xdata-validate'; // XEP-0122
 
 export function schemaForm(schema: Readonly<Record<string, unknown>>, title: string, instructions?: string): Element {
   return xml(

@@ -17,9 +17,8 @@ import type { MessageType } from '../mapping/mapping.js';
 import { pathLookup, renderTemplate, type Template } from '../mapping/template.js';
 import type { Segments } from '../mapping/topic-pattern.js';
 import { truncate, xmlSafeJson, xmlSafeText } from './xml-safe.js';
+import { NS_DELAY, NS_JSON } from '../xmpp/namespaces.js';
 
-export const NS_JSON = 'urn:xmpp:json:0'; // XEP-0335
-export const NS_DELAY = 'urn:xmpp:delay'; // XEP-0203
 
 export interface ReadingInput {
   readonly from: string;

@@ -1,4 +1,4 @@
-/** A device: one mapped thing with a stable id (its JID local part) and a JID under the component domain. */
+/** A device: one mapped thing with a stable id (its JID local part) and a JID under the component domain; its readings. */
 import type { Mapping } from '../mapping/mapping.js';
 import type { Segments } from '../mapping/topic-pattern.js';
 
@@ -7,14 +7,26 @@ export interface Device {
   readonly id: string;
   /** Bare JID. */
   readonly jid: string;
-  readonly mapping: Mapping;
+  /** The mapping that describes it; replaced in place when its mapping is replaced with the JID unchanged. */
+  mapping: Mapping;
   /** The topic segment values that formed the JID (original case). */
   readonly segments: Segments;
   /** Display name: the mapping's name template, or the unescaped local part. */
-  readonly name: string;
+  name: string;
   online: boolean;
   /** ms since epoch of the last message from the device; 0 when never seen since start. */
   lastSeen: number;
   /** The broker (`embedded` or `external`) the device was last heard on: commands go back the same way. */
   via: string | undefined;
+}
+
+/** One validated uplink payload of a device. */
+export interface Reading {
+  readonly device: Device;
+  readonly topic: string;
+  /** The JSON text as the device sent it. */
+  readonly json: string;
+  readonly value: unknown;
+  readonly qos: 0 | 1 | 2;
+  readonly receivedAt: number;
 }

@@ -1,13 +1,19 @@
 /**
  * The device registry: every known device, by JID, resolved from (mapping, segments) on the uplink and from a JID on
- * the XMPP side. Registration is durable (SQLite) so JIDs keep resolving after a restart; the first device to claim a
- * JID keeps it (JID_COLLISION for later claimants).
+ * the XMPP side. Registration is durable (DeviceStore) so JIDs keep resolving after a restart; the first device to
+ * claim a JID keeps it (JID_COLLISION for later claimants).
+ *
+ * It follows the live mapping set (kernel/mapping-set.ts): a mapping added at run time brings back the devices it had
+ * before; a replaced mapping keeps each device whose JID it still forms (same JID, same subscriptions, the new
+ * mapping's name and rules); a removed mapping's devices leave (they stay in the store, and come back with it).
+ * Leaving devices are announced (`device_removed`) so presence can tell their subscribers.
  */
 import { fail, ok, type Result } from '../errors.js';
+import type { EventBus, MappingsChange } from '../kernel/events.js';
+import type { DeviceRow, DeviceStore } from '../kernel/stores.js';
 import type { Mapping } from '../mapping/mapping.js';
 import { renderTemplate } from '../mapping/template.js';
 import type { Segments } from '../mapping/topic-pattern.js';
-import type { DeviceStore } from '../store/devices.js';
 import type { Device } from './device.js';
 import { deviceJid, formLocalpart, unescapeLocal } from './device-jid.js';
 
@@ -18,23 +24,16 @@ export interface Identity {
 
 export class DeviceRegistry {
   private readonly byJidMap = new Map<string, Device>();
+  /** Devices per mapping id: following a mapping change touches only its devices. */
+  private readonly byMappingId = new Map<string, Set<Device>>();
   private readonly identities = new WeakMap<Segments, { mapping: Mapping; result: Result<Identity> }>();
-  private readonly mappings: ReadonlyMap<string, Mapping>;
 
   constructor(
     private readonly domain: string,
-    mappings: readonly Mapping[],
     private readonly store: DeviceStore,
     private readonly maxDevices: number,
-    private readonly onAdded: (device: Device) => void = () => undefined,
-  ) {
-    this.mappings = new Map(mappings.map((m) => [m.id, m]));
-    // Devices of mappings that no longer exist are kept in the database but not served.
-    for (const row of store.all()) {
-      const mapping = this.mappings.get(row.mappingId);
-      if (mapping) this.byJidMap.set(row.jid, this.make(row.jid, mapping, row.segments, row.lastSeen));
-    }
-  }
+    private readonly bus: EventBus,
+  ) {}
 
   /**
    * The JID a (mapping, segments) pair would have; registers nothing. Remembered per segments object: the topic
@@ -60,8 +59,8 @@ export class DeviceRegistry {
     const now = Date.now();
     const device = this.make(identity.jid, mapping, { ...segments }, now);
     this.store.save({ jid: device.jid, mappingId: mapping.id, segments: device.segments, firstSeen: now, lastSeen: now });
-    this.byJidMap.set(device.jid, device);
-    this.onAdded(device);
+    this.add(device);
+    this.bus.emit('device_added', { device });
     return ok(device);
   }
 
@@ -79,8 +78,31 @@ export class DeviceRegistry {
     return this.byJidMap.values();
   }
 
+  /** The devices of one mapping. */
+  ofMapping(mappingId: string): ReadonlySet<Device> {
+    return this.byMappingId.get(mappingId) ?? EMPTY;
+  }
+
   get size(): number {
     return this.byJidMap.size;
+  }
+
+  /** Follow a change of the mapping set (called by the set itself, before anyone else hears of the change). */
+  follow(change: MappingsChange): void {
+    for (const m of change.removed) this.removeAll(m.id, 'mapping-removed');
+    for (const { before, after } of change.replaced) {
+      for (const d of [...this.ofMapping(before.id)]) {
+        const id = this.identify(after, d.segments);
+        if (id.ok && id.value.jid === d.jid) {
+          d.mapping = after;
+          d.name = nameOf(after, d.segments, d.id);
+          if (before.id !== after.id) this.move(d, before.id, after.id);
+        } else {
+          this.remove(d, 'mapping-changed');
+        }
+      }
+    }
+    for (const m of [...change.added, ...change.replaced.map((r) => r.after)]) this.restore(m);
   }
 
   /** Persist last-seen times (at shutdown; the hot path only updates memory). */
@@ -88,11 +110,57 @@ export class DeviceRegistry {
     for (const d of this.byJidMap.values()) if (d.lastSeen > 0) this.store.setLastSeen(d.jid, d.lastSeen);
   }
 
+  /** Known devices of a mapping that is (back) in the set. */
+  private restore(mapping: Mapping): void {
+    for (const row of this.store.byMapping(mapping.id)) {
+      if (this.byJidMap.has(row.jid)) continue;
+      if (!this.stillForms(mapping, row)) continue; // the mapping changed while it was away: found again on its next reading
+      this.add(this.make(row.jid, mapping, row.segments, row.lastSeen));
+    }
+  }
+
+  private stillForms(mapping: Mapping, row: DeviceRow): boolean {
+    const id = this.identify(mapping, row.segments);
+    return id.ok && id.value.jid === row.jid;
+  }
+
+  private add(d: Device): void {
+    this.byJidMap.set(d.jid, d);
+    let set = this.byMappingId.get(d.mapping.id);
+    if (!set) this.byMappingId.set(d.mapping.id, (set = new Set()));
+    set.add(d);
+  }
+
+  private move(d: Device, from: string, to: string): void {
+    this.byMappingId.get(from)?.delete(d);
+    let set = this.byMappingId.get(to);
+    if (!set) this.byMappingId.set(to, (set = new Set()));
+    set.add(d);
+  }
+
+  private removeAll(mappingId: string, reason: string): void {
+    for (const d of [...this.ofMapping(mappingId)]) this.remove(d, reason);
+  }
+
+  private remove(d: Device, reason: string): void {
+    this.byJidMap.delete(d.jid);
+    const set = this.byMappingId.get(d.mapping.id);
+    set?.delete(d);
+    if (set?.size === 0) this.byMappingId.delete(d.mapping.id);
+    if (d.lastSeen > 0) this.store.setLastSeen(d.jid, d.lastSeen);
+    this.bus.emit('device_removed', { device: d, reason });
+  }
+
   private make(jid: string, mapping: Mapping, segments: Segments, lastSeen: number): Device {
     const id = jid.slice(0, jid.lastIndexOf('@'));
-    const name = mapping.name ? renderTemplate(mapping.name, (p) => segments[p[0]!]) : unescapeLocal(id);
-    return { id, jid, mapping, segments, name, online: false, lastSeen, via: undefined };
+    return { id, jid, mapping, segments, name: nameOf(mapping, segments, id), online: false, lastSeen, via: undefined };
   }
+}
+
+const EMPTY: ReadonlySet<Device> = new Set();
+
+function nameOf(mapping: Mapping, segments: Segments, id: string): string {
+  return mapping.name ? renderTemplate(mapping.name, (p) => segments[p[0]!]) : unescapeLocal(id);
 }
 
 function sameSegments(a: Segments, b: Segments): boolean {

@@ -2,18 +2,20 @@
  * Mapping loader: files → structure check (JSON Schema) → semantic checks → compiled `Mapping`s.
  * Every problem in every file is collected and reported together, with file and JSON path.
  */
+import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
 import type { LoadProblem } from '../errors.js';
 import { readYamlFile } from '../config/yaml-file.js';
 import { LITERAL_FORBIDDEN } from '../devices/device-jid.js';
 import { createAjv } from '../schemas/ajv.js';
 import { ajvErrorsToPathMessages } from '../schemas/format-errors.js';
-import { listFiles, type SchemaRegistry } from '../schemas/registry.js';
+import { listFiles, type CompiledSchema, type SchemaRegistry } from '../schemas/registry.js';
 import { parseJidPattern, type JidPattern } from './jid-pattern.js';
 import type { Availability, CommandSpec, Mapping, MessageType } from './mapping.js';
 import { mappingFileSchema } from './schema.js';
 import { parseTemplate, type Template } from './template.js';
-import { parseTopicPattern, patternsOverlap, type TopicPattern } from './topic-pattern.js';
+import { crossCheck } from './cross-check.js';
+import { parseTopicPattern, type TopicPattern } from './topic-pattern.js';
 
 export interface MappingContext {
   readonly registry: SchemaRegistry;
@@ -69,7 +71,7 @@ export function loadMappings(paths: readonly string[], ctx: MappingContext, prob
       if (mapping) mappings.push(mapping);
     }
   }
-  crossCheck(mappings, problems);
+  problems.push(...crossCheck(mappings, [], { ids: false }));
   return mappings;
 }
 
@@ -172,8 +174,10 @@ function compileMapping(raw: RawMapping, file: string, index: number, ctx: Mappi
   if (problems.length > before || !topic || !jid || !schema || commands.some((c) => c === undefined)) return undefined;
   return {
     id: raw.id,
+    origin: { kind: 'file', file },
     file,
     index,
+    fingerprint: fingerprintOf(raw, [schema, ...commands.map((c) => c?.schema)]),
     ...(raw.description !== undefined ? { description: raw.description } : {}),
     topic,
     jid,
@@ -265,22 +269,9 @@ function jidPatterns(list: readonly string[], field: string, ctx: MappingContext
   return out;
 }
 
-/** Checks across mappings: no topic claimed twice, no two JID templates of the same shape. */
-function crossCheck(mappings: readonly Mapping[], problems: LoadProblem[]): void {
-  for (let i = 0; i < mappings.length; i++) {
-    for (let j = 0; j < i; j++) {
-      const a = mappings[i]!;
-      const b = mappings[j]!;
-      if (patternsOverlap(a.topic, b.topic)) {
-        problems.push({ file: a.file, path: `/mappings/${a.index}/topic`, message: `overlaps the topic of mapping "${b.id}" (${b.topic.source}): a reading would be claimed twice` });
-      }
-      if (shape(a.jid) === shape(b.jid)) {
-        problems.push({ file: a.file, path: `/mappings/${a.index}/jid`, message: `has the same shape as the jid of mapping "${b.id}" (${b.jid.source}): add a distinguishing prefix such as "${a.id}-"` });
-      }
-    }
-  }
-}
-
-function shape(t: Template): string {
-  return t.parts.map((p) => (p.kind === 'text' ? p.text.toLowerCase() : '{}')).join('');
+/** The declaration as written plus the content of every schema it uses (a schema file may change on its own). */
+function fingerprintOf(raw: RawMapping, schemas: readonly (CompiledSchema | undefined)[]): string {
+  const h = createHash('sha256').update(JSON.stringify(raw));
+  for (const s of schemas) h.update('\u0000').update(s ? `${s.id}\u0000${JSON.stringify(s.schema)}` : '');
+  return h.digest('base64url');
 }

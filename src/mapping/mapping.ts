@@ -34,11 +34,23 @@ export interface CommandSpec {
   readonly confirm?: { readonly topic: TopicPattern; readonly fields?: readonly string[]; readonly timeoutMs: number };
 }
 
+/** Where a mapping came from: a mapping file, an importer (a device that described itself), or the request API. */
+export type MappingOrigin =
+  | { readonly kind: 'file'; readonly file: string }
+  | { readonly kind: 'import'; readonly source: string; readonly id: string }
+  | { readonly kind: 'api' };
+
 export interface Mapping {
   readonly id: string;
-  /** Where it was declared, for messages. */
+  readonly origin: MappingOrigin;
+  /** Where it was declared, for messages: the file (or the importer) and the index in its list. */
   readonly file: string;
   readonly index: number;
+  /**
+   * Identity of the definition: equal fingerprints mean equal mappings (the declaration and the schemas it uses), so
+   * a reload keeps an unchanged mapping as it is and replaces only what changed.
+   */
+  readonly fingerprint: string;
   readonly description?: string;
   readonly topic: TopicPattern;
   readonly jid: Template;

@@ -11,7 +11,14 @@ import type { Segments, TopicPattern } from './topic-pattern.js';
 
 export type Identify = (mapping: Mapping, segments: Segments) => Result<{ id: string }>;
 
-export class TopicOwnership {
+/** The questions the MQTT ACL asks (answered by the live mapping set, from its current TopicOwnership). */
+export interface Ownership {
+  publisherOf(topic: string): string | undefined;
+  commandTopicOwner(topic: string): string | undefined;
+  clientIdOwner(clientId: string): string | undefined;
+}
+
+export class TopicOwnership implements Ownership {
   private readonly published: TopicRouter<Mapping>;
   private readonly commands: TopicRouter<Mapping>;
   private readonly clientIds: { mapping: Mapping; match: (s: string) => Record<string, string> | undefined }[];

@@ -1,9 +1,14 @@
 /**
- * Topic → mapping routing for the uplink hot path: each distinct topic is matched against the mappings once and the
- * answer (mapping and segments, or "unmapped") is cached. The cache is bounded; when full it starts over, so a client
- * publishing to endless distinct topics costs a rescan, never unbounded memory.
+ * Topic → target routing for the uplink hot path and the ACL.
+ *
+ * Patterns made only of literal levels (imported devices: `zigbee2mqtt/Kitchen lamp`) are found by one map lookup,
+ * so a fleet of thousands of imported devices costs nothing per publish; the others are tried in order. Each distinct
+ * topic's answer (target and segments, or "unmapped") is cached; the cache is an LRU, so a client publishing to
+ * endless distinct topics costs a rescan, never unbounded memory, and the active topics stay cached.
+ *
+ * Routers are immutable: the live mapping set builds new ones and swaps them in (kernel/mapping-set.ts).
  */
-import type { Mapping } from './mapping.js';
+import { LRUCache } from 'lru-cache';
 import { matchTopic, type Segments, type TopicPattern } from './topic-pattern.js';
 
 export interface Route<T> {
@@ -11,35 +16,55 @@ export interface Route<T> {
   readonly segments: Segments;
 }
 
-export class TopicRouter<T> {
-  private readonly cache = new Map<string, Route<T> | null>();
+export interface RouteEntry<T> {
+  readonly pattern: TopicPattern;
+  readonly target: T;
+}
 
-  constructor(
-    private readonly entries: readonly { pattern: TopicPattern; target: T }[],
-    private readonly maxCached = 100_000,
-  ) {}
+const NO_SEGMENTS: Segments = Object.freeze({});
+
+/** Whether a pattern matches exactly one topic (no wildcards, no named segments). */
+export function isLiteralPattern(p: TopicPattern): boolean {
+  return p.levels.every((l) => l.kind === 'literal');
+}
+
+export class TopicRouter<T> {
+  private readonly literal = new Map<string, Route<T>>();
+  private readonly patterned: RouteEntry<T>[] = [];
+  /** `null` caches "unmapped". */
+  private readonly cache: LRUCache<string, Route<T> | typeof UNMAPPED>;
+
+  constructor(entries: readonly RouteEntry<T>[], maxCached = 100_000) {
+    for (const e of entries) {
+      if (isLiteralPattern(e.pattern)) {
+        // First declared wins, as for patterns (the mapping set refuses overlaps where they matter).
+        if (!this.literal.has(e.pattern.filter)) this.literal.set(e.pattern.filter, { target: e.target, segments: NO_SEGMENTS });
+      } else this.patterned.push(e);
+    }
+    this.cache = new LRUCache({ max: maxCached });
+  }
 
   route(topic: string): Route<T> | undefined {
     const hit = this.cache.get(topic);
-    if (hit !== undefined) return hit ?? undefined;
-    let found: Route<T> | null = null;
-    for (const e of this.entries) {
-      const segments = matchTopic(e.pattern, topic);
-      if (segments) {
-        found = { target: e.target, segments };
-        break;
+    if (hit !== undefined) return hit === UNMAPPED ? undefined : hit;
+    let found: Route<T> | undefined = this.literal.get(topic);
+    if (!found) {
+      for (const e of this.patterned) {
+        const segments = matchTopic(e.pattern, topic);
+        if (segments) {
+          found = { target: e.target, segments };
+          break;
+        }
       }
     }
-    if (this.cache.size >= this.maxCached) this.cache.clear();
-    this.cache.set(topic, found);
-    return found ?? undefined;
+    this.cache.set(topic, found ?? UNMAPPED);
+    return found;
+  }
+
+  /** Entries by kind, for tests and diagnostics. */
+  get counts(): { literal: number; patterned: number; cached: number } {
+    return { literal: this.literal.size, patterned: this.patterned.length, cached: this.cache.size };
   }
 }
 
-export function readingRouter(mappings: readonly Mapping[]): TopicRouter<Mapping> {
-  return new TopicRouter(mappings.map((m) => ({ pattern: m.topic, target: m })));
-}
-
-export function availabilityRouter(mappings: readonly Mapping[]): TopicRouter<Mapping> {
-  return new TopicRouter(mappings.flatMap((m) => (m.availability?.topic ? [{ pattern: m.availability.topic, target: m }] : [])));
-}
+const UNMAPPED = Object.freeze({ unmapped: true }) as unknown as Route<never>;

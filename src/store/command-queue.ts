@@ -1,19 +1,8 @@
 /** Commands held for offline devices (durable: they survive a bridge restart). */
+import type { CommandQueueStore, QueuedCommandRow } from '../kernel/stores.js';
 import type { Db } from './db.js';
 
-export interface QueuedCommandRow {
-  readonly id: number;
-  readonly deviceJid: string;
-  readonly command: string;
-  readonly json: string;
-  /** Full JID of the sender, for the answer. */
-  readonly sender: string;
-  readonly origin: string;
-  /** The id of the IQ or message to answer, when there is one. */
-  readonly replyId: string | undefined;
-  readonly createdAt: number;
-  readonly expiresAt: number;
-}
+export type { QueuedCommandRow };
 
 type Raw = { id: number; device_jid: string; command: string; json: string; sender: string; origin: string; reply_id: string | null; created_at: number; expires_at: number };
 
@@ -31,7 +20,7 @@ function row(r: Raw): QueuedCommandRow {
   };
 }
 
-export class CommandQueueStore {
+export class SqliteCommandQueue implements CommandQueueStore {
   private readonly insert;
   private readonly byDevice;
   private readonly remove;

@@ -81,6 +81,10 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX audit_device ON audit (device, id);
   CREATE INDEX audit_sender ON audit (sender, id);
   `,
+  `
+  -- A mapping added while the bridge runs brings back the devices it had before.
+  CREATE INDEX devices_mapping ON devices (mapping_id);
+  `,
 ];
 
 /** A random id for this database, created once: it makes reading stanza ids unique across bridges and stable across restarts. */

@@ -1,18 +1,21 @@
 /** Known devices, durable: after a restart disco#items still lists them and their JIDs still resolve. */
+import type { DeviceRow, DeviceStore } from '../kernel/stores.js';
 import type { Db } from './db.js';
 
-export interface DeviceRow {
-  readonly jid: string;
-  readonly mappingId: string;
-  readonly segments: Readonly<Record<string, string>>;
-  readonly firstSeen: number;
-  readonly lastSeen: number;
+export type { DeviceRow };
+
+type Raw = { jid: string; mapping_id: string; segments: string; first_seen: number; last_seen: number };
+
+function row(r: Raw): DeviceRow {
+  return { jid: r.jid, mappingId: r.mapping_id, segments: JSON.parse(r.segments) as Record<string, string>, firstSeen: r.first_seen, lastSeen: r.last_seen };
 }
 
-export class DeviceStore {
+export class SqliteDeviceStore implements DeviceStore {
   private readonly upsert;
   private readonly touch;
   private readonly selectAll;
+  private readonly selectByMapping;
+  private readonly remove;
 
   constructor(db: Db) {
     this.upsert = db.prepare(
@@ -21,6 +24,8 @@ export class DeviceStore {
     );
     this.touch = db.prepare('UPDATE devices SET last_seen = ? WHERE jid = ?');
     this.selectAll = db.prepare('SELECT jid, mapping_id, segments, first_seen, last_seen FROM devices');
+    this.selectByMapping = db.prepare('SELECT jid, mapping_id, segments, first_seen, last_seen FROM devices WHERE mapping_id = ?');
+    this.remove = db.prepare('DELETE FROM devices WHERE jid = ?');
   }
 
   save(row: DeviceRow): void {
@@ -32,12 +37,14 @@ export class DeviceStore {
   }
 
   all(): DeviceRow[] {
-    return (this.selectAll.all() as { jid: string; mapping_id: string; segments: string; first_seen: number; last_seen: number }[]).map((r) => ({
-      jid: r.jid,
-      mappingId: r.mapping_id,
-      segments: JSON.parse(r.segments) as Record<string, string>,
-      firstSeen: r.first_seen,
-      lastSeen: r.last_seen,
-    }));
+    return (this.selectAll.all() as Raw[]).map(row);
+  }
+
+  byMapping(mappingId: string): DeviceRow[] {
+    return (this.selectByMapping.all(mappingId) as Raw[]).map(row);
+  }
+
+  delete(jid: string): void {
+    this.remove.run(jid);
   }
 }

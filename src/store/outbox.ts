@@ -4,27 +4,15 @@
  * order; the row id is part of the reading's stanza id, so a resent reading carries the same id as the first try.
  */
 import type { Statement } from 'better-sqlite3';
+import type { NewOutboxRow, OutboxRow, OutboxStore } from '../kernel/stores.js';
 import type { Db } from './db.js';
 
-export interface OutboxRow {
-  readonly id: number;
-  readonly deviceJid: string;
-  readonly topic: string;
-  readonly json: string;
-  readonly receivedAt: number;
-}
-
-export interface NewOutboxRow {
-  readonly deviceJid: string;
-  readonly topic: string;
-  readonly json: string;
-  readonly receivedAt: number;
-}
+export type { NewOutboxRow, OutboxRow };
 
 /** Rows per INSERT statement: one statement per chunk costs far less than one per row. */
 const CHUNK = 64;
 
-export class Outbox {
+export class Outbox implements OutboxStore {
   private readonly inserts = new Map<number, Statement>();
   private readonly insertMany: (rows: readonly NewOutboxRow[]) => number[];
   private readonly pageAfter;

@@ -2,9 +2,10 @@
  * Presence subscriptions of users to devices (RFC 6121 §3), durable across restarts. Held in memory for the hot path
  * (every reading fans out to its device's subscribers) and written through to SQLite.
  */
+import type { SubscriptionStore } from '../kernel/stores.js';
 import type { Db } from './db.js';
 
-export class SubscriptionStore {
+export class SqliteSubscriptions implements SubscriptionStore {
   private readonly byDevice = new Map<string, Set<string>>();
   private readonly insert;
   private readonly remove;
@@ -42,11 +43,6 @@ export class SubscriptionStore {
     return this.byDevice.get(deviceJid) ?? EMPTY;
   }
 
-  count(): number {
-    let n = 0;
-    for (const s of this.byDevice.values()) n += s.size;
-    return n;
-  }
 
   private cache(deviceJid: string): Set<string> {
     let set = this.byDevice.get(deviceJid);

@@ -22,6 +22,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { connect as tlsConnect } from 'node:tls';
 import { component, type Component } from '@xmpp/component';
 import type { Element } from '@xmpp/xml';
+import type { IqServer, XmppLink } from '../kernel/xmpp-link.js';
 import type { Logger } from '../log.js';
 
 export interface ComponentLinkOptions {
@@ -60,7 +61,7 @@ interface LinkEvents {
   stanza: [Element];
 }
 
-export class ComponentLink extends EventEmitter<LinkEvents> {
+export class ComponentLink extends EventEmitter<LinkEvents> implements XmppLink {
   readonly xmpp: Component;
   readonly domain: string;
   private readonly opts: ComponentLinkOptions;
@@ -161,6 +162,14 @@ export class ComponentLink extends EventEmitter<LinkEvents> {
   /** Drop the current stream (e.g. the server stopped answering); the link reconnects with backoff. */
   restart(): void {
     this.xmpp.socket?.destroy();
+  }
+
+  /**
+   * The one handler of incoming IQ requests, behind the library's IQ callee: it validates the request, and builds the
+   * single result or error from what the handler returns (service-unavailable for undefined).
+   */
+  serveIq(server: IqServer): void {
+    this.xmpp.middleware.use((ctx, next) => (ctx.element && ctx.stanza.name === 'iq' ? server(ctx.stanza, ctx.element) : next()));
   }
 
   /** An IQ request/response through the library's IQ caller (rejects on error reply or timeout). */

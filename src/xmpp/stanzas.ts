@@ -6,16 +6,8 @@ import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
 import { stanzaErrorOf, type ErrorCode } from '../errors.js';
 import { xmlSafeText } from '../convert/xml-safe.js';
+import { NS_STANZAS } from './namespaces.js';
 
-export const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas'; // RFC 6120 §8.3
-export const NS_DISCO_INFO = 'http://jabber.org/protocol/disco#info'; // XEP-0030
-export const NS_DISCO_ITEMS = 'http://jabber.org/protocol/disco#items'; // XEP-0030
-export const NS_RSM = 'http://jabber.org/protocol/rsm'; // XEP-0059
-export const NS_DATA = 'jabber:x:data'; // XEP-0004
-export const NS_PING = 'urn:xmpp:ping'; // XEP-0199
-export const NS_VERSION = 'jabber:iq:version'; // XEP-0092
-export const NS_JSON = 'urn:xmpp:json:0'; // XEP-0335
-export const NS_RECEIPTS = 'urn:xmpp:receipts'; // XEP-0184
 
 /** The `<error/>` child for a catalogue code (RFC 6120 §8.3), with optional human text. */
 export function errorElement(code: ErrorCode, text?: string): Element {

@@ -71,11 +71,12 @@ describe('federation: a device on server A, users on server B', function () {
     assert.equal((await chat).getChildText('body'), '✓ set: confirmed — {"state":"OFF","power":5}');
   });
 
-  it('refuses a user of a domain the mapping does not allow', async function () {
+  it('refuses a user of a domain the mapping does not allow, as if the device did not exist', async function () {
     assert.equal((await carol.subscribe(PLUG)).attrs['type'], 'unsubscribed');
     const reply = await carol.iq(setCommand(PLUG, '{"state":"ON"}'), 30_000);
     assert.equal(reply.attrs['type'], 'error');
-    assert.equal(reply.getChild('error')?.getChildElements()[0]?.name, 'forbidden');
+    assert.equal(reply.getChild('error')?.getChildElements()[0]?.name, 'item-not-found');
+    assert.equal(reply.getChild('error')?.getChildText('text', 'urn:ietf:params:xml:ns:xmpp-stanzas'), `no device ${PLUG}`);
   });
 });
 

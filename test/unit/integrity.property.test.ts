@@ -22,24 +22,28 @@ import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
 import type { InboundPublish } from '../../src/broker/mqtt-side.js';
 import { parseCommandText, type ChatCommand } from '../../src/convert/command-text.js';
-import { formPayload, NS_DATA, schemaForm } from '../../src/convert/form.js';
+import { formPayload, schemaForm } from '../../src/convert/form.js';
+import { NS_DATA } from '../../src/xmpp/namespaces.js';
 import { parseJsonPayload } from '../../src/convert/payload.js';
-import { NS_DELAY, NS_JSON, readingStanza, type ConvertLimits, type ReadingInput } from '../../src/convert/reading.js';
+import { readingStanza, type ConvertLimits, type ReadingInput } from '../../src/convert/reading.js';
+import { NS_DELAY, NS_JSON } from '../../src/xmpp/namespaces.js';
 import { xmlSafeJson } from '../../src/convert/xml-safe.js';
 import { DeviceRegistry } from '../../src/devices/registry.js';
 import { ERROR_CATALOGUE, type LoadProblem } from '../../src/errors.js';
 import { loadMappings } from '../../src/mapping/load.js';
 import type { CommandSpec, Mapping, MessageType } from '../../src/mapping/mapping.js';
-import { readingRouter } from '../../src/mapping/router.js';
 import { parseTemplate, type Template } from '../../src/mapping/template.js';
-import { ConfirmationTracker } from '../../src/pipeline/confirmations.js';
-import { Uplink, type UplinkOutcome } from '../../src/pipeline/uplink.js';
+import { ConfirmationTracker } from '../../src/features/commands/confirmations.js';
+import { ChatDelivery } from '../../src/features/uplink/chat-delivery.js';
+import { Uplink, type UplinkOutcome } from '../../src/features/uplink/uplink.js';
+import { EventBus } from '../../src/kernel/events.js';
+import { MappingSet } from '../../src/kernel/mapping-set.js';
+import { createLogger } from '../../src/log.js';
 import { SchemaRegistry } from '../../src/schemas/registry.js';
 import { openDatabase, type Db } from '../../src/store/db.js';
-import { DeviceStore } from '../../src/store/devices.js';
-import { SubscriptionStore } from '../../src/store/subscriptions.js';
+import { SqliteDeviceStore } from '../../src/store/devices.js';
+import { SqliteSubscriptions } from '../../src/store/subscriptions.js';
 import { packageRoot } from '../../src/version.js';
-import { ReadingStanzas } from '../../src/xmpp/readings.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Strict XML 1.0 well-formedness
@@ -529,7 +533,10 @@ describe('Integrity (property-based)', function () {
     let extra: Mapping[];
     let uplink: Uplink;
     let devices: DeviceRegistry;
-    let subscriptions: SubscriptionStore;
+    let set: MappingSet;
+    let subscriptions: SqliteSubscriptions;
+    /** The reading stanzas of the chat delivery mode, as the bridge builds them (nothing is sent). */
+    const chat = (limits: ConvertLimits): ChatDelivery => new ChatDelivery({ domain: DOMAIN, send: () => true }, subscriptions, limits);
     const DOMAIN = 'iot.example.org';
 
     before(() => {
@@ -561,9 +568,12 @@ describe('Integrity (property-based)', function () {
       assert.deepEqual(problems, []);
       assert.deepEqual(mappings.map((m) => m.id).sort(), ['climate', 'door', 'plug']);
       db = openDatabase(join(dir, 'data'));
-      subscriptions = new SubscriptionStore(db);
-      devices = new DeviceRegistry(DOMAIN, [...mappings, ...extra], new DeviceStore(db), 1_000_000);
-      uplink = new Uplink(readingRouter(mappings), devices);
+      subscriptions = new SqliteSubscriptions(db);
+      const bus = new EventBus(createLogger({ level: 'silent' }));
+      devices = new DeviceRegistry(DOMAIN, new SqliteDeviceStore(db), 1_000_000, bus);
+      set = new MappingSet(devices, bus);
+      assert.ok(set.apply([...mappings, ...extra]).ok);
+      uplink = new Uplink(set, devices);
     });
 
     after(() => {
@@ -593,8 +603,7 @@ describe('Integrity (property-based)', function () {
       const device = reading.device;
       assert.ok(!XML_DISALLOWED.test(device.jid), `device JID ${JSON.stringify(device.jid)} holds a character XML forbids`);
       if (subscribe) subscriptions.add(device.jid, 'alice@example.org');
-      const stanzas = new ReadingStanzas(subscriptions, limits, DOMAIN);
-      const built = noThrow('ReadingStanzas.build', () => stanzas.build(device, reading.json, reading.value, '', delayedSince));
+      const built = noThrow('ChatDelivery.build', () => chat(limits).build(device, reading.json, reading.value, delayedSince));
       if (!built.ok) {
         assert.equal(built.error.code, 'STANZA_TOO_LARGE', `build failed with ${built.error.code}: ${built.error.message}`);
         return 'STANZA_TOO_LARGE';
@@ -675,20 +684,20 @@ describe('Integrity (property-based)', function () {
             const device = outcome.reading.device;
             for (const s of [...subscriptions.of(device.jid)]) subscriptions.delete(device.jid, s); // each run starts clean
             for (const s of subscribers) subscriptions.add(device.jid, s);
-            const probe = new ReadingStanzas(subscriptions, { maxBodyChars: 2000, maxStanzaBytes: Number.MAX_SAFE_INTEGER }, DOMAIN).build(device, json, outcome.reading.value, '');
+            const probe = chat({ maxBodyChars: 2000, maxStanzaBytes: Number.MAX_SAFE_INTEGER }).build(device, json, outcome.reading.value);
             assert.ok(probe.ok);
-            // The build measures the longest recipient with room for a 40-character id; a limit that leaves exactly
-            // that room must be accepted, and no copy actually sent may exceed it.
-            const limit = Buffer.byteLength(probe.value.stanza.toString(), 'utf8') + 40;
-            const built = new ReadingStanzas(subscriptions, { maxBodyChars: 2000, maxStanzaBytes: limit }, DOMAIN).build(device, json, outcome.reading.value, '');
-            assert.ok(built.ok, 'a stanza within the limit, id room included, must be accepted');
+            // The build measures the longest recipient with a 40-character id in place; a limit of exactly that size
+            // must be accepted, and no copy actually sent may exceed it.
+            const limit = Buffer.byteLength(probe.value.stanza.toString(), 'utf8');
+            const built = chat({ maxBodyChars: 2000, maxStanzaBytes: limit }).build(device, json, outcome.reading.value);
+            assert.ok(built.ok, 'a stanza within the limit, id included, must be accepted');
             // What Delivery.write does with it: stanza.attrs.id = `${instance}-${rowId.toString(36)}`, then one send per recipient.
             const { stanza, recipients } = built.value;
             stanza.attrs['id'] = `0a1b2c3d-${(123456).toString(36)}`;
             for (const to of recipients) {
               stanza.attrs['to'] = to;
               const sent = Buffer.byteLength(stanza.toString(), 'utf8');
-              assert.ok(sent <= limit, `the stanza sent to ${to} is ${sent} bytes; maxStanzaBytes is ${limit} (built with id '' for ${recipients[0]})`);
+              assert.ok(sent <= limit, `the stanza sent to ${to} is ${sent} bytes; maxStanzaBytes is ${limit} (measured for ${recipients[0]})`);
             }
           },
         ),
@@ -696,8 +705,8 @@ describe('Integrity (property-based)', function () {
       );
     });
 
-    it('operator mapping without a body template and a permissive schema: Uplink + ReadingStanzas never throw', () => {
-      const u = new Uplink(readingRouter(extra), devices);
+    it('operator mapping without a body template and a permissive schema: Uplink + ChatDelivery never throw', () => {
+      const u = new Uplink(set, devices);
       fc.assert(
         fc.property(segment, payloadBytes(jsonText(anyValue)), limitsArb, (d, p, limits) => {
           check(u, publish(`raw/${d}`, p), limits, undefined, false);
@@ -793,8 +802,8 @@ describe('Integrity (property-based)', function () {
         );
       });
 
-      it('operator mapping with an any-object schema and no body template: Uplink + ReadingStanzas do not throw', () => {
-        const u = new Uplink(readingRouter(extra), devices);
+      it('operator mapping with an any-object schema and no body template: Uplink + ChatDelivery do not throw', () => {
+        const u = new Uplink(set, devices);
         fc.assert(
           fc.property(depthArb, shapeArb, (depth, shape) => {
             check(u, publish('raw/deep', utf8(`{"t":${deepText(depth, shape)}}`)), { maxBodyChars: 2000, maxStanzaBytes: 500_000 }, undefined, false);
@@ -804,7 +813,7 @@ describe('Integrity (property-based)', function () {
       });
 
       it('operator mapping with a recursive schema ($ref tree of arrays): Uplink.process does not throw', () => {
-        const u = new Uplink(readingRouter(extra), devices);
+        const u = new Uplink(set, devices);
         fc.assert(
           fc.property(depthArb, (depth) => {
             check(u, publish('tree/deep', utf8(`{"tree":${deepText(depth, 'array')}}`)), { maxBodyChars: 2000, maxStanzaBytes: 500_000 }, undefined, false);

@@ -1,0 +1,150 @@
+/**
+ * Device liveness from the MQTT side, per the mapping's `availability`:
+ *   clientId   online while that MQTT client is connected (clean DISCONNECT and lost connections both end it);
+ *   topic      online/offline payloads, including the Will the broker publishes when a device vanishes;
+ *   timeout    offline after that many seconds without any message from the device;
+ *   (none)     online once the device has sent a valid reading.
+ * Changes become `device_availability` events (presence turns them into stanzas).
+ *
+ * It follows the live mapping set: the availability topics of the mappings in force are watched, and the devices a
+ * mapping change removes are forgotten.
+ */
+import { availabilityOf } from '../../convert/availability.js';
+import type { Device } from '../../devices/device.js';
+import type { Feature } from '../../kernel/feature.js';
+import type { Kernel } from '../../kernel/kernel.js';
+
+export type AvailabilityReason = 'connected' | 'disconnected' | 'availability-topic' | 'reading' | 'timeout';
+
+export class AvailabilityTracker implements Feature {
+  readonly name = 'availability';
+  private readonly timed = new Set<Device>();
+  /** Watched availability filters and their users (mapping ids): one watch per filter. */
+  private readonly watches = new Map<string, { users: Set<string>; unwatch: () => void }>();
+  private readonly unsubscribe: (() => void)[] = [];
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private stopped = true;
+
+  constructor(private readonly k: Kernel) {}
+
+  start(): void {
+    const { bus } = this.k;
+    this.stopped = false;
+    this.unsubscribe.push(
+      bus.on('client_connected', ({ clientId, side }) => this.clientConnected(clientId, side)),
+      bus.on('client_disconnected', ({ clientId }) => this.clientDisconnected(clientId)),
+      bus.on('reading', ({ reading }) => this.reading(reading.device)),
+      bus.on('device_removed', ({ device }) => this.timed.delete(device)),
+      bus.on('mappings_changed', () => this.followMappings()),
+      bus.on('bridge_stopping', () => {
+        this.stopped = true;
+      }),
+    );
+    this.followMappings();
+    // One sweep a second over devices with a timeout is cheaper than a timer per device.
+    this.sweepTimer = setInterval(() => this.sweep(Date.now()), 1000);
+    this.sweepTimer.unref();
+  }
+
+  /** Stop tracking: devices disconnecting because the bridge shuts down are not news (presence says "bridge stopped"). */
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.sweepTimer);
+    for (const u of this.unsubscribe.splice(0)) u();
+    for (const w of this.watches.values()) w.unwatch();
+    this.watches.clear();
+  }
+
+  sweep(now: number): void {
+    for (const d of this.timed) {
+      const timeout = d.mapping.availability?.timeout ?? 0;
+      if (d.online && timeout > 0 && now - d.lastSeen > timeout * 1000) {
+        this.timed.delete(d);
+        this.set(d, false, 'timeout');
+      }
+    }
+  }
+
+  /** Watch exactly the availability filters of the mappings in force. */
+  private followMappings(): void {
+    const wanted = new Map<string, Set<string>>();
+    for (const m of this.k.mappings.all()) {
+      const f = m.availability?.topic?.filter;
+      if (!f) continue;
+      let users = wanted.get(f);
+      if (!users) wanted.set(f, (users = new Set()));
+      users.add(m.id);
+    }
+    for (const [filter, w] of this.watches) {
+      if (wanted.has(filter)) continue;
+      w.unwatch();
+      this.watches.delete(filter);
+    }
+    for (const [filter, users] of wanted) {
+      const w = this.watches.get(filter);
+      if (w) w.users = users;
+      else this.watches.set(filter, { users, unwatch: this.k.mqtt.watch(filter, (topic, payload, side) => this.message(topic, payload, side.name)) });
+    }
+    // A device whose mapping lost its timeout is no longer timed.
+    for (const d of this.timed) if (!d.mapping.availability?.timeout) this.timed.delete(d);
+  }
+
+  private clientConnected(clientId: string, via: string): void {
+    this.forClient(clientId, (d) => {
+      d.via = via;
+      this.set(d, true, 'connected');
+    });
+  }
+
+  private clientDisconnected(clientId: string): void {
+    this.forClient(clientId, (d) => this.set(d, false, 'disconnected'));
+  }
+
+  /** A message on an availability topic (Wills arrive here too). */
+  private message(topic: string, payload: Buffer, via: string): void {
+    const route = this.k.mappings.routeAvailability(topic);
+    const a = route?.target.availability;
+    if (!route || !a) return;
+    const state = availabilityOf(payload, a.online, a.offline);
+    if (state === undefined) {
+      this.k.log.debug({ topic }, 'unrecognized availability payload');
+      return;
+    }
+    const device = this.k.registry.resolve(route.target, route.segments);
+    if (!device.ok) {
+      this.k.log.warn({ topic, code: device.error.code, err: device.error.message }, 'availability for a device that cannot be registered');
+      return;
+    }
+    device.value.lastSeen = Date.now();
+    device.value.via = via;
+    this.set(device.value, state, 'availability-topic');
+  }
+
+  /** A valid reading arrived. */
+  private reading(device: Device): void {
+    const a = device.mapping.availability;
+    if (a?.timeout) this.timed.add(device);
+    // With an explicit source (connection or topic), readings do not override it.
+    if (!a?.clientId && !a?.topic) this.set(device, true, 'reading');
+  }
+
+  private forClient(clientId: string, fn: (d: Device) => void): void {
+    for (const { mapping, segments } of this.k.mappings.clientIdMatches(clientId)) {
+      const device = this.k.registry.resolve(mapping, segments);
+      if (device.ok) {
+        device.value.lastSeen = Date.now();
+        fn(device.value);
+      } else {
+        this.k.log.warn({ clientId, code: device.error.code, err: device.error.message }, 'client id does not form a device JID');
+      }
+    }
+  }
+
+  private set(device: Device, online: boolean, reason: AvailabilityReason): void {
+    if (this.stopped) return;
+    if (online && device.mapping.availability?.timeout) this.timed.add(device);
+    if (device.online === online) return;
+    device.online = online;
+    this.k.bus.emit('device_availability', { device, reason });
+  }
+}

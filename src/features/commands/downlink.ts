@@ -1,0 +1,160 @@
+/**
+ * The downlink: a command from an XMPP user → device → authorization → validation → MQTT publish → outcome.
+ *
+ * Checks run in this order, and nothing is published unless all pass:
+ *   sender within its rate?  RATE_LIMITED    (resource-constraint) — before any other work
+ *   device visible to them?  DEVICE_UNKNOWN  (item-not-found) — the same answer for a hidden device and a JID that
+ *                                             names none (access-policy.ts): strangers learn nothing, not even that
+ *                                             the device exists
+ *   command known?           COMMAND_UNKNOWN (item-not-found)
+ *   sender an operator?      FORBIDDEN       (forbidden)      — before validation
+ *   payload valid?           COMMAND_INVALID (bad-request, with the schema messages)
+ *   device online?           queued for the command's TTL (delivered when it returns, TIMEOUT if not);
+ *                            with a TTL of 0: DEVICE_OFFLINE (recipient-unavailable)
+ * then the publish (MQTT_PUBLISH_FAILED when the broker refuses it) and, with a declared state echo, the
+ * confirmation (TIMEOUT without one). The payload published is the JSON text the sender wrote, byte for byte.
+ */
+import { LRUCache } from 'lru-cache';
+import type { Device } from '../../devices/device.js';
+import { fail, ok, type Result } from '../../errors.js';
+import type { AccessPolicy } from '../../kernel/access-policy.js';
+import type { CommandSpec } from '../../mapping/mapping.js';
+import { formatTopic } from '../../mapping/topic-pattern.js';
+import { jsonTooDeep, MAX_JSON_DEPTH } from '../../convert/payload.js';
+import { ajvErrorsToPathMessages, summarize } from '../../schemas/format-errors.js';
+import { TokenBucket } from '../../broker/token-bucket.js';
+import type { ConfirmationTracker } from './confirmations.js';
+
+export type CommandOrigin = 'chat' | 'iq' | 'adhoc';
+
+export interface CommandRequest {
+  /** Bare JID of the sender. */
+  readonly from: string;
+  readonly deviceJid: string;
+  readonly name: string;
+  /** The command payload as JSON text. */
+  readonly json: string;
+  readonly origin: CommandOrigin;
+  /** Where a late answer goes (a queued command answered after a restart): the full JID and the stanza id. */
+  readonly replyTo?: { readonly jid: string; readonly id?: string };
+}
+
+export interface CommandOutcome {
+  readonly device: Device;
+  readonly command: CommandSpec;
+  readonly topic: string;
+  /** The state report that confirmed the command, when the mapping declares one. */
+  readonly confirmation?: string;
+  /** Delivered after waiting for the device to come back. */
+  readonly queued?: boolean;
+}
+
+/** Holds commands for offline devices (pipeline/command-queue.ts). */
+export interface CommandHolder {
+  enqueue(req: CommandRequest, device: Device, command: CommandSpec, ttlMs: number): Promise<Result<CommandOutcome>>;
+}
+
+export type Publish = (device: Device, topic: string, payload: Buffer, command: CommandSpec) => Promise<void>;
+
+export interface RateOptions {
+  readonly perMinute: number;
+  readonly burst: number;
+}
+
+/** Senders whose rate is tracked at once; the least recently active are forgotten first (a forgotten sender starts afresh). */
+const MAX_TRACKED_SENDERS = 10_000;
+
+export class Downlink {
+  private holder: CommandHolder | undefined;
+  private readonly buckets = new LRUCache<string, TokenBucket>({ max: MAX_TRACKED_SENDERS });
+
+  constructor(
+    private readonly access: AccessPolicy,
+    private readonly publish: Publish,
+    private readonly confirmations: ConfirmationTracker,
+    private readonly defaultTtlMs: number,
+    private readonly onOutcome: (req: CommandRequest, outcome: Result<CommandOutcome>) => void = () => undefined,
+    private readonly rate: RateOptions = { perMinute: 0, burst: 1 },
+  ) {}
+
+  /** Where commands for offline devices wait; without one they are refused (DEVICE_OFFLINE). */
+  holdWith(holder: CommandHolder): void {
+    this.holder = holder;
+  }
+
+  /** Device and command lookup plus authorization, shared with the ad-hoc command forms. */
+  authorize(from: string, deviceJid: string, name: string): Result<{ device: Device; command: CommandSpec }> {
+    const device = this.access.visible(deviceJid, from);
+    if (!device) return unknownDevice(deviceJid);
+    const command = device.mapping.commands.find((c) => c.name === name);
+    if (!command) return fail('COMMAND_UNKNOWN', `${device.name} has no command "${name}"`);
+    if (!this.access.mayOperate(device, from)) return fail('FORBIDDEN', `${from} may not command ${device.jid}`);
+    return ok({ device, command });
+  }
+
+  async execute(req: CommandRequest): Promise<Result<CommandOutcome>> {
+    const outcome = await this.run(req);
+    this.onOutcome(req, outcome);
+    return outcome;
+  }
+
+  private async run(req: CommandRequest): Promise<Result<CommandOutcome>> {
+    // Per sender, before any other work: a flood from one JID costs the bridge almost nothing.
+    if (!this.admit(req.from)) return fail('RATE_LIMITED', `too many commands from ${req.from}; slow down`);
+    const auth = this.authorize(req.from, req.deviceJid, req.name);
+    if (!auth.ok) return auth;
+    const { device, command } = auth.value;
+
+    if (jsonTooDeep(req.json)) return fail('COMMAND_INVALID', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+    let value: unknown;
+    try {
+      value = JSON.parse(req.json) as unknown;
+    } catch (err) {
+      return fail('COMMAND_INVALID', `not valid JSON: ${(err as Error).message}`);
+    }
+    if (!command.schema.validate(value)) {
+      const messages = ajvErrorsToPathMessages(command.schema.validate.errors);
+      return fail('COMMAND_INVALID', `${command.name}: ${summarize(messages)}`, messages);
+    }
+    if (!device.online) {
+      const ttlMs = (command.ttl ?? this.defaultTtlMs / 1000) * 1000;
+      if (ttlMs === 0 || !this.holder) return fail('DEVICE_OFFLINE', `${device.name} is offline`);
+      return this.holder.enqueue(req, device, command, ttlMs);
+    }
+    return this.dispatch(device, command, req.json, value);
+  }
+
+  private admit(sender: string): boolean {
+    if (this.rate.perMinute <= 0) return true;
+    const now = performance.now();
+    let bucket = this.buckets.get(sender);
+    if (!bucket) {
+      bucket = new TokenBucket(this.rate.perMinute / 60, this.rate.burst, now);
+      this.buckets.set(sender, bucket);
+    }
+    return bucket.tryTake(now);
+  }
+
+  /** Publish a validated command and, with a declared echo, wait for the confirmation. */
+  async dispatch(device: Device, command: CommandSpec, json: string, value: unknown): Promise<Result<CommandOutcome>> {
+    const topic = formatTopic(command.topic, device.segments);
+    if (topic.topic === undefined) return fail('INTERNAL', topic.error);
+
+    const expectation = command.confirm ? this.confirmations.expect(device, command.confirm, (value ?? {}) as Record<string, unknown>) : undefined;
+    try {
+      await this.publish(device, topic.topic, Buffer.from(json, 'utf8'), command);
+    } catch (err) {
+      expectation?.cancel();
+      return fail('MQTT_PUBLISH_FAILED', `the broker did not accept the command: ${(err as Error).message}`);
+    }
+    if (!expectation) return ok({ device, command, topic: topic.topic });
+    const echo = await expectation.result;
+    if (!echo.ok) return echo;
+    return ok({ device, command, topic: topic.topic, confirmation: echo.value });
+  }
+}
+
+/** What a JID that names no device gets — and a device the sender may not view. */
+export function unknownDevice<T>(deviceJid: string): Result<T> {
+  return fail('DEVICE_UNKNOWN', `no device ${deviceJid}`);
+}

@@ -1,0 +1,122 @@
+/**
+ * The commands feature (the downlink): commands from XMPP users — typed in a chat, sent as an IQ, or filled in as an
+ * XEP-0050 form — authorized, validated, published over MQTT to the device, confirmed by its state echo, held for a
+ * device that is away, and reported (`command_delivered` / `command_failed`: the audit log, metrics and the event
+ * topic subscribe).
+ */
+import type { Device } from '../../devices/device.js';
+import type { Result } from '../../errors.js';
+import type { Feature } from '../../kernel/feature.js';
+import type { Kernel } from '../../kernel/kernel.js';
+import type { CommandSpec } from '../../mapping/mapping.js';
+import { formatTopic } from '../../mapping/topic-pattern.js';
+import { NS_DATA, NS_RECEIPTS } from '../../xmpp/namespaces.js';
+import { AdhocCommands } from './adhoc.js';
+import { NS_ADHOC } from '../../xmpp/namespaces.js';
+import { ChatService } from './chat.js';
+import { commandIqHandler } from './command-iq.js';
+import { NS_COMMAND } from '../../xmpp/namespaces.js';
+import { QueuedCommands } from './command-queue.js';
+import { ConfirmationTracker } from './confirmations.js';
+import { Downlink, type CommandOrigin, type CommandOutcome, type CommandRequest } from './downlink.js';
+import { lateReplies } from './late-replies.js';
+
+export class CommandsFeature implements Feature {
+  readonly name = 'commands';
+  readonly needs = ['xmpp-link'];
+  readonly adhoc: AdhocCommands;
+  private readonly confirmations = new ConfirmationTracker();
+  private readonly downlink: Downlink;
+  private readonly chat: ChatService;
+  private readonly queued: QueuedCommands;
+  private readonly watches = new Map<string, () => void>();
+  private readonly unsubscribe: (() => void)[] = [];
+
+  constructor(private readonly k: Kernel) {
+    const { config, log } = k;
+    this.downlink = new Downlink(
+      k.access,
+      (d, topic, payload, command) => k.mqtt.publish(topic, payload, { qos: command.qos, retain: command.retain }, d.via),
+      this.confirmations,
+      config.delivery.commandTtlSeconds * 1000,
+      (req, r) => this.done(req, r),
+      config.xmpp.commandRate,
+    );
+    this.adhoc = new AdhocCommands(this.downlink, k.access);
+    this.chat = new ChatService(k.xmpp, k.access, this.downlink, log);
+    const reply = lateReplies(k.xmpp, this.chat);
+    this.queued = new QueuedCommands(
+      k.stores.commandQueue,
+      k.registry,
+      (device, command, json, value) => this.downlink.dispatch(device, command, json, value),
+      (row, r) => {
+        reply(row, r);
+        this.done({ from: row.sender.split('/')[0]!, deviceJid: row.deviceJid, name: row.command, json: row.json, origin: row.origin as CommandOrigin }, r);
+      },
+      log.child({ part: 'commands' }),
+      (device, command) => this.reachable(device, command),
+    );
+    this.downlink.holdWith(this.queued);
+
+    const { router, disco } = k;
+    router.iq('set', NS_COMMAND, 'command', commandIqHandler(this.downlink));
+    router.iq('set', NS_ADHOC, 'command', this.adhoc.handler());
+    router.message((el) => this.chat.handle(el));
+    disco.componentFeature(NS_ADHOC);
+    disco.deviceFeatures((d) => (d.mapping.commands.length > 0 ? [NS_ADHOC, NS_COMMAND, NS_DATA, NS_RECEIPTS] : []));
+    disco.node({
+      info: (d, node) => this.adhoc.info(d, node),
+      items: (d, node, from) => (node === NS_ADHOC ? this.adhoc.items(d, from) : undefined),
+    });
+  }
+
+  start(): void {
+    const { bus } = this.k;
+    this.unsubscribe.push(
+      bus.on('device_availability', ({ device }) => {
+        if (device.online) void this.queued.flush(device);
+      }),
+      // A client subscribed: commands held for its device may now reach it.
+      bus.on('client_subscribed', () => this.queued.flushAll()),
+      bus.on('mappings_changed', () => this.followMappings()),
+    );
+    this.followMappings();
+    this.queued.start();
+  }
+
+  stop(): void {
+    this.queued.stop();
+    for (const u of this.unsubscribe.splice(0)) u();
+    for (const unwatch of this.watches.values()) unwatch();
+    this.watches.clear();
+  }
+
+  /** Watch exactly the confirmation topics of the mappings in force (every message there may confirm a command). */
+  private followMappings(): void {
+    const wanted = new Set(this.k.mappings.all().flatMap((m) => m.commands.flatMap((c) => (c.confirm ? [c.confirm.topic.filter] : []))));
+    for (const [filter, unwatch] of this.watches) {
+      if (wanted.has(filter)) continue;
+      unwatch();
+      this.watches.delete(filter);
+    }
+    for (const filter of wanted) {
+      if (!this.watches.has(filter)) this.watches.set(filter, this.k.mqtt.watch(filter, (topic, payload) => this.confirmations.message(topic, payload)));
+    }
+  }
+
+  /** A held command is published only once it would reach the device: its own session subscribed again. */
+  private reachable(device: Device, command: CommandSpec): boolean {
+    const topic = formatTopic(command.topic, device.segments).topic;
+    return topic !== undefined && (this.k.mqtt.isSubscribed(device.id, topic, device.via) ?? true);
+  }
+
+  private done(req: CommandRequest, r: Result<CommandOutcome>): void {
+    const base = { from: req.from, device: req.deviceJid, command: req.name, origin: req.origin, json: req.json };
+    if (r.ok) {
+      const { topic, confirmation, queued } = r.value;
+      this.k.bus.emit('command_delivered', { ...base, code: 'OK', topic, confirmed: confirmation !== undefined, queued: queued === true });
+    } else {
+      this.k.bus.emit('command_failed', { ...base, code: r.error.code, message: r.error.message });
+    }
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The uplink feature: every device publish, before its acknowledgement → mapping → validated reading → its delivery
+ * mode → the delivery engine (outbox, barriers, replay). Rejections become `reading_rejected` events (counted, logged
+ * and reported, throttled per device and code, by the reporting features); nothing of a rejected payload reaches XMPP.
+ *
+ * Also keeps the brokers subscribed to the reading filters of the mappings in force.
+ */
+import type { MqttSide, InboundPublish } from '../../broker/mqtt-side.js';
+import type { Device } from '../../devices/device.js';
+import type { Feature } from '../../kernel/feature.js';
+import type { Kernel } from '../../kernel/kernel.js';
+import type { Rejection } from './uplink.js';
+import { ChatDelivery, type ReadingDelivery } from './chat-delivery.js';
+import { Delivery } from './delivery.js';
+import { Uplink } from './uplink.js';
+
+export class UplinkFeature implements Feature {
+  readonly name = 'uplink';
+  readonly delivery: Delivery;
+  private readonly uplink: Uplink;
+  private readonly chat: ReadingDelivery;
+  private readonly unsubscribe: (() => void)[] = [];
+
+  constructor(private readonly k: Kernel) {
+    const { config } = k;
+    this.uplink = new Uplink(k.mappings, k.registry);
+    this.chat = new ChatDelivery(k.xmpp, k.stores.subscriptions, config.xmpp);
+    const d = config.delivery;
+    this.delivery = new Delivery(
+      k.xmpp,
+      k.stores.outbox,
+      (device) => this.modeOf(device),
+      k.registry,
+      k.stores.instanceId,
+      {
+        maxOutbox: d.maxOutbox,
+        maxAgeMs: d.maxAgeSeconds * 1000,
+        qos0Buffer: d.qos0Buffer,
+        barrierIntervalMs: d.barrierIntervalMs,
+        barrierBatch: d.barrierBatch,
+        barrierTimeoutMs: d.barrierTimeoutMs,
+        highWaterBytes: d.highWaterBytes,
+      },
+      k.metrics,
+      k.log.child({ part: 'delivery' }),
+      k.bus,
+    );
+  }
+
+  start(): void {
+    const k = this.k;
+    k.mqtt.onPublish((side, msg, done) => this.onPublish(side, msg, done));
+    this.unsubscribe.push(k.bus.on('mappings_changed', () => void this.followFilters()));
+    void this.followFilters();
+    this.delivery.start();
+  }
+
+  async stop(): Promise<void> {
+    for (const u of this.unsubscribe.splice(0)) u();
+    // What was accepted is committed and, if possible, confirmed (the brokers stopped taking readings before this).
+    await this.delivery.stop();
+  }
+
+  /** The delivery mode of a device's readings (one today; the seam for others). */
+  private modeOf(_device: Device): ReadingDelivery {
+    return this.chat;
+  }
+
+  private followFilters(): Promise<void> {
+    return this.k.mqtt.setReadingFilters(this.k.mappings.all().map((m) => m.topic.filter));
+  }
+
+  /** Every device publish, before its acknowledgement: `done` is called when it may be acknowledged. */
+  private onPublish(side: MqttSide, msg: InboundPublish, done: (err?: Error) => void): void {
+    const { bus, metrics } = this.k;
+    const outcome = this.uplink.process(msg);
+    if (outcome.kind === 'rejected') this.reject(outcome.rejection);
+    if (outcome.kind !== 'reading') return done();
+    const { reading } = outcome;
+    const device = reading.device;
+    device.via = side.name;
+    // A retained message replayed on subscription is state the device reported earlier, not a new reading.
+    bus.emit('reading', { reading, replay: msg.replay });
+    if (msg.replay) {
+      metrics.inc('readings_replayed_total');
+      return done();
+    }
+    metrics.inc('readings_total');
+    const out = this.modeOf(device).prepare(device, reading.json, reading.value);
+    if (!out.ok) {
+      this.reject({ error: out.error, topic: reading.topic, clientId: msg.clientId, deviceId: device.id, mappingId: device.mapping.id });
+      return done();
+    }
+    if (out.value.recipients === 0) {
+      metrics.inc('readings_without_recipients_total');
+      return done();
+    }
+    this.delivery.accept(reading, out.value, done);
+  }
+
+  private reject(r: Rejection): void {
+    this.k.bus.emit('reading_rejected', {
+      code: r.error.code,
+      message: r.error.message,
+      deviceId: r.deviceId,
+      topic: r.topic,
+      mapping: r.mappingId,
+      clientId: r.clientId,
+      ...(r.schemaErrors ? { errors: r.schemaErrors } : {}),
+    });
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * What features add to service discovery (XEP-0030): features of the component and of each device, and nodes of a
+ * device (e.g. the XEP-0050 commands node and one node per command). The disco feature answers from here, so a new
+ * feature shows up in discovery without touching it.
+ */
+import type { Element } from '@xmpp/xml';
+import type { Device } from '../devices/device.js';
+
+export interface DiscoNode {
+  /** disco#info on a node of a device; undefined when the device has no such node. */
+  info?(device: Device, node: string, from: string): Element | undefined;
+  /** disco#items on a node of a device; undefined when the device has no such node. */
+  items?(device: Device, node: string, from: string): Element[] | undefined;
+}
+
+export class DiscoRegistry {
+  private readonly component = new Set<string>();
+  private readonly device: ((d: Device) => readonly string[])[] = [];
+  private readonly nodes: DiscoNode[] = [];
+
+  /** A feature (namespace) the component itself supports. */
+  componentFeature(ns: string): void {
+    this.component.add(ns);
+  }
+
+  /** Namespaces a device supports, decided per device (e.g. only devices with commands). */
+  deviceFeatures(fn: (d: Device) => readonly string[]): void {
+    this.device.push(fn);
+  }
+
+  node(provider: DiscoNode): void {
+    this.nodes.push(provider);
+  }
+
+  componentFeaturesOf(): string[] {
+    return [...this.component];
+  }
+
+  deviceFeaturesOf(d: Device): string[] {
+    return this.device.flatMap((fn) => fn(d));
+  }
+
+  nodeInfo(d: Device, node: string, from: string): Element | undefined {
+    for (const n of this.nodes) {
+      const r = n.info?.(d, node, from);
+      if (r) return r;
+    }
+    return undefined;
+  }
+
+  nodeItems(d: Device, node: string, from: string): Element[] | undefined {
+    for (const n of this.nodes) {
+      const r = n.items?.(d, node, from);
+      if (r) return r;
+    }
+    return undefined;
+  }
+}

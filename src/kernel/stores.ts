@@ -1,0 +1,83 @@
+/**
+ * What the bridge keeps durably, as interfaces: the SQLite implementations (src/store/) serve one instance; a shared
+ * store (cluster mode) implements the same contracts.
+ *
+ * Synchronous on purpose where the hot path needs it, and said so per method: a reading's recipients are read from
+ * memory (`SubscriptionStore.of`), and its outbox row is written in the group commit of its event-loop turn before
+ * the PUBACK (`OutboxStore.append`). A shared implementation keeps the same shape by holding a local copy (kept
+ * current by notifications) and writing through, and keeps the outbox local to the instance that acknowledged the
+ * reading.
+ */
+
+export interface DeviceRow {
+  readonly jid: string;
+  readonly mappingId: string;
+  readonly segments: Readonly<Record<string, string>>;
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+}
+
+export interface NewOutboxRow {
+  readonly deviceJid: string;
+  readonly topic: string;
+  readonly json: string;
+  readonly receivedAt: number;
+}
+
+export interface OutboxRow extends NewOutboxRow {
+  readonly id: number;
+}
+
+export interface QueuedCommandRow {
+  readonly id: number;
+  readonly deviceJid: string;
+  readonly command: string;
+  readonly json: string;
+  /** Full JID of the sender, for the answer. */
+  readonly sender: string;
+  readonly origin: string;
+  /** The id of the IQ or message to answer, when there is one. */
+  readonly replyId: string | undefined;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
+/** Known devices: JIDs keep resolving and disco keeps listing them after a restart. */
+export interface DeviceStore {
+  save(row: DeviceRow): void;
+  /** Batched at shutdown and periodically; never on the hot path. */
+  setLastSeen(jid: string, at: number): void;
+  /** Every device of one mapping (a mapping added at run time brings its known devices back). */
+  byMapping(mappingId: string): DeviceRow[];
+  delete(jid: string): void;
+}
+
+/** Presence subscriptions of users to devices (RFC 6121 §3). */
+export interface SubscriptionStore {
+  /** Returns false when it was already there. */
+  add(deviceJid: string, subscriber: string): boolean;
+  delete(deviceJid: string, subscriber: string): boolean;
+  has(deviceJid: string, subscriber: string): boolean;
+  /** Subscribers of a device — hot path (every reading), from memory; do not mutate. */
+  of(deviceJid: string): ReadonlySet<string>;
+}
+
+/** Acknowledged QoS 1/2 readings not yet confirmed received by the XMPP server (local to the instance). */
+export interface OutboxStore {
+  /** One transaction for the readings of one event-loop turn (group commit), before their PUBACKs; returns row ids in order. */
+  append(rows: readonly NewOutboxRow[]): number[];
+  page(afterId: number, limit: number): OutboxRow[];
+  /** The server confirmed everything up to this id; returns how many rows went. */
+  confirmUpTo(id: number): number;
+  expire(olderThan: number): number;
+  readonly size: number;
+}
+
+/** Commands held for offline devices. */
+export interface CommandQueueStore {
+  add(row: Omit<QueuedCommandRow, 'id'>): number;
+  forDevice(deviceJid: string): QueuedCommandRow[];
+  delete(id: number): void;
+  expired(now: number): QueuedCommandRow[];
+  deviceJids(): string[];
+}

@@ -1,0 +1,60 @@
+/**
+ * Checks across mappings, shared by `validate`, start-up and every live change of the mapping set: ids are unique, no
+ * reading topic is claimed by two mappings, no two JID templates have the same shape (two mappings could otherwise
+ * form the same JID for different devices).
+ *
+ * Scales to imported fleets (thousands of single-device mappings with literal topics and JIDs): literal topics and
+ * JID shapes are compared through maps, and only patterns with segments or wildcards are compared pairwise with the
+ * rest. Pure: no I/O.
+ */
+import type { LoadProblem } from '../errors.js';
+import type { Mapping } from './mapping.js';
+import { isLiteralPattern } from './router.js';
+import { matchTopic, patternsOverlap } from './topic-pattern.js';
+import type { Template } from './template.js';
+
+/**
+ * Problems that `candidates` would cause in a set that also holds `others` (mappings already in place, which are
+ * not checked against each other again). Problems are reported on the candidate. The file loader checks ids itself
+ * (on every declared mapping, compiled or not) and turns the id check off here.
+ */
+export function crossCheck(candidates: readonly Mapping[], others: readonly Mapping[] = [], opts: { ids: boolean } = { ids: true }): LoadProblem[] {
+  const problems: LoadProblem[] = [];
+  const at = (m: Mapping, field: string): { file: string; path: string } => ({ file: m.file, path: `/mappings/${m.index}/${field}` });
+
+  const ids = new Map<string, Mapping>();
+  const literalTopics = new Map<string, Mapping>();
+  const patterned: Mapping[] = [];
+  const shapes = new Map<string, Mapping>();
+  const remember = (m: Mapping): void => {
+    ids.set(m.id, m);
+    if (isLiteralPattern(m.topic)) literalTopics.set(m.topic.filter, m);
+    else patterned.push(m);
+    shapes.set(shape(m.jid), m);
+  };
+  for (const m of others) remember(m);
+
+  for (const m of candidates) {
+    const sameId = ids.get(m.id);
+    if (sameId && opts.ids) problems.push({ ...at(m, 'id'), message: `id "${m.id}" is already used in ${sameId.file}` });
+
+    const overlapping = isLiteralPattern(m.topic)
+      ? (literalTopics.get(m.topic.filter) ?? patterned.find((p) => matchTopic(p.topic, m.topic.filter) !== undefined))
+      : (patterned.find((p) => patternsOverlap(m.topic, p.topic)) ?? [...literalTopics.values()].find((l) => matchTopic(m.topic, l.topic.filter) !== undefined));
+    if (overlapping) {
+      problems.push({ ...at(m, 'topic'), message: `overlaps the topic of mapping "${overlapping.id}" (${overlapping.topic.source}): a reading would be claimed twice` });
+    }
+
+    const sameShape = shapes.get(shape(m.jid));
+    if (sameShape) {
+      problems.push({ ...at(m, 'jid'), message: `has the same shape as the jid of mapping "${sameShape.id}" (${sameShape.jid.source}): add a distinguishing prefix such as "${m.id}-"` });
+    }
+    remember(m);
+  }
+  return problems;
+}
+
+/** A JID template with its placeholders blanked out: two templates of one shape can form the same local part. */
+function shape(t: Template): string {
+  return t.parts.map((p) => (p.kind === 'text' ? p.text.toLowerCase() : '{}')).join('');
+}
