@@ -140,7 +140,8 @@ export class MappingSet {
       if (before) replaced.push({ before, after: m });
       else added.push(m);
     }
-    problems.push(...crossCheck(candidates, [...next.values()].filter((m) => !candidates.includes(m))));
+    const changing = new Set(candidates);
+    problems.push(...crossCheck(candidates, [...next.values()].filter((m) => !changing.has(m))));
     if (problems.length > 0) return { ...fail('MAPPING_INVALID', `${problems.length} problem${problems.length === 1 ? '' : 's'} in the change`), problems };
 
     const change: MappingsChange = { added, replaced, removed };
