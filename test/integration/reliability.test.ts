@@ -4,6 +4,7 @@
  * the design and removed by stanza id, losses are not).
  */
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
 import type { MqttClient } from 'mqtt';
@@ -170,8 +171,15 @@ describe('reliability: no acknowledged reading is lost', function () {
       alice = await server.user('alice');
     });
 
+    /** The bridge process of the running test: killed in `after` whatever happened, so it never outlives the suite. */
+    let child: ChildProcess | undefined;
+
     after(async function () {
       await closeMqtt(device);
+      if (child && child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exitOf(child, 5000);
+      }
       await server?.stop();
       if (dir) removeDir(dir);
     });
@@ -181,7 +189,7 @@ describe('reliability: no acknowledged reading is lost', function () {
       const cfg = writeBridgeConfig({ server, config: { mqtt: { embedded: { port, websocket: { enabled: false } } } } });
       dir = cfg.dir;
       const env = { BRIDGE_LOG_LEVEL: 'info' };
-      let bridge = spawnCli(['start', '--config', cfg.configFile], env);
+      let bridge = (child = spawnCli(['start', '--config', cfg.configFile], env));
       await waitForPort('127.0.0.1', port, 15_000);
       // The device session is persistent and mqtt.js re-sends unacknowledged publishes after reconnecting.
       device = await mqttClient(`mqtt://127.0.0.1:${port}`, { clientId: 'climate-lab-bench', clean: false, reconnectPeriod: 200 });
@@ -199,7 +207,7 @@ describe('reliability: no acknowledged reading is lost', function () {
         bridge.kill('SIGKILL');
         restarted = (async () => {
           await exitOf(bridge, 5000);
-          bridge = spawnCli(['start', '--config', cfg.configFile], env);
+          bridge = child = spawnCli(['start', '--config', cfg.configFile], env);
         })();
       });
       await published;
