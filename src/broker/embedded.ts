@@ -27,8 +27,10 @@ import { filterMatches } from '../mapping/topic-pattern.js';
 import type { AccessControl, Identity } from './access.js';
 import { connectRules, type NextAuthenticate } from './connect-rules.js';
 import { EventReporter } from './event-reporter.js';
-import { GuardedConnection, MqttFrameScanner, type FrameViolation } from './frame-guard.js';
+import { GuardedConnection } from './frame-guard.js';
+import { describeReport, GuardCore, type GuardReport } from './guard-core.js';
 import { payloadBytes, type MqttSide, type MqttSideHandlers, type PublishOptions, type SubscriptionKind } from './mqtt-side.js';
+import { PreAuthBudget } from './pre-auth-budget.js';
 import { PublishRateLimiter } from './publish-limiter.js';
 import { contextOptions, describeMaterial, FileChangeWatcher, loadTlsMaterial, tlsServerOptions, type TlsMaterial } from './tls.js';
 
@@ -186,10 +188,16 @@ export class EmbeddedBroker implements MqttSide {
     aedes.on('clientError', (client, err) => this.log.debug({ clientId: client.id, err: err.message }, 'MQTT client error'));
     aedes.on('connectionError', (client, err) => this.log.debug({ clientId: client.id, err: err.message }, 'MQTT connection error'));
 
+    // One budget for the bytes held by all connections not accepted yet (pre-auth-budget.ts).
+    const budget = new PreAuthBudget();
+    const limits = { maxRemainingLength: maxPayload + PUBLISH_OVERHEAD };
     const guard = (conn: Duplex, remote: string): Duplex => {
-      const guarded = new GuardedConnection(conn, new MqttFrameScanner(maxPayload + PUBLISH_OVERHEAD), (v: FrameViolation) => {
-        this.log.warn({ remote, ...v }, 'MQTT packet over the size limit; connection closed');
-        handlers.onBrokerEvent('packet_too_large', { remote, ...v, limit: maxPayload + PUBLISH_OVERHEAD });
+      const guarded = new GuardedConnection(conn, new GuardCore(limits, budget), (report: GuardReport) => {
+        const { event, ...data } = report;
+        this.log.warn({ remote, ...data }, `MQTT connection closed: ${describeReport(report)}`);
+        const limit = event === 'packet_too_large' ? (data.limit ?? limits.maxRemainingLength) : data.limit;
+        // Counted per reason and source address; one event per window (an attacker's thousands count, not flood).
+        events.record(event, `${data.reason}|${remote.slice(0, remote.lastIndexOf(':'))}`, { remote, ...data, limit });
       });
       this.sockets.add(guarded);
       remotes.set(guarded, remote);
