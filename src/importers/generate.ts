@@ -144,7 +144,8 @@ export function propertySchema(p: Property, mode: Mode): JsonSchema {
       if (p.items) s['items'] = propertySchema(p.items, mode);
       if (p.minItems !== undefined) s['minItems'] = p.minItems;
       if (p.maxItems !== undefined) s['maxItems'] = p.maxItems;
-      if (p.items?.type === 'enum') s['uniqueItems'] = true;
+      // A choice of names (Zigbee2MQTT `get`) names each once; a device's own list may repeat values.
+      if (mode === 'command' && p.items?.type === 'enum') s['uniqueItems'] = true;
       break;
     case 'json':
       s['type'] = ['object', 'array'];

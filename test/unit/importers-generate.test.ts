@@ -144,7 +144,8 @@ describe('generated reading schemas', () => {
     assert.equal(valid(schema, { doc: { a: 1 }, list: ['a'] }), true);
     assert.equal(valid(schema, { doc: [1] }), true);
     assert.equal(valid(schema, { doc: 1 }), false);
-    assert.equal(valid(schema, { list: ['a', 'b', 'a'] }), false);
+    assert.equal(valid(schema, { list: ['a', 'b', 'a'] }), false, 'three items');
+    assert.equal(valid(schema, { list: ['a', 'a'] }), true, 'a device may repeat values in its own list');
     assert.equal(valid(schema, { list: ['c'] }), false);
     assert.equal(valid(schema, { list: [] }), false);
   });
@@ -170,6 +171,7 @@ describe('generated command schemas', () => {
     assert.deepEqual(get['required'], ['properties']);
     assert.equal(valid(get, { properties: ['state', 'power'] }), true);
     assert.equal(valid(get, { properties: [] }), false);
+    assert.equal(valid(get, { properties: ['state', 'state'] }), false);
     assert.equal(valid(get, { properties: ['energy'] }), false, 'energy is not gettable on this plug');
   });
 

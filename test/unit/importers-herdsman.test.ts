@@ -113,7 +113,9 @@ describe('zigbee-herdsman-converters: every shipped definition', function () {
     }
     const tImported = performance.now();
 
-    const ajv = createAjv();
+    // The bridge's Ajv, without the optimizing pass over generated code: what compiles does not change, and
+    // compiling thousands of schemas takes half the time (measured: 0.9 instead of 1.7 ms per schema).
+    const ajv = createAjv({ code: { optimize: false } });
     const byKey = new Map<string, DeviceDescription>();
     for (const d of imported.value.devices) if (!byKey.has(d.modelKey)) byKey.set(d.modelKey, d);
     const broken = new Map<string, string>();
@@ -121,17 +123,16 @@ describe('zigbee-herdsman-converters: every shipped definition', function () {
     let forms = 0;
     const topic = parseTopicPattern('corpus/device/set').pattern!;
     for (const [key, d] of byKey) {
+      const g = generate(d);
       try {
-        const g = generate(d);
         const reading = g.readingSchema;
-        if (!ajv.validateSchema(reading)) throw new Error(`reading schema: ${ajv.errorsText(ajv.errors)}`);
+        // compile() checks the schema against its meta-schema (draft 2020-12) first, and throws if it is invalid.
         const validateReading = ajv.compile(reading);
         schemas++;
         const sample = sampleObject(d.properties.filter((p) => p.readable), 'reading');
         if (!validateReading(sample)) throw new Error(`a sample reading fails its schema: ${ajv.errorsText(validateReading.errors)}`);
         const specs: CommandSpec[] = [];
         for (const c of g.commands) {
-          if (!ajv.validateSchema(c.schema)) throw new Error(`${c.name} schema: ${ajv.errorsText(ajv.errors)}`);
           const validate = ajv.compile(c.schema);
           schemas++;
           const form = schemaForm(c.schema, `${d.name}: ${c.name}`);
@@ -150,6 +151,9 @@ describe('zigbee-herdsman-converters: every shipped definition', function () {
         if (body.errors.length > 0) throw new Error(`body "${g.body.template}": ${body.errors.join('; ')}`);
       } catch (err) {
         broken.set(key, (err as Error).message);
+      } finally {
+        // Thousands of validators are not kept alive past their check.
+        for (const s of [g.readingSchema, ...g.commands.map((c) => c.schema)]) ajv.removeSchema(s['$id'] as string);
       }
     }
     for (const d of imported.value.devices) {
