@@ -86,7 +86,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.db = openDatabase(config.dataDir);
     this.subscriptions = new SubscriptionStore(this.db);
     this.credentials = new CredentialStore(this.db);
-    this.audit = new AuditLog(this.db, (err, lost) => this.log.error({ err: err.message, lost }, 'audit log write failed'));
+    this.audit = new AuditLog(this.db, { ...config.audit, retention: true, onError: (err, lost) => this.log.error({ err: err.message, lost }, 'audit log write failed') });
     if (config.mqtt.embedded.enabled) {
       const e = config.mqtt.embedded;
       const access = new AccessControl(
@@ -111,6 +111,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       domain: config.xmpp.domain,
       secret: config.xmpp.secret,
       log: log.child({ part: 'xmpp' }),
+      handshakeTimeoutMs: config.xmpp.handshakeTimeoutMs,
+      conflictRetryMs: config.xmpp.conflictRetrySeconds * 1000,
       ...(config.xmpp.caFile ? { ca: readFileSync(config.xmpp.caFile) } : {}),
     });
     this.presence = new PresenceService(this.link, this.registry, this.subscriptions, this.metrics, log, (type, data) => this.topics.event(type, data));
@@ -202,7 +204,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.presence.unavailableAll();
     await this.link.stop();
     this.registry.flush();
-    this.audit.flush();
+    this.audit.close();
     this.db.close();
   }
 
