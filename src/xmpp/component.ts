@@ -111,6 +111,8 @@ export class ComponentLink extends EventEmitter<LinkEvents> {
   private conflictSince: number | undefined;
   /** The library reports a handshake failure twice (the stream error, then the rejected handshake): handle it once. */
   private lastStreamError: unknown;
+  /** The conflict being retried, already logged: the failed attempt need not log it again. */
+  private retriedConflict: unknown;
   private retriedConflicts = 0;
 
   constructor(opts: ComponentLinkOptions) {
@@ -241,7 +243,7 @@ export class ComponentLink extends EventEmitter<LinkEvents> {
     const { service, domain } = this.opts;
     const timeout = this.opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     const xmpp = this.xmpp as Component & LibraryInternals;
-    let waitingFor = 'TCP connection';
+    let waitingFor = directTlsTarget(service) ? 'TLS connection' : 'TCP connection';
     let deadline: NodeJS.Timeout | undefined;
     let onOnline: (() => void) | undefined;
     let onError: ((err: unknown) => void) | undefined;
@@ -272,7 +274,7 @@ export class ComponentLink extends EventEmitter<LinkEvents> {
     } catch (err) {
       if (!this.fatalError && !this.stopped) {
         // A retried conflict was reported by onError already.
-        if (err !== this.lastStreamError) this.log.warn({ err: errorText(err), service }, 'XMPP server connection failed');
+        if (err !== this.retriedConflict) this.log.warn({ err: errorText(err), service }, 'XMPP server connection failed');
         // The 'disconnect' status of the closed socket schedules the next attempt. Destroying it with the error
         // settles the library's pending waits of this attempt.
         if (this.xmpp.socket) this.xmpp.socket.destroy(err instanceof LinkTimeoutError ? err : undefined);
@@ -318,7 +320,10 @@ export class ComponentLink extends EventEmitter<LinkEvents> {
     if (name === 'StreamError' && typeof condition === 'string') {
       if (err === this.lastStreamError) return; // reported again by the library's rejected handshake
       this.lastStreamError = err;
-      if (condition === 'conflict' && this.mayRetryConflict()) return;
+      if (condition === 'conflict' && this.mayRetryConflict()) {
+        this.retriedConflict = err;
+        return;
+      }
       if (FATAL_CONDITIONS.has(condition)) {
         this.fail(condition, (err as { text?: string }).text);
         return;
@@ -354,7 +359,7 @@ export class ComponentLink extends EventEmitter<LinkEvents> {
       condition === 'not-authorized'
         ? 'the component secret is wrong'
         : condition === 'conflict'
-          ? `another component is already connected as ${this.domain}${retried !== undefined ? ` (still refused ${retried} s after the link was lost)` : ''}`
+          ? `another component is already connected as ${this.domain}${retried !== undefined ? ` (refused for ${retried} s while reconnecting)` : ''}`
           : condition === 'host-unknown'
             ? `the XMPP server has no component ${this.domain} configured`
             : 'the XMPP server refused the component';
