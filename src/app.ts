@@ -88,7 +88,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const { config } = setup;
     this.db = openDatabase(config.dataDir);
     const credentials = new CredentialStore(this.db);
-    this.audit = new AuditLog(this.db, (err, lost) => log.error({ err: err.message, lost }, 'audit log write failed'));
+    this.audit = new AuditLog(this.db, { ...config.audit, retention: true, onError: (err, lost) => log.error({ err: err.message, lost }, 'audit log write failed') });
     const bus = new EventBus(log);
     const registry = new DeviceRegistry(config.xmpp.domain, new SqliteDeviceStore(this.db), MAX_DEVICES, bus);
     const mappings = new MappingSet(registry, bus);
@@ -100,6 +100,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
         domain: config.xmpp.domain,
         secret: config.xmpp.secret,
         log: log.child({ part: 'xmpp' }),
+        handshakeTimeoutMs: config.xmpp.handshakeTimeoutMs,
+        conflictRetryMs: config.xmpp.conflictRetrySeconds * 1000,
         ...(config.xmpp.caFile ? { ca: readFileSync(config.xmpp.caFile) } : {}),
       });
     const router = new StanzaRouter(log);
@@ -202,7 +204,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       await this.runner.stop();
     } finally {
       this.kernel.registry.flush();
-      this.audit.flush();
+      this.audit.close();
       this.db.close();
     }
   }

@@ -111,9 +111,27 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       name: r.xmpp.name,
       commandRate: { ...r.xmpp.commandRate },
       ...(r.xmpp.caFile !== undefined ? { caFile: resolve(base, r.xmpp.caFile) } : {}),
+      handshakeTimeoutMs: r.xmpp.handshakeTimeoutMs,
+      conflictRetrySeconds: r.xmpp.conflictRetrySeconds,
     },
+    audit: { ...r.audit },
   };
+  warnDataDirOpen(config.dataDir, warnings);
   return { config: deepFreeze(config), warnings };
+}
+
+/**
+ * The data directory holds the database (credential hashes, the outbox, the audit log). The bridge creates it 0700
+ * and its files 0600, but a directory made by someone else may let other users in.
+ */
+function warnDataDirOpen(dataDir: string, warnings: string[]): void {
+  let mode: number;
+  try {
+    mode = statSync(dataDir).mode;
+  } catch {
+    return; // not there yet: the bridge creates it 0700
+  }
+  if ((mode & 0o077) !== 0) warnings.push(`${dataDir} (the data directory) is readable by other users; chmod 700 it`);
 }
 
 /** The raw shape after Ajv applied defaults (validated, so the casts below are sound). */
@@ -147,7 +165,10 @@ interface RawConfig {
     name: string;
     commandRate: { perMinute: number; burst: number };
     caFile?: string;
+    handshakeTimeoutMs: number;
+    conflictRetrySeconds: number;
   };
+  audit: BridgeConfig['audit'];
 }
 
 /** The component secret: `xmpp.secret` (env BRIDGE_XMPP_SECRET) wins over `xmpp.secretFile`; one is required. */

@@ -229,6 +229,35 @@ export const configSchema = {
           },
         },
         caFile: { type: 'string', description: 'CA certificate(s) to verify an xmpps:// server (direct TLS on the component port).' },
+        handshakeTimeoutMs: {
+          type: 'integer',
+          minimum: 100,
+          default: 10000,
+          description: 'Time allowed for one connection attempt: TCP connect, the server\'s stream header and the handshake answer.',
+        },
+        conflictRetrySeconds: {
+          type: 'integer',
+          minimum: 0,
+          default: 1800,
+          description:
+            'After the link was lost, how long a "conflict" (the server still holds the previous stream) is retried before the bridge gives up (exit 2). 0: never retried. A conflict on the first connection is always fatal.',
+        },
+      },
+    },
+    audit: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'The command audit log (SQLite, in dataDir): what is kept and for how long.',
+      properties: {
+        maxAgeDays: { type: 'integer', minimum: 1, default: 90, description: 'Entries older than this are deleted.' },
+        maxRows: { type: 'integer', minimum: 1, default: 100000, description: 'Beyond this many entries the oldest are deleted.' },
+        maxPayloadBytes: {
+          type: 'integer',
+          minimum: 0,
+          default: 1024,
+          description: 'Command payloads are kept up to this many bytes (UTF-8); 0: not kept. Refused commands never keep theirs.',
+        },
       },
     },
   },
@@ -302,5 +331,14 @@ export interface BridgeConfig {
     readonly name: string;
     readonly commandRate: { readonly perMinute: number; readonly burst: number };
     readonly caFile?: string;
+    readonly handshakeTimeoutMs: number;
+    readonly conflictRetrySeconds: number;
   };
+  readonly audit: AuditConfig;
+}
+
+export interface AuditConfig {
+  readonly maxAgeDays: number;
+  readonly maxRows: number;
+  readonly maxPayloadBytes: number;
 }

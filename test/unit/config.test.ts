@@ -92,7 +92,10 @@ describe('loadConfig', () => {
         maxBodyChars: 2000,
         name: 'MQTT bridge',
         commandRate: { perMinute: 120, burst: 20 },
+        handshakeTimeoutMs: 10000,
+        conflictRetrySeconds: 1800, // Prosody's 840 s read timeout plus a keepalive retransmitted into a dead path
       },
+      audit: { maxAgeDays: 90, maxRows: 100000, maxPayloadBytes: 1024 },
     });
   });
 
