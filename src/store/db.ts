@@ -81,6 +81,12 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX audit_device ON audit (device, id);
   CREATE INDEX audit_sender ON audit (sender, id);
   `,
+  `
+  -- Where each credential last logged in with its password: that address is let through when someone else's failed
+  -- guesses have used up the username's login budget (docs/SECURITY.md, "Password guessing").
+  ALTER TABLE credentials ADD COLUMN login_address TEXT;
+  ALTER TABLE credentials ADD COLUMN login_at INTEGER;
+  `,
 ];
 
 /** A random id for this database, created once: it makes reading stanza ids unique across bridges and stable across restarts. */
