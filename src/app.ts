@@ -92,7 +92,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       const access = new AccessControl(
         this.credentials,
         new TopicOwnership(mappings, (m, segments) => this.registry.identify(m, segments)),
-        { allowAnonymous: e.allowAnonymous, ...e.auth },
+        { allowAnonymous: e.allowAnonymous, ...e.auth, acl: e.acl, baseTopic: config.baseTopic },
         log.child({ part: 'access' }),
         (type, key, data) => {
           this.metrics.inc('broker_events_total', type);
@@ -325,7 +325,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   private commandReachable(device: Device, command: CommandSpec): boolean {
     const topic = formatTopic(command.topic, device.segments).topic;
     const side = this.sideOf(device);
-    return topic !== undefined && (side?.hasSubscriber?.(topic) ?? true);
+    return topic !== undefined && (side?.isSubscribed?.(device.id, topic) ?? true);
   }
 
   private publishCommand(device: Device, topic: string, payload: Buffer, command: CommandSpec): Promise<void> {

@@ -23,7 +23,6 @@ const REFUSED = new Set([4, 5, 134, 135]);
 
 export class ExternalBroker implements MqttSide {
   readonly name = 'external';
-  readonly reportsClients = false;
   private client: MqttClient | undefined;
 
   constructor(

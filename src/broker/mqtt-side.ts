@@ -65,15 +65,14 @@ export interface MqttFilters {
 export interface MqttSide {
   /** `embedded` or `external`: which broker a device was last heard on, so commands go back the same way. */
   readonly name: 'embedded' | 'external';
-  /** Whether client connect/disconnect events are reported (only a broker we run ourselves can). */
-  readonly reportsClients: boolean;
   start(handlers: MqttSideHandlers, filters: MqttFilters): Promise<void>;
   publish(topic: string, payload: string | Buffer, opts: PublishOptions): Promise<void>;
   /**
-   * Whether a publish on `topic` would reach a subscriber; only a broker we run can tell (undefined otherwise, and
-   * the broker's own session handling is trusted).
+   * Whether a publish on `topic` would reach the device `identity` (its id: the JID local part, which is also its
+   * credential name): a session that speaks for that device holds a granted subscription matching the topic. Only a
+   * broker we run can tell (undefined otherwise, and the broker's own session handling is trusted).
    */
-  hasSubscriber?(topic: string): boolean;
+  isSubscribed?(identity: string, topic: string): boolean;
   /** Addresses clients can connect to, for logs and the demo: the embedded listeners, or the broker attached to. */
   addresses(): Addresses;
   stop(): Promise<void>;
