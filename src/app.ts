@@ -217,7 +217,7 @@ function realSides(setup: BridgeSetup, log: Logger, bus: EventBus, mappings: Map
   if (config.mqtt.embedded.enabled) {
     const e = config.mqtt.embedded;
     // Every refused login is an event (counted); reports are throttled per address by the catalogue.
-    const access = new AccessControl(credentials, mappings, { allowAnonymous: e.allowAnonymous, ...e.auth }, log.child({ part: 'access' }), (type, _key, data) => {
+    const access = new AccessControl(credentials, mappings, { allowAnonymous: e.allowAnonymous, ...e.auth, acl: e.acl, baseTopic: config.baseTopic }, log.child({ part: 'access' }), (type, _key, data) => {
       if (isBrokerEvent(type)) bus.emit(type, data);
     });
     sides.push(new EmbeddedBroker(e, log.child({ part: 'broker' }), access));

@@ -6,6 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { LoadError, type LoadProblem } from '../errors.js';
 import { createAjv } from '../schemas/ajv.js';
 import { ajvErrorsToPathMessages } from '../schemas/format-errors.js';
+import { filterProblems } from '../broker/acl.js';
 import { applyEnvOverrides } from './env.js';
 import { readYamlFile } from './yaml-file.js';
 import { configSchema, type BridgeConfig, type LogLevel } from './schema.js';
@@ -56,6 +57,14 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       problems.push({ file: fileLabel, path: '/mqtt/embedded/tls/caFile', message: 'is required to verify client certificates' });
     }
   }
+  const aclRaw = (mqttRaw.embedded as { acl?: unknown } | undefined)?.acl;
+  if (Array.isArray(aclRaw)) {
+    aclRaw.forEach((rule: { topic?: unknown }, i) => {
+      if (typeof rule?.topic !== 'string') return;
+      // %u and %c stand for one level each: the filter is checked with them in place.
+      for (const message of filterProblems(rule.topic)) problems.push({ file: fileLabel, path: `/mqtt/embedded/acl/${i}/topic`, message });
+    });
+  }
   if (mqttRaw.embedded?.enabled === false && !mqttRaw.external) {
     problems.push({ file: fileLabel, path: '/mqtt', message: 'no broker: enable mqtt.embedded or configure mqtt.external' });
   }
@@ -77,6 +86,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
         websocket: { ...r.mqtt.embedded.websocket },
         rateLimit: { ...r.mqtt.embedded.rateLimit },
         auth: { ...r.mqtt.embedded.auth },
+        acl: r.mqtt.embedded.acl.map((rule) => ({ ...rule, who: [...rule.who] })),
         tls: {
           ...r.mqtt.embedded.tls,
           ...(r.mqtt.embedded.tls.certFile !== undefined ? { certFile: resolve(base, r.mqtt.embedded.tls.certFile) } : {}),

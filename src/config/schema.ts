@@ -111,11 +111,40 @@ export const configSchema = {
               type: 'object',
               additionalProperties: false,
               default: {},
-              description: 'Failed logins per source address: beyond the burst, answers are slowed down.',
+              description: 'Password hashes login attempts may cost, per source address and per username: beyond the burst, attempts are answered late and refused without hashing.',
               properties: {
                 failureBurst: { type: 'integer', minimum: 1, default: 5 },
                 failuresPerMinute: { type: 'number', exclusiveMinimum: 0, default: 6 },
                 maxDelayMs: { type: 'integer', minimum: 0, default: 10000, description: 'Longest delay before a refused login is answered.' },
+              },
+            },
+            acl: {
+              type: 'array',
+              default: [],
+              maxItems: 1000,
+              description:
+                'Access rules on top of the rights derived from the mappings, checked in order: the first rule that matches decides; when none does, the built-in rights do (docs/SECURITY.md).',
+              items: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['action', 'topic'],
+                properties: {
+                  action: { enum: ['allow', 'deny'] },
+                  topic: {
+                    type: 'string',
+                    minLength: 1,
+                    maxLength: 65535,
+                    description: 'Topic filter; %u stands for the identity name, %c for the client id.',
+                  },
+                  access: { enum: ['publish', 'subscribe', 'both'], default: 'both', description: 'subscribe also covers every message forwarded to the client.' },
+                  who: {
+                    type: 'array',
+                    minItems: 1,
+                    default: ['*'],
+                    items: { type: 'string', pattern: '^(\\*|anonymous|(device|service):.+)$' },
+                    description: '*, anonymous, device:*, service:*, device:NAME or service:NAME.',
+                  },
+                },
               },
             },
             maxConnections: { type: 'integer', minimum: 1, default: 20000, description: 'Connections accepted at once (TCP and WebSocket together).' },
@@ -292,6 +321,12 @@ export interface BridgeConfig {
         readonly clientCertificates: 'none' | 'optional' | 'required';
       };
       readonly auth: { readonly failureBurst: number; readonly failuresPerMinute: number; readonly maxDelayMs: number };
+      readonly acl: readonly {
+        readonly action: 'allow' | 'deny';
+        readonly topic: string;
+        readonly access: 'publish' | 'subscribe' | 'both';
+        readonly who: readonly string[];
+      }[];
       readonly maxConnections: number;
       readonly connectTimeoutMs: number;
       readonly maxTopicLevels: number;

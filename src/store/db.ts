@@ -93,6 +93,12 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE audit ADD COLUMN payload_bytes INTEGER;    -- size of the payload as received, when it was cut
   CREATE INDEX audit_at ON audit (at);
   `,
+  `
+  -- Where each credential last logged in with its password: that address is let through when someone else's failed
+  -- guesses have used up the username's login budget (docs/SECURITY.md, "Password guessing").
+  ALTER TABLE credentials ADD COLUMN login_address TEXT;
+  ALTER TABLE credentials ADD COLUMN login_at INTEGER;
+  `,
 ];
 
 /** A random id for this database, created once: it makes reading stanza ids unique across bridges and stable across restarts. */
