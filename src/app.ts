@@ -67,6 +67,8 @@ const MAX_DEVICES = 100_000;
 export interface EdgeOverrides {
   readonly link?: XmppLink;
   readonly sides?: (kernel: Pick<Kernel, 'mappings' | 'registry' | 'log'>) => MqttSide[];
+  /** The embedded broker without listeners: connections only through `EmbeddedBroker.accept` (in-memory streams). */
+  readonly listen?: false;
 }
 
 interface BridgeEvents {
@@ -92,7 +94,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const bus = new EventBus(log);
     const registry = new DeviceRegistry(config.xmpp.domain, new SqliteDeviceStore(this.db), MAX_DEVICES, bus);
     const mappings = new MappingSet(registry, bus);
-    const sides = edges.sides?.({ mappings, registry, log }) ?? realSides(setup, log, bus, mappings, credentials);
+    const sides = edges.sides?.({ mappings, registry, log }) ?? realSides(setup, log, bus, mappings, credentials, edges.listen ?? true);
     const xmpp =
       edges.link ??
       new ComponentLink({
@@ -211,7 +213,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
 }
 
 /** The brokers the configuration asks for. */
-function realSides(setup: BridgeSetup, log: Logger, bus: EventBus, mappings: MappingSet, credentials: CredentialStore): MqttSide[] {
+function realSides(setup: BridgeSetup, log: Logger, bus: EventBus, mappings: MappingSet, credentials: CredentialStore, listen: boolean): MqttSide[] {
   const { config } = setup;
   const sides: MqttSide[] = [];
   if (config.mqtt.embedded.enabled) {
@@ -220,7 +222,7 @@ function realSides(setup: BridgeSetup, log: Logger, bus: EventBus, mappings: Map
     const access = new AccessControl(credentials, mappings, { allowAnonymous: e.allowAnonymous, ...e.auth, acl: e.acl, baseTopic: config.baseTopic }, log.child({ part: 'access' }), (type, _key, data) => {
       if (isBrokerEvent(type)) bus.emit(type, data);
     });
-    sides.push(new EmbeddedBroker(e, log.child({ part: 'broker' }), access));
+    sides.push(new EmbeddedBroker(e, log.child({ part: 'broker' }), access, { listen }));
   }
   if (config.mqtt.external) sides.push(new ExternalBroker(config.mqtt.external, log.child({ part: 'mqtt-client' }), `${config.baseTopic}/bridge/state`));
   return sides;

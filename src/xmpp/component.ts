@@ -264,6 +264,9 @@ export class ComponentLink extends EventEmitter<LinkEvents> implements XmppLink 
         xmpp.once('online', onOnline);
         xmpp.once('error', onError);
       });
+      // Awaited only once the stream is open: when connect() fails first (ECONNREFUSED while the server is down), the
+      // library's 'error' event rejects it unobserved — which would end the process (an unhandled rejection).
+      online.catch(() => undefined);
       // One deadline for the whole attempt. The library's own waits (open(): the server's stream header;
       // authenticate(): the handshake answer) take their timeout from `timeout`; they start after ours, so ours
       // fires first, and destroying the socket with it (below) rejects them at once: none outlives this attempt.
