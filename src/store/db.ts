@@ -119,8 +119,9 @@ export function openDatabase(dataDir: string, file = 'bridge.db'): Db {
   restrictFiles(path);
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
-  // NORMAL in WAL mode: a commit survives a process crash (the WAL is in the OS page cache); FULL adds an fsync per
-  // commit for power loss. The outbox batches commits, so the choice is made there per write where it matters.
+  // NORMAL in WAL mode: a commit survives a process crash (the WAL is in the OS page cache); FULL would add an fsync
+  // per commit for power loss. One setting for the whole database: a power cut can lose the last commits
+  // (docs/RELIABILITY.md, "Loss windows"); the outbox's group commit keeps their number small.
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
   migrate(db);

@@ -1,7 +1,7 @@
 /**
  * The XEP-0114 link to the XMPP server: `@xmpp/component` with the repairs this product needs.
  *
- * - Reconnects with capped exponential backoff and full jitter, instead of the library's fixed 1 s loop.
+ * - Reconnects with capped exponential backoff and equal jitter, instead of the library's fixed 1 s loop.
  * - Treats `not-authorized` (wrong secret), `host-unknown` (domain not configured) and `conflict` (another instance
  *   holds the domain; Prosody allows one connection per component) as fatal: the library retries them once a second
  *   forever, and on `conflict` its start() never settles. Except one case: `conflict` answering the handshake of a
@@ -35,7 +35,7 @@ export interface ComponentLinkOptions {
   readonly domain: string;
   readonly secret: string;
   readonly log: Logger;
-  /** First reconnect delay; doubles per failure up to maxDelayMs (full jitter). */
+  /** First reconnect delay; doubles per failure up to maxDelayMs (equal jitter: half fixed, half random). */
   readonly initialDelayMs?: number;
   readonly maxDelayMs?: number;
   /** Time allowed for one connection attempt: TCP connect, the server's stream header, the handshake answer. */
@@ -385,7 +385,8 @@ export class ComponentLink extends EventEmitter<LinkEvents> implements XmppLink 
     if (this.timer || this.stopped || this.fatalError) return;
     const initial = this.opts.initialDelayMs ?? 500;
     const max = this.opts.maxDelayMs ?? 30_000;
-    // Exponential backoff with full jitter (AWS architecture blog, "Exponential Backoff And Jitter").
+    // Exponential backoff with "equal jitter" (AWS architecture blog, "Exponential Backoff And Jitter"): half the
+    // ceiling is waited for sure, half at random — attempts spread out, yet never come back at once.
     const ceiling = Math.min(max, initial * 2 ** Math.min(this.failures, 16));
     const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
     this.failures += 1;
