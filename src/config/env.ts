@@ -31,6 +31,9 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
   { name: 'BRIDGE_MAPPINGS', path: ['mappings'], type: 'list', description: 'Mapping files/directories, comma-separated' },
   { name: 'BRIDGE_SCHEMAS', path: ['schemas'], type: 'list', description: 'Payload schema files/directories, comma-separated' },
   { name: 'BRIDGE_BASE_TOPIC', path: ['baseTopic'], type: 'string', description: 'Prefix of the bridge topics' },
+  { name: 'BRIDGE_CLUSTER', path: ['cluster', 'enabled'], type: 'boolean', description: 'Cluster mode: several instances, shared state in Redis' },
+  { name: 'BRIDGE_REDIS_URL', path: ['cluster', 'redis', 'url'], type: 'string', description: 'Redis of cluster mode, redis://host:port' },
+  { name: 'BRIDGE_REDIS_PASSWORD', path: ['cluster', 'redis', 'password'], type: 'string', description: 'Password of that Redis' },
   { name: 'BRIDGE_LOG_LEVEL', path: ['log', 'level'], type: 'string', description: 'Log level (fatal … trace, silent)' },
   { name: 'BRIDGE_LOG_FILE', path: ['log', 'file'], type: 'string', description: 'Write logs to this file' },
 ];

@@ -65,6 +65,12 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       for (const message of filterProblems(rule.topic)) problems.push({ file: fileLabel, path: `/mqtt/embedded/acl/${i}/topic`, message });
     });
   }
+  const clusterRaw = (raw['cluster'] ?? {}) as { enabled?: boolean; redis?: Record<string, unknown> };
+  const redisPassword = clusterRaw.redis ? resolveFileSecret(clusterRaw.redis, 'password', 'passwordFile', '/cluster/redis', base, fileLabel, problems, warnings) : undefined;
+  if (clusterRaw.enabled && (mqttRaw.external as { cleanSession?: boolean } | undefined)?.cleanSession === true) {
+    // The broker must keep an instance's session (its share of readings in flight) for a survivor to take over.
+    problems.push({ file: fileLabel, path: '/mqtt/external/cleanSession', message: 'must be false in cluster mode: a lost instance\'s session holds readings in flight' });
+  }
   if (mqttRaw.embedded?.enabled === false && !mqttRaw.external) {
     problems.push({ file: fileLabel, path: '/mqtt', message: 'no broker: enable mqtt.embedded or configure mqtt.external' });
   }
@@ -125,6 +131,17 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       conflictRetrySeconds: r.xmpp.conflictRetrySeconds,
     },
     audit: { ...r.audit },
+    cluster: {
+      enabled: r.cluster.enabled,
+      redis: {
+        url: r.cluster.redis.url,
+        keyPrefix: r.cluster.redis.keyPrefix ?? `mqtt-xmpp-bridge:${domain}:`,
+        ...(redisPassword !== undefined ? { password: redisPassword } : {}),
+        ...(r.cluster.redis.caFile !== undefined ? { caFile: resolve(base, r.cluster.redis.caFile) } : {}),
+      },
+      group: r.cluster.group,
+      heartbeatSeconds: r.cluster.heartbeatSeconds,
+    },
   };
   warnDataDirOpen(config.dataDir, warnings);
   return { config: deepFreeze(config), warnings };
@@ -179,6 +196,12 @@ interface RawConfig {
     conflictRetrySeconds: number;
   };
   audit: BridgeConfig['audit'];
+  cluster: {
+    enabled: boolean;
+    redis: { url: string; keyPrefix?: string; caFile?: string };
+    group: string;
+    heartbeatSeconds: number;
+  };
 }
 
 /** The component secret: `xmpp.secret` (env BRIDGE_XMPP_SECRET) wins over `xmpp.secretFile`; one is required. */

@@ -273,6 +273,46 @@ export const configSchema = {
         },
       },
     },
+    cluster: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description:
+        'Several bridge instances for one component domain (ejabberd), sharing their state in Redis; off by default (docs/SCALING.md).',
+      properties: {
+        enabled: { type: 'boolean', default: false },
+        redis: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            url: { type: 'string', pattern: '^rediss?://', default: 'redis://127.0.0.1:6379', description: 'redis://host:port[/db], or rediss:// for TLS.' },
+            password: { type: 'string', description: 'Prefer passwordFile or BRIDGE_REDIS_PASSWORD.' },
+            passwordFile: { type: 'string' },
+            caFile: { type: 'string', description: 'CA certificate(s) to verify a rediss:// server.' },
+            keyPrefix: {
+              type: 'string',
+              minLength: 1,
+              description: 'Prefix of every key and channel of the bridge\'s own state. Default: mqtt-xmpp-bridge:<xmpp.domain>:',
+            },
+          },
+        },
+        group: {
+          type: 'string',
+          minLength: 1,
+          pattern: '^[^/+#]+$',
+          default: 'mqtt-xmpp-bridge',
+          description: 'Shared subscription group on an existing broker: readings are taken through $share/<group>/<filter>, each by one instance.',
+        },
+        heartbeatSeconds: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 60,
+          default: 2,
+          description: 'How often an instance says it is alive; one silent for three times this is taken as gone (its devices and broker session are taken over).',
+        },
+      },
+    },
     audit: {
       type: 'object',
       additionalProperties: false,
@@ -370,6 +410,14 @@ export interface BridgeConfig {
     readonly conflictRetrySeconds: number;
   };
   readonly audit: AuditConfig;
+  readonly cluster: ClusterConfig;
+}
+
+export interface ClusterConfig {
+  readonly enabled: boolean;
+  readonly redis: { readonly url: string; readonly password?: string; readonly caFile?: string; readonly keyPrefix: string };
+  readonly group: string;
+  readonly heartbeatSeconds: number;
 }
 
 export interface AuditConfig {

@@ -97,6 +97,13 @@ describe('loadConfig', () => {
         conflictRetrySeconds: 1800, // Prosody's 840 s read timeout plus a keepalive retransmitted into a dead path
       },
       audit: { maxAgeDays: 90, maxRows: 100000, maxPayloadBytes: 1024 },
+      // One instance unless asked: cluster mode needs ejabberd and Redis (docs/SCALING.md).
+      cluster: {
+        enabled: false,
+        redis: { url: 'redis://127.0.0.1:6379', keyPrefix: 'mqtt-xmpp-bridge:iot.example.org:' },
+        group: 'mqtt-xmpp-bridge',
+        heartbeatSeconds: 2,
+      },
     });
   });
 
