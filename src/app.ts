@@ -60,6 +60,14 @@ import { SqliteDeviceStore } from './store/devices.js';
 import { Outbox } from './store/outbox.js';
 import { SqliteSubscriptions } from './store/subscriptions.js';
 import { ComponentLink } from './xmpp/component.js';
+import { ClusterCoordinator } from './features/cluster/coordinator.js';
+import { ClusterFeature } from './features/cluster/feature.js';
+import { CONFLICT_HINT } from './features/cluster/server-check.js';
+import { SINGLE_INSTANCE } from './kernel/cluster.js';
+import type { DeviceStore } from './kernel/stores.js';
+import { requestIdPrefix } from './kernel/xmpp-link.js';
+import { redisBrokerBackend } from './store/redis/broker-backend.js';
+import { SharedState } from './store/redis/state.js';
 
 const MAX_DEVICES = 100_000;
 
@@ -69,6 +77,12 @@ export interface EdgeOverrides {
   readonly sides?: (kernel: Pick<Kernel, 'mappings' | 'registry' | 'log'>) => MqttSide[];
   /** The embedded broker without listeners: connections only through `EmbeddedBroker.accept` (in-memory streams). */
   readonly listen?: false;
+}
+
+/** What Bridge.open prepares before the bridge is built: the database, and in cluster mode the shared state. */
+interface Prepared {
+  readonly db: Db;
+  readonly shared: SharedState | undefined;
 }
 
 interface BridgeEvents {
@@ -83,18 +97,43 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   private readonly uplink: UplinkFeature;
   private readonly reloader: ReloadFeature;
   private readonly firstOnline: Promise<void>;
+  private readonly shared: SharedState | undefined;
+  private readonly coordinator: ClusterCoordinator | undefined;
   private stopping = false;
 
-  constructor(setup: BridgeSetup, log: Logger, edges: EdgeOverrides = {}) {
+  /**
+   * The bridge, ready to start. In cluster mode its shared state is opened first (Redis: joining the cluster, loading
+   * the devices, subscriptions, held commands and availability every instance shares).
+   */
+  static async open(setup: BridgeSetup, log: Logger, edges: EdgeOverrides = {}): Promise<Bridge> {
+    const db = openDatabase(setup.config.dataDir);
+    try {
+      const cluster = setup.config.cluster;
+      const shared = cluster.enabled ? await SharedState.open(cluster, instanceId(db), log.child({ part: 'cluster' })) : undefined;
+      return new Bridge(setup, log, edges, { db, shared });
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  /** A single-instance bridge (cluster mode needs Bridge.open). */
+  constructor(setup: BridgeSetup, log: Logger, edges: EdgeOverrides = {}, prepared?: Prepared) {
     super();
     const { config } = setup;
-    this.db = openDatabase(config.dataDir);
+    if (config.cluster.enabled && !prepared?.shared) throw new Error('cluster mode: open the bridge with Bridge.open()');
+    this.db = prepared?.db ?? openDatabase(config.dataDir);
+    this.shared = prepared?.shared;
+    const instance = instanceId(this.db);
     const credentials = new CredentialStore(this.db);
     this.audit = new AuditLog(this.db, { ...config.audit, retention: true, onError: (err, lost) => log.error({ err: err.message, lost }, 'audit log write failed') });
     const bus = new EventBus(log);
-    const registry = new DeviceRegistry(config.xmpp.domain, new SqliteDeviceStore(this.db), MAX_DEVICES, bus);
+    // Cluster mode: devices, subscriptions and held commands are shared (Redis); the outbox stays local.
+    const shared = this.shared;
+    const devices: DeviceStore = shared?.devices ?? new SqliteDeviceStore(this.db);
+    const registry = new DeviceRegistry(config.xmpp.domain, devices, MAX_DEVICES, bus);
     const mappings = new MappingSet(registry, bus);
-    const sides = edges.sides?.({ mappings, registry, log }) ?? realSides(setup, log, bus, mappings, credentials, edges.listen ?? true);
+    const sides = edges.sides?.({ mappings, registry, log }) ?? realSides(setup, log, bus, mappings, credentials, edges.listen ?? true, instance);
     const xmpp =
       edges.link ??
       new ComponentLink({
@@ -104,11 +143,14 @@ export class Bridge extends EventEmitter<BridgeEvents> {
         log: log.child({ part: 'xmpp' }),
         handshakeTimeoutMs: config.xmpp.handshakeTimeoutMs,
         conflictRetryMs: config.xmpp.conflictRetrySeconds * 1000,
+        requestIdPrefix: requestIdPrefix(instance),
+        ...(shared ? { conflictHint: CONFLICT_HINT } : {}),
         ...(config.xmpp.caFile ? { ca: readFileSync(config.xmpp.caFile) } : {}),
       });
     const router = new StanzaRouter(log);
     xmpp.serveIq((stanza, child) => router.handleIq(stanza, child));
     xmpp.on('stanza', (el) => router.handle(el));
+    this.coordinator = shared ? new ClusterCoordinator(shared, registry) : undefined;
     this.kernel = {
       config,
       log,
@@ -118,16 +160,17 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       registry,
       access: new AccessPolicy(registry),
       stores: {
-        devices: new SqliteDeviceStore(this.db),
-        subscriptions: new SqliteSubscriptions(this.db),
+        devices,
+        subscriptions: shared?.subscriptions ?? new SqliteSubscriptions(this.db),
         outbox: new Outbox(this.db),
-        commandQueue: new SqliteCommandQueue(this.db),
-        instanceId: instanceId(this.db),
+        commandQueue: shared?.commandQueue ?? new SqliteCommandQueue(this.db),
+        instanceId: instance,
       },
       mqtt: new MqttEdge(sides, bus, log.child({ part: 'mqtt' })),
       xmpp,
       router,
       disco: new DiscoRegistry(),
+      cluster: this.coordinator ?? SINGLE_INSTANCE,
     };
     // The loaded mappings were checked together by the loader; the set checks them again, as it does every change.
     const applied = mappings.apply(setup.mappings);
@@ -160,6 +203,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       new MqttListenersFeature(k, ['uplink', 'availability', 'commands', 'presence']),
       new BridgeTopicsFeature(k),
       this.reloader,
+      ...(this.shared && this.coordinator ? [new ClusterFeature(k, this.shared, this.coordinator, (err) => this.emit('fatal', err))] : []),
     ];
   }
 
@@ -206,15 +250,17 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       await this.runner.stop();
     } finally {
       this.kernel.registry.flush();
+      await this.shared?.close();
       this.audit.close();
       this.db.close();
     }
   }
 }
 
-/** The brokers the configuration asks for. */
-function realSides(setup: BridgeSetup, log: Logger, bus: EventBus, mappings: MappingSet, credentials: CredentialStore, listen: boolean): MqttSide[] {
+/** The brokers the configuration asks for (in cluster mode: the embedded brokers joined over Redis, shared subscriptions). */
+function realSides(setup: BridgeSetup, log: Logger, bus: EventBus, mappings: MappingSet, credentials: CredentialStore, listen: boolean, instance: string): MqttSide[] {
   const { config } = setup;
+  const cluster = config.cluster.enabled ? config.cluster : undefined;
   const sides: MqttSide[] = [];
   if (config.mqtt.embedded.enabled) {
     const e = config.mqtt.embedded;
@@ -222,8 +268,12 @@ function realSides(setup: BridgeSetup, log: Logger, bus: EventBus, mappings: Map
     const access = new AccessControl(credentials, mappings, { allowAnonymous: e.allowAnonymous, ...e.auth, acl: e.acl, baseTopic: config.baseTopic }, log.child({ part: 'access' }), (type, _key, data) => {
       if (isBrokerEvent(type)) bus.emit(type, data);
     });
-    sides.push(new EmbeddedBroker(e, log.child({ part: 'broker' }), access, { listen }));
+    const backend = cluster ? redisBrokerBackend(cluster, instance, log.child({ part: 'broker-cluster' })) : undefined;
+    sides.push(new EmbeddedBroker(e, log.child({ part: 'broker' }), access, { listen, ...(backend ? { backend } : {}) }));
   }
-  if (config.mqtt.external) sides.push(new ExternalBroker(config.mqtt.external, log.child({ part: 'mqtt-client' }), `${config.baseTopic}/bridge/state`));
+  if (config.mqtt.external) {
+    const state = `${config.baseTopic}/bridge/state`;
+    sides.push(new ExternalBroker(config.mqtt.external, log.child({ part: 'mqtt-client' }), state, cluster ? { instance, group: cluster.group } : undefined));
+  }
   return sides;
 }

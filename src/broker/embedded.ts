@@ -52,6 +52,19 @@ interface StoredSessions {
   outgoingClearMessageId(client: { id: string }, packet: { messageId?: number }): Promise<unknown>;
 }
 
+/**
+ * Cluster mode: the embedded brokers of the instances form one broker — aedes' message emitter and persistence on a
+ * shared Redis (mqemitter-redis, aedes-persistence-redis), made by the composition root.
+ */
+export interface BrokerBackend {
+  readonly mq: unknown;
+  readonly persistence: unknown;
+  /** How often each broker says it is alive; one silent for three of these is gone, and its clients' Wills fire. */
+  readonly heartbeatIntervalMs: number;
+  /** After aedes closed (which closes the emitter): release the persistence. */
+  close(): Promise<void>;
+}
+
 export class EmbeddedBroker implements MqttSide {
   readonly name = 'embedded';
   private aedes: Aedes | undefined;
@@ -69,15 +82,18 @@ export class EmbeddedBroker implements MqttSide {
   private readonly tlsSockets = new WeakMap<object, TLSSocket>();
   /** One budget for the bytes held by all connections not accepted yet (pre-auth-budget.ts). */
   private readonly budget = new PreAuthBudget();
-  /** Internal subscriptions of watched filters, by filter: aedes calls each with the messages it matches. */
+  /** Internal subscriptions of watched filters, by kind and filter: aedes calls each with the messages it matches. */
   private readonly watched = new Map<string, (packet: PublishPacket, cb: () => void) => void>();
 
   constructor(
     private readonly cfg: EmbeddedConfig,
     private readonly log: Logger,
     private readonly access: AccessControl,
-    /** `listen: false`: no listener is opened; connections come only through `accept` (in-memory streams in tests). */
-    private readonly opts: { readonly listen: boolean } = { listen: true },
+    /**
+     * `listen: false`: no listener is opened; connections come only through `accept` (in-memory streams in tests).
+     * `backend`: the shared emitter and persistence of a cluster (cluster mode).
+     */
+    private readonly opts: { readonly listen: boolean; readonly backend?: BrokerBackend } = { listen: true },
   ) {}
 
   async start(handlers: MqttSideHandlers): Promise<void> {
@@ -96,6 +112,7 @@ export class EmbeddedBroker implements MqttSide {
       maxTopicLevels: cfg.maxTopicLevels,
       // A subscriber whose socket stays full this long is disconnected, so it cannot exhaust aedes' delivery slots.
       drainTimeout: cfg.drainTimeoutMs,
+      ...(this.opts.backend ? { mq: this.opts.backend.mq, persistence: this.opts.backend.persistence, heartbeatInterval: this.opts.backend.heartbeatIntervalMs } : {}),
       ...brokerHooks({
         cfg,
         access: this.access,
@@ -205,27 +222,42 @@ export class EmbeddedBroker implements MqttSide {
    */
   async subscribe(filter: string, kind: SubscriptionKind): Promise<void> {
     const aedes = this.aedes;
-    if (kind !== 'watched' || this.watched.has(filter) || !aedes) return;
+    const key = `${kind} ${filter}`;
+    if (kind === 'readings' || this.watched.has(key) || !aedes) return;
+    const once = kind === 'watched-once';
     const deliver = (packet: PublishPacket, cb: () => void): void => {
-      this.handlers?.onWatched(filter, packet.topic, payloadBytes(packet.payload));
+      // In a cluster every broker sees every message: a `once` watch takes only those that entered through this one.
+      if (!once || this.enteredHere(aedes, packet)) this.handlers?.onWatched(filter, packet.topic, payloadBytes(packet.payload), once ? 'once' : 'all');
       cb();
     };
-    this.watched.set(filter, deliver);
+    this.watched.set(key, deliver);
     await new Promise<void>((resolve, reject) =>
       aedes.subscribe(filter, deliver, (err?: Error) => {
         if (!err) return resolve();
-        this.watched.delete(filter);
+        this.watched.delete(key);
         reject(err);
       }),
     );
   }
 
   async unsubscribe(filter: string, kind: SubscriptionKind): Promise<void> {
-    const deliver = this.watched.get(filter);
+    const key = `${kind} ${filter}`;
+    const deliver = this.watched.get(key);
     const aedes = this.aedes;
-    if (kind !== 'watched' || !deliver || !aedes) return;
-    this.watched.delete(filter);
+    if (!deliver || !aedes) return;
+    this.watched.delete(key);
     await new Promise<void>((resolve) => aedes.unsubscribe(filter, deliver, () => resolve()));
+  }
+
+  /**
+   * Whether a message entered the cluster through this broker: published by one of its clients (or as their Will),
+   * or by a broker that is gone — aedes' survivors publish a lost broker's Wills with that broker's id.
+   */
+  private enteredHere(aedes: Aedes, packet: PublishPacket): boolean {
+    if (!this.opts.backend) return true;
+    const from = (packet as PublishPacket & { brokerId?: string }).brokerId;
+    const brokers = (aedes as unknown as { brokers: Record<string, number> }).brokers;
+    return from === undefined || from === aedes.id || brokers[from] === undefined;
   }
 
   /** The credential store changed: sessions whose credential is gone or rotated end now. */
@@ -284,6 +316,7 @@ export class EmbeddedBroker implements MqttSide {
     if (this.aedes) {
       const aedes = this.aedes;
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      await this.opts.backend?.close();
     }
     for (const s of this.sockets) s.destroy();
     this.listeners?.endHandshakes();

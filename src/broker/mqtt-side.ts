@@ -30,8 +30,10 @@ export interface MqttSideHandlers {
   /**
    * A message on a watched filter, including Will messages the broker publishes for lost clients. `filter` is the
    * subscription it came through when the broker says (embedded), undefined otherwise (the edge matches it).
+   * `scope` says which watches it is for when a broker of a cluster tells them apart (`once`: this instance is the
+   * one of the cluster to see it; `all`: every instance sees it); undefined: both.
    */
-  onWatched(filter: string | undefined, topic: string, payload: Buffer): void;
+  onWatched(filter: string | undefined, topic: string, payload: Buffer, scope?: WatchScope): void;
   onClientConnected(clientId: string): void;
   onClientDisconnected(clientId: string): void;
   /** Something the operator should know about (oversized packet, refused connection…), as a bridge event. */
@@ -56,9 +58,14 @@ export interface Addresses {
 /**
  * What a subscription is for. `readings`: device publishes to take before their acknowledgement (the embedded broker
  * sees every publish anyway and needs no subscription; a broker reached as a client must be subscribed). `watched`:
- * every message must be seen, Wills and retained ones included — availability, confirmations, discovery.
+ * every message must be seen, Wills and retained ones included — confirmations, discovery. `watched-once`: the same
+ * for a single instance, but in a cluster each message is for one instance only — the one it entered through
+ * (embedded brokers), or the one the broker's shared subscription hands it to (availability: acted on once).
  */
-export type SubscriptionKind = 'readings' | 'watched';
+export type SubscriptionKind = 'readings' | 'watched' | 'watched-once';
+
+/** Which watches a message is for (see MqttSideHandlers.onWatched). */
+export type WatchScope = 'all' | 'once';
 
 export interface MqttSide {
   /** `embedded` or `external`: which broker a device was last heard on, so commands go back the same way. */
@@ -76,6 +83,12 @@ export interface MqttSide {
   isSubscribed?(identity: string, topic: string): boolean;
   /** Addresses clients can connect to, for logs and the demo: the embedded listeners, or the broker attached to. */
   addresses(): Addresses;
+  /**
+   * Cluster mode: take over what a lost instance's broker session still holds (readings queued or in flight for it),
+   * as readings of this instance, and end its share; resolves with how many were taken. Only a broker reached as a
+   * client has such sessions (the embedded brokers' clients reconnect to another instance).
+   */
+  takeOver?(instance: string): Promise<number>;
   stop(): Promise<void>;
 }
 

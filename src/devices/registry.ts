@@ -105,6 +105,19 @@ export class DeviceRegistry {
     for (const m of [...change.added, ...change.replaced.map((r) => r.after)]) this.restore(m);
   }
 
+  /**
+   * A device another instance registered (cluster mode): known here from now on — JID, disco, commands — without
+   * being announced again (`device_added` was that instance's). Undefined when its mapping here does not form it.
+   */
+  adopt(mapping: Mapping, row: DeviceRow): Device | undefined {
+    const known = this.byJidMap.get(row.jid);
+    if (known) return known;
+    if (this.byJidMap.size >= this.maxDevices || !this.stillForms(mapping, row)) return undefined;
+    const device = this.make(row.jid, mapping, row.segments, row.lastSeen);
+    this.add(device);
+    return device;
+  }
+
   /** Persist last-seen times (at shutdown; the hot path only updates memory). */
   flush(): void {
     for (const d of this.byJidMap.values()) if (d.lastSeen > 0) this.store.setLastSeen(d.jid, d.lastSeen);

@@ -14,6 +14,8 @@
 import type { Device, Reading } from '../devices/device.js';
 import type { Logger } from '../log.js';
 import type { Mapping } from '../mapping/mapping.js';
+import type { ForwardedOutcome } from './cluster.js';
+import type { QueuedCommandRow } from './stores.js';
 
 export type Data = Record<string, unknown>;
 
@@ -69,11 +71,18 @@ export interface BridgeEvents {
   // Downlink
   command_delivered: CommandEvent;
   command_failed: CommandEvent;
+  /** Cluster mode: another instance delivered (or expired) a command whose sender's request this one holds. Internal. */
+  command_answer_forwarded: { readonly row: QueuedCommandRow; readonly outcome: ForwardedOutcome };
   // Delivery
   outbox_full: { readonly size: number; readonly limit: number };
   readings_expired: { readonly count: number; readonly maxAgeMs: number };
   delivery_resumed: { readonly replayed: number; readonly buffered: number };
   another_instance: { readonly domain: string };
+  // Cluster mode
+  /** The instances alive (this one included) changed. */
+  cluster_members: { readonly instances: readonly string[] };
+  /** An instance stopped beating; this one took over its devices (`devices` released) and broker session (`readings` taken). */
+  cluster_member_lost: { readonly instance: string; readonly devices: number; readonly readings: number };
   // Lifecycle
   /** The bridge begins to stop: what happens from now on is shutdown, not news. */
   bridge_stopping: Record<string, never>;
@@ -165,6 +174,7 @@ export const EVENT_CATALOGUE: { readonly [K in EventName]: EventSpec<EventPayloa
   subscription_removed: { level: 'info', message: 'subscription removed', report: ({ device, user }) => ({ deviceId: device.id, jid: device.jid, user }) },
   command_delivered: { level: 'info', message: 'command delivered', report: commandData },
   command_failed: { level: 'info', message: 'command refused', report: commandData, throttleKey: (c) => `${c.from}\u0000${c.code}` },
+  command_answer_forwarded: { message: 'held command answered by another instance' },
   outbox_full: { level: 'warn', message: 'outbox full: QoS 1/2 publishes wait for acknowledgement', report: (d) => ({ ...d }) },
   readings_expired: { level: 'warn', message: 'readings expired in the outbox', report: (d) => ({ ...d }) },
   delivery_resumed: { level: 'info', message: 'caught up after an interruption', report: (d) => ({ ...d }) },
@@ -174,6 +184,8 @@ export const EVENT_CATALOGUE: { readonly [K in EventName]: EventSpec<EventPayloa
     report: (d) => ({ ...d }),
     throttleKey: () => 'another_instance',
   },
+  cluster_members: { level: 'info', message: 'cluster members', report: (d) => ({ instances: [...d.instances] }) },
+  cluster_member_lost: { level: 'warn', message: 'a cluster instance was lost; its devices and broker session are taken over', report: (d) => ({ ...d }) },
   bridge_stopping: { message: 'stopping' },
   xmpp_online: { message: 'component online' },
   xmpp_offline: { message: 'component offline' },

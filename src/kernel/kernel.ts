@@ -10,6 +10,7 @@
  *   mqtt       the MQTT edge (mqtt-edge.ts) over the embedded and/or external broker
  *   xmpp       the XMPP edge (xmpp-link.ts) and `router`, the one stanza router
  *   disco      what features add to service discovery (disco-registry.ts)
+ *   cluster    the other instances of a cluster, or none (cluster.ts)
  *   metrics    counters
  *
  * Built by the composition root (app.ts), which also picks the edges: the real ones, or in-memory ones in tests.
@@ -19,6 +20,7 @@ import type { DeviceRegistry } from '../devices/registry.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { AccessPolicy } from './access-policy.js';
+import type { ClusterSeam } from './cluster.js';
 import type { DiscoRegistry } from './disco-registry.js';
 import type { EventBus } from './events.js';
 import type { MappingSet } from './mapping-set.js';
@@ -49,4 +51,5 @@ export interface Kernel {
   readonly xmpp: XmppLink;
   readonly router: StanzaRouter;
   readonly disco: DiscoRegistry;
+  readonly cluster: ClusterSeam;
 }

@@ -11,15 +11,30 @@
  */
 import type { Logger } from '../log.js';
 import { filterMatches } from '../mapping/topic-pattern.js';
-import type { Addresses, InboundPublish, MqttSide, MqttSideHandlers, PublishOptions, SubscriptionKind } from '../broker/mqtt-side.js';
+import type { Addresses, InboundPublish, MqttSide, MqttSideHandlers, PublishOptions, SubscriptionKind, WatchScope } from '../broker/mqtt-side.js';
 import { isBrokerEvent, type EventBus } from './events.js';
 
 export type WatchListener = (topic: string, payload: Buffer, side: MqttSide) => void;
 export type PublishHandler = (side: MqttSide, msg: InboundPublish, done: (err?: Error) => void) => void;
 
+interface WatchTable {
+  readonly literal: Map<string, Set<WatchListener>>;
+  readonly wildcard: Map<string, Set<WatchListener>>;
+}
+
+export interface WatchOptions {
+  /**
+   * In a cluster, one instance is to see each message (availability: acted on once): the one a device's message
+   * entered through, or the one the broker's shared subscription hands it to. Alone, the same as any watch.
+   */
+  readonly once?: boolean;
+}
+
 export class MqttEdge {
-  private readonly literal = new Map<string, Set<WatchListener>>();
-  private readonly wildcard = new Map<string, Set<WatchListener>>();
+  private readonly tables: Readonly<Record<WatchScope, WatchTable>> = {
+    all: { literal: new Map(), wildcard: new Map() },
+    once: { literal: new Map(), wildcard: new Map() },
+  };
   private readings = new Set<string>();
   private publishHandler: PublishHandler = (_side, _msg, done) => done();
   private started = false;
@@ -41,7 +56,10 @@ export class MqttEdge {
     const subscriptions: Promise<void>[] = [];
     for (const side of this.sides) {
       for (const f of this.readings) subscriptions.push(this.subscribe(side, f, 'readings'));
-      for (const f of [...this.literal.keys(), ...this.wildcard.keys()]) subscriptions.push(this.subscribe(side, f, 'watched'));
+      for (const scope of SCOPES) {
+        const { literal, wildcard } = this.tables[scope];
+        for (const f of [...literal.keys(), ...wildcard.keys()]) subscriptions.push(this.subscribe(side, f, kindOf(scope)));
+      }
     }
     await Promise.all(subscriptions);
   }
@@ -52,19 +70,21 @@ export class MqttEdge {
   }
 
   /** Every message on `filter`, Wills and retained ones included, until the returned function is called. */
-  watch(filter: string, listener: WatchListener): () => void {
-    const table = /[+#]/.test(filter) ? this.wildcard : this.literal;
+  watch(filter: string, listener: WatchListener, opts: WatchOptions = {}): () => void {
+    const scope: WatchScope = opts.once ? 'once' : 'all';
+    const kind = kindOf(scope);
+    const table = /[+#]/.test(filter) ? this.tables[scope].wildcard : this.tables[scope].literal;
     let set = table.get(filter);
     if (!set) {
       table.set(filter, (set = new Set()));
-      if (this.started) for (const side of this.sides) void this.subscribe(side, filter, 'watched');
+      if (this.started) for (const side of this.sides) void this.subscribe(side, filter, kind);
     }
     set.add(listener);
     return () => {
       const s = table.get(filter);
       if (!s?.delete(listener) || s.size > 0) return;
       table.delete(filter);
-      if (this.started) for (const side of this.sides) void this.unsubscribe(side, filter, 'watched');
+      if (this.started) for (const side of this.sides) void this.unsubscribe(side, filter, kind);
     };
   }
 
@@ -129,7 +149,18 @@ export class MqttEdge {
     });
   }
 
-  private dispatch(side: MqttSide, filter: string | undefined, topic: string, payload: Buffer): void {
+  /** Cluster mode: what a lost instance's broker session still holds becomes this instance's (MqttSide#takeOver). */
+  async takeOver(instance: string): Promise<number> {
+    let taken = 0;
+    for (const side of this.sides) if (side.takeOver) taken += await side.takeOver(instance);
+    return taken;
+  }
+
+  private dispatch(side: MqttSide, filter: string | undefined, topic: string, payload: Buffer, scope: WatchScope | undefined): void {
+    for (const s of scope ? [scope] : SCOPES) this.dispatchIn(this.tables[s], side, filter, topic, payload);
+  }
+
+  private dispatchIn(table: WatchTable, side: MqttSide, filter: string | undefined, topic: string, payload: Buffer): void {
     const call = (set: ReadonlySet<WatchListener> | undefined): void => {
       if (!set) return;
       for (const fn of [...set]) {
@@ -141,18 +172,18 @@ export class MqttEdge {
       }
     };
     if (filter !== undefined) {
-      call(this.literal.get(filter) ?? this.wildcard.get(filter));
+      call(table.literal.get(filter) ?? table.wildcard.get(filter));
       return;
     }
-    call(this.literal.get(topic));
-    for (const [f, set] of this.wildcard) if (filterMatches(f, topic)) call(set);
+    call(table.literal.get(topic));
+    for (const [f, set] of table.wildcard) if (filterMatches(f, topic)) call(set);
   }
 
   private handlersFor(side: MqttSide): MqttSideHandlers {
     const via = side.name;
     return {
       onPublish: (msg, done) => this.publishHandler(side, msg, done),
-      onWatched: (filter, topic, payload) => this.dispatch(side, filter, topic, payload),
+      onWatched: (filter, topic, payload, scope) => this.dispatch(side, filter, topic, payload, scope),
       onClientConnected: (clientId) => this.bus.emit('client_connected', { clientId, side: via }),
       onClientDisconnected: (clientId) => this.bus.emit('client_disconnected', { clientId, side: via }),
       onSubscribed: (clientId) => this.bus.emit('client_subscribed', { clientId, side: via }),
@@ -163,4 +194,10 @@ export class MqttEdge {
       },
     };
   }
+}
+
+const SCOPES: readonly WatchScope[] = ['all', 'once'];
+
+function kindOf(scope: WatchScope): SubscriptionKind {
+  return scope === 'once' ? 'watched-once' : 'watched';
 }

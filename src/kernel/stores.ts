@@ -40,6 +40,8 @@ export interface QueuedCommandRow {
   readonly replyId: string | undefined;
   readonly createdAt: number;
   readonly expiresAt: number;
+  /** Cluster mode: the instance holding the sender's request (it answers); undefined for a single instance. */
+  readonly holder?: string;
 }
 
 /** Known devices: JIDs keep resolving and disco keeps listing them after a restart. */
@@ -78,6 +80,11 @@ export interface CommandQueueStore {
   add(row: Omit<QueuedCommandRow, 'id'>): number;
   forDevice(deviceJid: string): QueuedCommandRow[];
   delete(id: number): void;
+  /**
+   * Take a row to deliver or expire it: true for exactly one caller (in cluster mode, one instance), which then
+   * answers it; false when it was taken already.
+   */
+  claim(id: number): Promise<boolean>;
   expired(now: number): QueuedCommandRow[];
   deviceJids(): string[];
 }

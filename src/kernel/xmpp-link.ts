@@ -44,6 +44,14 @@ export interface XmppLink extends EventEmitter<XmppLinkEvents> {
   restart(): void;
   /** The one handler of incoming IQ requests. */
   serveIq(server: IqServer): void;
+  /**
+   * A first look at every incoming IQ, request or response, before anything else handles it (cluster mode: one that
+   * belongs to another instance is forwarded there). Returning true means it was taken: nothing here routes, answers
+   * or resolves it.
+   */
+  divert(fn: (stanza: Element) => boolean): void;
+  /** Handle a stanza as if it had arrived on this stream (one forwarded by another instance); not diverted again. */
+  handleForwarded(stanza: Element): void;
 }
 
 /**
@@ -52,4 +60,30 @@ export interface XmppLink extends EventEmitter<XmppLinkEvents> {
  */
 export function barrierPrefix(instance: string): string {
   return `barrier-${instance}-`;
+}
+
+/**
+ * Ids of the bridge's other IQ requests start with this prefix, naming the instance too: in cluster mode the server
+ * may hand an IQ response to any connection of the domain (ejabberd picks one at random), and the id is how the one
+ * that receives it finds the instance that asked.
+ */
+export function requestIdPrefix(instance: string): string {
+  return `${instance}-iq-`;
+}
+
+/** The instance that sent the IQ request an id answers (barriers and other requests), if the id names one. */
+export function requestOwner(id: string): string | undefined {
+  return /^(?:barrier-)?([0-9a-f]{8})-/.exec(id)?.[1];
+}
+
+/**
+ * XEP-0050 session ids start with the instance that opened the session: the next step of a multi-step command may
+ * reach any instance of a cluster, and this is how it finds the one that holds the session.
+ */
+export function sessionIdPrefix(instance: string): string {
+  return `${instance}-`;
+}
+
+export function sessionOwner(sessionid: string): string | undefined {
+  return /^([0-9a-f]{8})-/.exec(sessionid)?.[1];
 }

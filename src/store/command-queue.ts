@@ -49,6 +49,10 @@ export class SqliteCommandQueue implements CommandQueueStore {
     this.remove.run(id);
   }
 
+  claim(id: number): Promise<boolean> {
+    return Promise.resolve(this.remove.run(id).changes > 0);
+  }
+
   expired(now: number): QueuedCommandRow[] {
     return (this.expiredBefore.all(now) as Raw[]).map(row);
   }

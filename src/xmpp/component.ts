@@ -48,6 +48,10 @@ export interface ComponentLinkOptions {
   readonly conflictRetryMs?: number;
   /** CA certificate(s) that sign the server certificate of an `xmpps://` service; default: Node's root store. */
   readonly ca?: Buffer;
+  /** Start of the ids of IQ requests sent without one (kernel/xmpp-link.ts#requestIdPrefix names the instance). */
+  readonly requestIdPrefix?: string;
+  /** Said after the reason of a fatal `conflict` on the first connection (cluster mode: what the server must allow). */
+  readonly conflictHint?: string;
 }
 
 /** Default port of an `xmpps://` service without one (the library's default for `xmpp://` too). */
@@ -115,6 +119,11 @@ export class ComponentLink extends EventEmitter<LinkEvents> implements XmppLink 
   /** The conflict being retried, already logged: the failed attempt need not log it again. */
   private retriedConflict: unknown;
   private retriedConflicts = 0;
+  /** Cluster mode: IQs that belong to another instance are taken here (kernel/xmpp-link.ts#divert). */
+  private diverter: ((stanza: Element) => boolean) | undefined;
+  /** The library's handlers of incoming elements (its middleware: IQ caller and callee), guarded. */
+  private elementHandlers: ((el: Element) => void)[] = [];
+  private requestSeq = 0;
 
   constructor(opts: ComponentLinkOptions) {
     super();
@@ -218,8 +227,19 @@ export class ComponentLink extends EventEmitter<LinkEvents> implements XmppLink 
     this.xmpp.middleware.use((ctx, next) => (ctx.element && ctx.stanza.name === 'iq' ? server(ctx.stanza, ctx.element) : next()));
   }
 
+  divert(fn: (stanza: Element) => boolean): void {
+    this.diverter = fn;
+  }
+
+  /** A stanza forwarded by another instance: handled as if it came from the server on this stream. */
+  handleForwarded(stanza: Element): void {
+    if (stanza.name === 'iq') this.dispatchElement(stanza);
+    else this.emit('stanza', stanza);
+  }
+
   /** An IQ request/response through the library's IQ caller (rejects on error reply or timeout). */
   async request(el: Element, timeoutMs: number): Promise<Element> {
+    el.attrs['id'] ??= `${this.opts.requestIdPrefix ?? 'iq-'}${(this.requestSeq++).toString(36)}`;
     try {
       return await this.xmpp.iqCaller.request(el, timeoutMs);
     } catch (err) {
@@ -371,7 +391,7 @@ export class ComponentLink extends EventEmitter<LinkEvents> implements XmppLink 
       condition === 'not-authorized'
         ? 'the component secret is wrong'
         : condition === 'conflict'
-          ? `another component is already connected as ${this.domain}${retried !== undefined ? ` (refused for ${retried} s while reconnecting)` : ''}`
+          ? `another component is already connected as ${this.domain}${retried !== undefined ? ` (refused for ${retried} s while reconnecting)` : ''}${this.opts.conflictHint ? `; ${this.opts.conflictHint}` : ''}`
           : condition === 'host-unknown'
             ? `the XMPP server has no component ${this.domain} configured`
             : 'the XMPP server refused the component';
@@ -450,19 +470,34 @@ export class ComponentLink extends EventEmitter<LinkEvents> implements XmppLink 
     };
   }
 
-  /** Wrap the library's listeners so one throwing handler cannot abort the parser mid-chunk. */
+  /**
+   * Wrap the library's listeners so one throwing handler cannot abort the parser mid-chunk, and so an IQ another
+   * instance must handle (cluster mode) is taken before any of them sees it.
+   */
   private guardListeners(event: 'element'): void {
     const listeners = this.xmpp.listeners(event) as ((el: Element) => unknown)[];
     this.xmpp.removeAllListeners(event);
-    for (const fn of listeners) {
-      this.xmpp.on(event, (el: Element) => {
+    this.elementHandlers = listeners.map((fn) => (el: Element) => {
+      try {
+        fn(el);
+      } catch (err) {
+        this.log.warn({ err: errorText(err), stanza: el.name }, 'stanza handler failed');
+      }
+    });
+    this.xmpp.on(event, (el: Element) => {
+      if (el.name === 'iq' && this.diverter) {
         try {
-          fn(el);
+          if (this.diverter(el)) return;
         } catch (err) {
-          this.log.warn({ err: errorText(err), stanza: el.name }, 'stanza handler failed');
+          this.log.warn({ err: errorText(err) }, 'IQ diversion failed; handled here');
         }
-      });
-    }
+      }
+      this.dispatchElement(el);
+    });
+  }
+
+  private dispatchElement(el: Element): void {
+    for (const fn of this.elementHandlers) fn(el);
   }
 }
 

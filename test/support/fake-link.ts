@@ -97,8 +97,32 @@ export class FakeLink extends EventEmitter<XmppLinkEvents> implements XmppLink {
     this.server = server;
   }
 
-  /** Deliver a stanza from the server; an IQ request resolves with the one reply the bridge sent for it. */
+  /** IQs taken by the diverter (cluster mode), in order. */
+  readonly diverted: Element[] = [];
+  private diverter: ((stanza: Element) => boolean) | undefined;
+
+  divert(fn: (stanza: Element) => boolean): void {
+    this.diverter = fn;
+  }
+
+  /** A forwarded stanza, handled as if delivered by the server (not diverted again). */
+  handleForwarded(el: Element): void {
+    void this.deliver(el);
+  }
+
+  /**
+   * Deliver a stanza from the server; an IQ request resolves with the one reply the bridge sent for it (undefined
+   * when the diverter took it for another instance).
+   */
   async inject(el: Element): Promise<Element | undefined> {
+    if (el.name === 'iq' && this.diverter?.(el)) {
+      this.diverted.push(el);
+      return undefined;
+    }
+    return this.deliver(el);
+  }
+
+  private async deliver(el: Element): Promise<Element | undefined> {
     if (el.name !== 'iq') {
       this.emit('stanza', el);
       return undefined;

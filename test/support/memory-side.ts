@@ -89,7 +89,9 @@ export class MemorySide implements MqttSide {
   route(topic: string, payload: Buffer): void {
     const h = this.handlers;
     if (!h) return;
-    for (const [filter, kinds] of this.subscriptions) if (kinds.has('watched') && filterMatches(filter, topic)) h.onWatched(filter, topic, payload);
+    for (const [filter, kinds] of this.subscriptions) {
+      if ((kinds.has('watched') || kinds.has('watched-once')) && filterMatches(filter, topic)) h.onWatched(filter, topic, payload);
+    }
   }
 
   connect(clientId: string): void {

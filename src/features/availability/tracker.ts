@@ -83,7 +83,8 @@ export class AvailabilityTracker implements Feature {
     for (const [filter, users] of wanted) {
       const w = this.watches.get(filter);
       if (w) w.users = users;
-      else this.watches.set(filter, { users, unwatch: this.k.mqtt.watch(filter, (topic, payload, side) => this.message(topic, payload, side.name)) });
+      // `once`: in a cluster, each availability message is acted on by one instance (kernel/mqtt-edge.ts).
+      else this.watches.set(filter, { users, unwatch: this.k.mqtt.watch(filter, (topic, payload, side) => this.message(topic, payload, side.name), { once: true }) });
     }
     // A device whose mapping lost its timeout is no longer timed.
     for (const d of this.timed) if (!d.mapping.availability?.timeout) this.timed.delete(d);
@@ -143,8 +144,8 @@ export class AvailabilityTracker implements Feature {
   private set(device: Device, online: boolean, reason: AvailabilityReason): void {
     if (this.stopped) return;
     if (online && device.mapping.availability?.timeout) this.timed.add(device);
-    if (device.online === online) return;
-    device.online = online;
-    this.k.bus.emit('device_availability', { device, reason });
+    // Once per change, whichever instance sees it first (kernel/cluster.ts); an observation that changes nothing is
+    // dropped there (in cluster mode a connection is news even to a device already online: it may have moved here).
+    this.k.cluster.changeAvailability(device, online, reason, () => this.k.bus.emit('device_availability', { device, reason }));
   }
 }

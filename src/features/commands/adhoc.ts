@@ -37,6 +37,8 @@ export class AdhocCommands {
   constructor(
     private readonly downlink: Downlink,
     private readonly access: AccessPolicy,
+    /** Start of the session ids this instance opens (kernel/xmpp-link.ts#sessionIdPrefix). */
+    private readonly sessionPrefix = '',
   ) {}
 
   /** disco#items on the commands node: the device's commands, for its operators. */
@@ -83,7 +85,7 @@ export class AdhocCommands {
 
       const submitted = el.getChild('x', NS_DATA);
       if (!submitted) {
-        sessionid ??= randomBytes(8).toString('hex');
+        sessionid ??= `${this.sessionPrefix}${randomBytes(8).toString('hex')}`;
         this.sessions.set(sessionid, { from, deviceJid, node });
         return xml(
           'command',

@@ -66,7 +66,8 @@ export class QueuedCommands {
         if (!device.online) return;
         const command = device.mapping.commands.find((c) => c.name === row.command);
         if (command && !this.ready(device, command)) return; // tried again when the device subscribes
-        this.store.delete(row.id);
+        // Taken here, or already by another instance (cluster mode), which then delivers and answers it.
+        if (!(await this.store.claim(row.id))) continue;
         if (!command) {
           this.answer(row, fail('COMMAND_UNKNOWN', `${device.name} no longer has a command "${row.command}"`));
           continue;
@@ -90,9 +91,19 @@ export class QueuedCommands {
   sweep(now: number): void {
     for (const row of this.store.expired(now)) {
       if (this.flushing.has(row.deviceJid)) continue;
-      this.store.delete(row.id);
-      this.answer(row, fail('TIMEOUT', `the device did not come back within ${Math.round((row.expiresAt - row.createdAt) / 1000)} s`));
+      // In cluster mode every instance sweeps: the one that takes the row answers it.
+      void this.store.claim(row.id).then((mine) => {
+        if (mine) this.answer(row, fail('TIMEOUT', `the device did not come back within ${Math.round((row.expiresAt - row.createdAt) / 1000)} s`));
+      });
     }
+  }
+
+  /**
+   * The outcome of a held command another instance delivered, for the request this instance holds (cluster mode):
+   * its waiter gets it; without one (this instance restarted meanwhile) the answer is built from the row.
+   */
+  answerForwarded(row: QueuedCommandRow, outcome: Result<CommandOutcome>): void {
+    this.answer(row, outcome);
   }
 
   private answer(row: QueuedCommandRow, outcome: Result<CommandOutcome>): void {

@@ -5,7 +5,10 @@
  * topic subscribe).
  */
 import type { Device } from '../../devices/device.js';
-import type { Result } from '../../errors.js';
+import { ERROR_CATALOGUE, fail, ok, type ErrorCode, type Result } from '../../errors.js';
+import type { ForwardedOutcome } from '../../kernel/cluster.js';
+import type { QueuedCommandRow } from '../../kernel/stores.js';
+import { sessionIdPrefix } from '../../kernel/xmpp-link.js';
 import type { Feature } from '../../kernel/feature.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import type { CommandSpec } from '../../mapping/mapping.js';
@@ -42,16 +45,23 @@ export class CommandsFeature implements Feature {
       (req, r) => this.done(req, r),
       config.xmpp.commandRate,
     );
-    this.adhoc = new AdhocCommands(this.downlink, k.access);
+    this.adhoc = new AdhocCommands(this.downlink, k.access, sessionIdPrefix(k.stores.instanceId));
     this.chat = new ChatService(k.xmpp, k.access, this.downlink, log);
     const reply = lateReplies(k.xmpp, this.chat);
+    const answerHere = (row: QueuedCommandRow, r: Result<CommandOutcome>): void => {
+      reply(row, r);
+      this.done({ from: row.sender.split('/')[0]!, deviceJid: row.deviceJid, name: row.command, json: row.json, origin: row.origin as CommandOrigin }, r);
+    };
     this.queued = new QueuedCommands(
       k.stores.commandQueue,
       k.registry,
       (device, command, json, value) => this.downlink.dispatch(device, command, json, value),
       (row, r) => {
-        reply(row, r);
-        this.done({ from: row.sender.split('/')[0]!, deviceJid: row.deviceJid, name: row.command, json: row.json, origin: row.origin as CommandOrigin }, r);
+        // Cluster mode: the instance holding the sender's request answers it (kernel/cluster.ts); if it is gone, here.
+        if (row.holder === undefined || row.holder === k.stores.instanceId) return answerHere(row, r);
+        void k.cluster.forwardCommandAnswer(row, forwardable(r)).then((taken) => {
+          if (!taken) answerHere(row, r);
+        });
       },
       log.child({ part: 'commands' }),
       (device, command) => this.reachable(device, command),
@@ -79,6 +89,7 @@ export class CommandsFeature implements Feature {
       // A client subscribed: commands held for its device may now reach it.
       bus.on('client_subscribed', () => this.queued.flushAll()),
       bus.on('mappings_changed', () => this.followMappings()),
+      bus.on('command_answer_forwarded', ({ row, outcome }) => this.queued.answerForwarded(row, this.outcomeOf(row, outcome))),
     );
     this.followMappings();
     this.queued.start();
@@ -110,6 +121,16 @@ export class CommandsFeature implements Feature {
     return topic !== undefined && (this.k.mqtt.isSubscribed(device.id, topic, device.via) ?? true);
   }
 
+  /** A held command's outcome as another instance sent it, with the device and command found again here. */
+  private outcomeOf(row: QueuedCommandRow, o: ForwardedOutcome): Result<CommandOutcome> {
+    // A code this version does not know (instances of two versions during an upgrade) is reported as INTERNAL.
+    if (!o.ok) return fail(Object.hasOwn(ERROR_CATALOGUE, o.code) ? (o.code as ErrorCode) : 'INTERNAL', o.message);
+    const device = this.k.registry.byJid(row.deviceJid);
+    const command = device?.mapping.commands.find((c) => c.name === row.command);
+    if (!device || !command) return fail('COMMAND_UNKNOWN', `${row.deviceJid} no longer has a command "${row.command}"`);
+    return ok({ device, command, topic: o.topic, queued: true, ...(o.confirmation !== undefined ? { confirmation: o.confirmation } : {}) });
+  }
+
   private done(req: CommandRequest, r: Result<CommandOutcome>): void {
     const base = { from: req.from, device: req.deviceJid, command: req.name, origin: req.origin, json: req.json };
     if (r.ok) {
@@ -119,4 +140,10 @@ export class CommandsFeature implements Feature {
       this.k.bus.emit('command_failed', { ...base, code: r.error.code, message: r.error.message });
     }
   }
+}
+
+/** A held command's outcome in the form that travels between instances. */
+function forwardable(r: Result<CommandOutcome>): ForwardedOutcome {
+  if (!r.ok) return { ok: false, code: r.error.code, message: r.error.message };
+  return { ok: true, topic: r.value.topic, ...(r.value.confirmation !== undefined ? { confirmation: r.value.confirmation } : {}) };
 }

@@ -28,7 +28,8 @@ export class DiscoFeature implements Feature {
       NS_PING,
       'ping',
       pingHandler(config.xmpp.domain, k.access, (id) => {
-        if (id?.startsWith('barrier-') && !id.startsWith(ours)) k.bus.emit('another_instance', { domain: config.xmpp.domain });
+        // In cluster mode the other instances' barriers are expected here (the server spreads the domain's stanzas).
+        if (id?.startsWith('barrier-') && !id.startsWith(ours) && !k.cluster.enabled) k.bus.emit('another_instance', { domain: config.xmpp.domain });
       }),
     );
     router.iq('get', NS_VERSION, 'query', versionHandler(config.xmpp.domain));

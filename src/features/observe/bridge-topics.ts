@@ -38,6 +38,8 @@ export class BridgeTopicsFeature implements Feature {
       bus.on('xmpp_online', info),
       bus.on('xmpp_offline', info),
       bus.on('broker_attached', () => void this.announce()),
+      // A lost instance's Will said `offline` on an existing broker; the bridge is still up.
+      bus.on('cluster_member_lost', () => void this.announce()),
     );
     await this.announce();
   }
@@ -46,7 +48,8 @@ export class BridgeTopicsFeature implements Feature {
     this.stopped = true;
     for (const u of this.unsubscribe.splice(0)) u();
     clearTimeout(this.devicesTimer);
-    await this.publish('state', 'offline');
+    // In a cluster the bridge is offline when its last instance stops.
+    if (this.k.cluster.alone) await this.publish('state', 'offline');
   }
 
   private async announce(): Promise<void> {

@@ -34,9 +34,13 @@ export class PresenceService implements Feature {
     if (xmpp.online) this.announceAll();
   }
 
-  /** On shutdown: every online device goes unavailable for its subscribers. */
+  /**
+   * On shutdown: every online device goes unavailable for its subscribers — unless other instances of a cluster go on
+   * serving them (the devices this one held are released by the survivor that takes over).
+   */
   stop(): void {
     for (const u of this.unsubscribe.splice(0)) u();
+    if (!this.k.cluster.alone) return;
     for (const device of this.k.registry.all()) {
       if (!device.online) continue;
       for (const user of this.k.stores.subscriptions.of(device.jid)) this.send(presence(device.jid, user, 'unavailable', [xml('status', {}, 'bridge stopped')]));
