@@ -18,7 +18,7 @@ if (!configFile) throw new Error('usage: bridge-child.js CONFIG');
 
 const setup = loadSetup(configFile, {});
 const log = createLogger({ level: setup.config.log.level, destination: setup.config.log.file ?? 2 });
-const bridge = new Bridge(setup, log);
+const bridge = await Bridge.open(setup, log);
 bridge.on('fatal', (err) => {
   emit('fatal', err.message);
   process.exit(2);

@@ -211,7 +211,15 @@ async function start(file: string | undefined): Promise<number> {
   }
   const log = createLogger({ level: setup.config.log.level, ...(setup.config.log.file ? { destination: setup.config.log.file } : {}) });
   for (const w of setup.warnings) log.warn(w);
-  const bridge = new Bridge(setup, log);
+  let bridge: Bridge;
+  try {
+    // Cluster mode joins the other instances (Redis) here; a single instance opens its database.
+    bridge = await Bridge.open(setup, log);
+  } catch (err) {
+    console.error(`mqtt-xmpp-bridge: cannot start: ${errorText(err)}`);
+    log.flush();
+    return EXIT_FAILURE;
+  }
 
   return new Promise<number>((resolve) => {
     let exiting = false;

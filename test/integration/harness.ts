@@ -235,7 +235,7 @@ export async function startBridge(opts: BridgeDirOptions): Promise<RunningBridge
   const { dir, configFile } = writeBridgeConfig(opts);
   const setup = loadSetup(configFile, {});
   const log = createLogger({ level: setup.config.log.level, destination: setup.config.log.file ?? join(dir, 'bridge.log') });
-  const bridge = new Bridge(setup, log);
+  const bridge = await Bridge.open(setup, log);
   await bridge.start();
   await bridge.ready();
   const a = bridge.addresses();

@@ -1,0 +1,134 @@
+/**
+ * Cluster mode on loopback (docs/SCALING.md): one private ejabberd (the only server that accepts several connections
+ * for one component domain), one private redis-server, optionally a private mosquitto, and bridge instances on them —
+ * in this process (their metrics and events can be read) or as child processes of the CLI (they can be killed -9).
+ */
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Element } from '@xmpp/xml';
+import { startRedis, type RedisInstance, redisBinary, REDIS_INSTALL_HINT } from '../../src/servers/redis.js';
+import { startEjabberdTestServer, type EjabberdTestServer } from './ejabberd-harness.js';
+import { ROOT, spawnCli, startBridge, writeBridgeConfig, type BridgeDirOptions, type RunningBridge } from './harness.js';
+
+export const CLUSTER_MAPPINGS = join(ROOT, 'test/fixtures/cluster/mappings');
+
+/** Fail loudly, with the command that fixes it, when redis-server is missing (no skipped tests). */
+export function requireRedis(): void {
+  if (!redisBinary()) throw new Error(`redis-server is not installed; install it with: ${REDIS_INSTALL_HINT}`);
+}
+
+export interface ClusterServers {
+  readonly server: EjabberdTestServer;
+  readonly redis: RedisInstance;
+  stop(): Promise<void>;
+}
+
+export async function startClusterServers(domain: string): Promise<ClusterServers> {
+  requireRedis();
+  const redis = await startRedis();
+  let server: EjabberdTestServer;
+  try {
+    server = await startEjabberdTestServer({ domain });
+  } catch (err) {
+    await redis.removeDir();
+    throw err;
+  }
+  return {
+    server,
+    redis,
+    async stop() {
+      await server.stop();
+      await redis.removeDir();
+    },
+  };
+}
+
+/** The config of one instance: cluster mode on the given Redis, heartbeats every second (a lost instance is seen in 3 s). */
+export function clusterConfig(redis: RedisInstance, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { ...extra, cluster: { enabled: true, redis: { url: redis.url }, heartbeatSeconds: 1 } };
+}
+
+/** An instance in this process. */
+export function startInstance(opts: BridgeDirOptions): Promise<RunningBridge> {
+  return startBridge({ mappings: [CLUSTER_MAPPINGS], ...opts });
+}
+
+export interface ChildInstance {
+  readonly dir: string;
+  readonly configFile: string;
+  /** The CLI process (replaced by `restart`). */
+  child: ReturnType<typeof spawnCli>;
+  /** Resolves once the instance's log says its component is online (after a start or restart). */
+  online(timeoutMs?: number): Promise<void>;
+  kill9(): Promise<void>;
+  /** Start the CLI again on the same data directory. */
+  restart(): void;
+  stop(): Promise<void>;
+}
+
+/** An instance as a child process of the CLI (`mqtt-xmpp-bridge start`): it can be killed -9. */
+export function spawnInstance(opts: BridgeDirOptions): ChildInstance {
+  const { dir, configFile } = writeBridgeConfig({ mappings: [CLUSTER_MAPPINGS], ...opts });
+  const logFile = join(dir, 'bridge.log');
+  let onlineLines = 0;
+  const countOnline = (): number => {
+    let text = '';
+    try {
+      text = readFileSync(logFile, 'utf8');
+    } catch {
+      return 0;
+    }
+    return text.split('\n').filter((l) => l.includes('"msg":"component online"')).length;
+  };
+  const inst: ChildInstance = {
+    dir,
+    configFile,
+    child: spawnCli(['start', '--config', configFile]),
+    async online(timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      // The log file is the only window into the child: read until the next "component online" line appears.
+      while (countOnline() <= onlineLines) {
+        if (inst.child.exitCode !== null) throw new Error(`instance exited (${inst.child.exitCode}): ${inst.child.output()}`);
+        if (Date.now() > deadline) throw new Error(`instance not online within ${timeoutMs} ms: ${inst.child.output()}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      onlineLines = countOnline();
+    },
+    async kill9() {
+      if (inst.child.exitCode !== null || inst.child.signalCode !== null) return;
+      const exited = once(inst.child, 'exit');
+      inst.child.kill('SIGKILL');
+      await exited;
+    },
+    restart() {
+      inst.child = spawnCli(['start', '--config', configFile]);
+    },
+    async stop() {
+      if (inst.child.exitCode !== null || inst.child.signalCode !== null) return;
+      const exited = once(inst.child, 'exit');
+      inst.child.kill('SIGTERM');
+      const timer = setTimeout(() => inst.child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+  return inst;
+}
+
+/** The `seq` of a reading message (its JSON payload), or undefined. */
+export function seqOf(el: Element): number | undefined {
+  const text = el.getChildText('json', 'urn:xmpp:json:0');
+  if (text === null) return undefined;
+  const v = (JSON.parse(text) as { seq?: unknown }).seq;
+  return typeof v === 'number' ? v : undefined;
+}
+
+/** Resolves once `check` holds (polled every 20 ms), or rejects with `what` after the timeout. */
+export async function eventually(check: () => boolean, what: string | (() => string), timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${typeof what === 'string' ? what : what()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
