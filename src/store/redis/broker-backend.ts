@@ -7,11 +7,14 @@
  * the survivors).
  *
  * aedes-persistence-redis 11.2.x is used through its promise-based class (aedes 1.2 calls the promise API; the
- * package's main export wraps it in callbacks for aedes 0.x). Its keys carry the cluster's key prefix; mqemitter-redis
+ * package's main export wraps it in callbacks for aedes 0.x). One difference remains: aedes 1.2 pipes the retained
+ * messages for a SUBSCRIBE (`createRetainedStreamCombi(…).pipe`), as its bundled in-memory persistence returns a
+ * Readable, where this class returns an async generator — wrapped here in Readable.from. Its keys carry the cluster's key prefix; mqemitter-redis
  * uses the MQTT topics themselves as Redis channels, which Redis does not prefix: give each bridge cluster a Redis of
  * its own (docs/SCALING.md).
  */
 import { createRequire } from 'node:module';
+import { Readable } from 'node:stream';
 import type { Redis } from 'ioredis';
 import MQEmitterRedis from 'mqemitter-redis';
 import type { BrokerBackend } from '../../broker/embedded.js';
@@ -21,6 +24,7 @@ import { connectRedis } from './connection.js';
 
 interface AsyncPersistence {
   destroy(): Promise<void>;
+  createRetainedStreamCombi(patterns: string[]): AsyncIterable<unknown>;
 }
 type PersistenceClass = new (opts: { conn: Redis }) => AsyncPersistence;
 
@@ -32,7 +36,12 @@ export function redisBrokerBackend(cfg: ClusterConfig, instance: string, log: Lo
   const mq = MQEmitterRedis({ pubConn: publisher, subConn: subscriber });
   const persistenceConn = connectRedis(cfg.redis, `mqtt-store-${instance}`, log, { keyPrefix: `${cfg.redis.keyPrefix}mqtt:` });
   const AsyncRedisPersistence = require('aedes-persistence-redis/asyncPersistence.js') as PersistenceClass;
-  const persistence = new AsyncRedisPersistence({ conn: persistenceConn });
+  class RetainedAsStream extends AsyncRedisPersistence {
+    override createRetainedStreamCombi(patterns: string[]): Readable {
+      return Readable.from(super.createRetainedStreamCombi(patterns));
+    }
+  }
+  const persistence = new RetainedAsStream({ conn: persistenceConn });
   for (const c of [publisher, subscriber, persistenceConn]) void c.connect().catch(() => undefined); // retried by ioredis
   return {
     mq,

@@ -57,6 +57,7 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
   private opened = false;
   private closed = false;
   private resyncing: Promise<void> | undefined;
+  private resyncAgain = false;
 
   private constructor(
     readonly cfg: ClusterConfig,
@@ -86,7 +87,8 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
       await sub.subscribe(state.keys.events, state.keys.inbox(instance));
       await state.load(false);
       await state.commandQueue.start();
-      redis.on('ready', () => state.onReconnect());
+      // Announcements are what a lost connection misses, and they arrive on `sub`: its return is what counts (a
+      // server that restarted is reconnected to by both; the command connection's offline queue loses nothing).
       sub.on('ready', () => state.onReconnect());
       state.opened = true;
       state.startHeartbeat();
@@ -261,8 +263,21 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
   }
 
   private onReconnect(): void {
-    if (!this.opened || this.closed || this.resyncing) return;
-    this.resyncing = this.resync().finally(() => (this.resyncing = undefined));
+    if (!this.opened || this.closed) return;
+    if (this.resyncing) {
+      // A reconnect during a resynchronisation: what was missed meanwhile needs one more.
+      this.resyncAgain = true;
+      return;
+    }
+    this.resyncing = (async () => {
+      do {
+        this.resyncAgain = false;
+        // ioredis sends the SUBSCRIBE of a reconnected connection before this runs; the PING queued behind it
+        // answers once the channels are heard again, so the snapshot loaded next misses nothing announced after it.
+        await this.sub.ping().catch(() => undefined);
+        await this.resync();
+      } while (this.resyncAgain && !this.closed);
+    })().finally(() => (this.resyncing = undefined));
   }
 
   /** After a lost connection: write back what Redis lost, then reload what was missed. */
