@@ -1,5 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--pin] [--scenario B,X,N,M,P] [--parts …] [--devices 1,100] [--qos 0,1] [--out DIR]`
+ * `npm run bench -- --cluster [--rate R] [--seconds S] [--devices D] [--instances 1,2]` (bench/cluster.ts)
  *
  * Runs, back to back on this machine, the five scenarios (B bridge, X XMPP ceiling, N null bridge, M MQTT ceiling,
  * P Prosody's mod_pubsub_mqtt) with the same device simulator and the same XMPP receiver, then the bridge's memory
@@ -10,6 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fmt, log, pinProcesses, ROOT, sleep } from './common.js';
 import { runCapacity, type CapacityResult } from './capacity.js';
+import { runClusterBench } from './cluster.js';
 import { runDownlink, type DownlinkResult } from './downlink.js';
 import { machineInfo } from './machine.js';
 import { runMemory, type MemoryResult } from './memory.js';
@@ -174,6 +176,8 @@ function stepLine(id: string, devices: number, qos: Qos, s: StepResult, phase: s
 // ------------------------------------------------------------------------------------------------ main
 
 async function main(): Promise<void> {
+  // Cluster mode is its own comparison (one and two instances on ejabberd, Redis, mosquitto): bench/cluster.ts.
+  if (process.argv.includes('--cluster')) return runClusterBench(process.argv.slice(2));
   const { plan, scenarios, parts, out } = parseArgs(process.argv.slice(2));
   if (plan.mode === 'quick') setCleanAttempts(1);
   const t0 = Date.now();

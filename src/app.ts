@@ -133,7 +133,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const devices: DeviceStore = shared?.devices ?? new SqliteDeviceStore(this.db);
     const registry = new DeviceRegistry(config.xmpp.domain, devices, MAX_DEVICES, bus);
     const mappings = new MappingSet(registry, bus);
-    const sides = edges.sides?.({ mappings, registry, log }) ?? realSides(setup, log, bus, mappings, credentials, edges.listen ?? true, instance);
+    const sides = edges.sides?.({ mappings, registry, log }) ?? realSides(setup, log, bus, mappings, credentials, edges.listen ?? true, instance, shared);
     const xmpp =
       edges.link ??
       new ComponentLink({
@@ -258,7 +258,16 @@ export class Bridge extends EventEmitter<BridgeEvents> {
 }
 
 /** The brokers the configuration asks for (in cluster mode: the embedded brokers joined over Redis, shared subscriptions). */
-function realSides(setup: BridgeSetup, log: Logger, bus: EventBus, mappings: MappingSet, credentials: CredentialStore, listen: boolean, instance: string): MqttSide[] {
+function realSides(
+  setup: BridgeSetup,
+  log: Logger,
+  bus: EventBus,
+  mappings: MappingSet,
+  credentials: CredentialStore,
+  listen: boolean,
+  instance: string,
+  shared: SharedState | undefined,
+): MqttSide[] {
   const { config } = setup;
   const cluster = config.cluster.enabled ? config.cluster : undefined;
   const sides: MqttSide[] = [];
@@ -273,7 +282,7 @@ function realSides(setup: BridgeSetup, log: Logger, bus: EventBus, mappings: Map
   }
   if (config.mqtt.external) {
     const state = `${config.baseTopic}/bridge/state`;
-    sides.push(new ExternalBroker(config.mqtt.external, log.child({ part: 'mqtt-client' }), state, cluster ? { instance, group: cluster.group } : undefined));
+    sides.push(new ExternalBroker(config.mqtt.external, log.child({ part: 'mqtt-client' }), state, cluster && shared ? { instance, group: cluster.group, others: () => shared.others.length > 0 } : undefined));
   }
   return sides;
 }

@@ -33,6 +33,8 @@ export interface ExternalClusterOptions {
   readonly instance: string;
   /** The shared subscription group. */
   readonly group: string;
+  /** Whether other instances are alive (at stop: they take this one's share from then on, so it leaves the group). */
+  readonly others: () => boolean;
 }
 
 /** A lost instance's session is drained until it has been quiet this long (and every message it held is taken). */
@@ -149,7 +151,7 @@ export class ExternalBroker implements MqttSide {
    * had in flight for it (readings of this instance from now on: our outbox, our stream), then end the session, so
    * the broker stops handing it a share of the readings until that instance returns.
    */
-  async takeOver(instance: string): Promise<number> {
+  async takeOver(instance: string, stillGone: () => Promise<boolean>): Promise<number> {
     const handlers = this.handlers;
     if (!this.cluster || !handlers) return 0;
     const clientId = `${this.cfg.clientId}-${instance}`;
@@ -186,6 +188,11 @@ export class ExternalBroker implements MqttSide {
     } finally {
       await client.endAsync().catch(() => undefined);
     }
+    // Back meanwhile (its client took the session from ours): it keeps its session and its share.
+    if (!(await stillGone().catch(() => false))) {
+      this.log.info({ clientId, taken }, 'a lost instance came back during its takeover; its session is left to it');
+      return taken;
+    }
     // A clean session discards the old one: no subscriptions, nothing queued for it any more.
     const eraser = mqtt.connect(this.cfg.url, { ...this.options(clientId, false, false), reconnectPeriod: 0 });
     eraser.on('error', () => undefined);
@@ -205,6 +212,13 @@ export class ExternalBroker implements MqttSide {
     // Say goodbye explicitly: a clean DISCONNECT suppresses the Will. In cluster mode the bridge stays online
     // through the other instances (bridge-topics decides what to say).
     if (client.connected && !this.cluster) await client.publishAsync(this.stateTopic, 'offline', { qos: 1, retain: true }).catch(() => undefined);
+    // In cluster mode, leave the shared subscriptions first: the broker stops handing this instance a share it would
+    // queue until the instance returns (what it queued already is taken over by another instance: state.ts#close).
+    // The last instance keeps its share instead: the broker queues the readings for it while it is away.
+    if (client.connected && this.cluster?.others() && this.main.filters.size > 0) {
+      const filters = [...this.main.filters.keys()].map(this.main.subscription);
+      await Promise.race([client.unsubscribeAsync(filters).catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
+    }
     await client.endAsync().catch(() => undefined);
   }
 

@@ -86,9 +86,10 @@ export interface MqttSide {
   /**
    * Cluster mode: take over what a lost instance's broker session still holds (readings queued or in flight for it),
    * as readings of this instance, and end its share; resolves with how many were taken. Only a broker reached as a
-   * client has such sessions (the embedded brokers' clients reconnect to another instance).
+   * client has such sessions (the embedded brokers' clients reconnect to another instance). `stillGone` is asked
+   * before the session is ended: an instance that came back meanwhile keeps it.
    */
-  takeOver?(instance: string): Promise<number>;
+  takeOver?(instance: string, stillGone: () => Promise<boolean>): Promise<number>;
   stop(): Promise<void>;
 }
 

@@ -150,9 +150,9 @@ export class MqttEdge {
   }
 
   /** Cluster mode: what a lost instance's broker session still holds becomes this instance's (MqttSide#takeOver). */
-  async takeOver(instance: string): Promise<number> {
+  async takeOver(instance: string, stillGone: () => Promise<boolean>): Promise<number> {
     let taken = 0;
-    for (const side of this.sides) if (side.takeOver) taken += await side.takeOver(instance);
+    for (const side of this.sides) if (side.takeOver) taken += await side.takeOver(instance, stillGone);
     return taken;
   }
 

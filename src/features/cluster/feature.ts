@@ -196,7 +196,7 @@ export class ClusterFeature implements Feature {
     try {
       if (!(await this.shared.claimTakeover(instance))) return;
       const devices = this.release(instance);
-      const readings = await this.k.mqtt.takeOver(instance);
+      const readings = await this.k.mqtt.takeOver(instance, async () => !(await this.shared.isAlive(instance)));
       await this.shared.forget(instance);
       this.k.bus.emit('cluster_member_lost', { instance, devices, readings });
     } catch (err) {

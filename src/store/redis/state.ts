@@ -123,20 +123,29 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
     return (await this.redis.set(this.keys.takeover(lost), this.instance, 'PX', 60_000, 'NX')) === 'OK';
   }
 
+  /** Whether an instance is alive (its member key is held): one that came back during its takeover is. */
+  async isAlive(instance: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.member(instance))) === 1;
+  }
+
   /** Done with a lost instance: it is no longer listed. */
   async forget(lost: string): Promise<void> {
     this.known.delete(lost);
     await this.redis.srem(this.membersSet, lost);
   }
 
-  /** Leave the cluster (the others see this instance gone at once) and close the connections. */
+  /**
+   * Leave the cluster and close the connections. The instance stays listed without its member key: at their next
+   * heartbeat the others see it gone and one takes over what it held (devices, and what an existing broker still
+   * queues for its session), as for an instance that was lost.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.heartbeat);
     if (this.opened) {
       await withTimeout(this.availability.settled(), 2000, '').catch(() => undefined);
-      await withTimeout(this.redis.multi().del(this.keys.member(this.instance)).srem(this.membersSet, this.instance).exec(), 2000, '').catch(() => undefined);
+      await withTimeout(this.redis.del(this.keys.member(this.instance)), 2000, '').catch(() => undefined);
     }
     await Promise.all([this.redis.quit().catch(() => this.redis.disconnect()), this.sub.quit().catch(() => this.sub.disconnect())]);
   }
