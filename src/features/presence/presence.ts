@@ -126,6 +126,8 @@ export class PresenceService implements Feature {
   }
 
   private presenceOf(device: Device, user: string, reason?: string): Element {
+    // RFC 6121 §4.7.2.1: "xa" — an asleep device (Homie `sleeping`) is away, not gone.
+    if (device.online && device.asleep) return presence(device.jid, user, undefined, [xml('show', {}, 'xa'), xml('status', {}, 'asleep')]);
     if (device.online) return presence(device.jid, user);
     return presence(device.jid, user, 'unavailable', reason ? [xml('status', {}, reasonText(reason))] : []);
   }

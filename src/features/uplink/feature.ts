@@ -9,7 +9,8 @@ import type { MqttSide, InboundPublish } from '../../broker/mqtt-side.js';
 import type { Device } from '../../devices/device.js';
 import type { Feature } from '../../kernel/feature.js';
 import type { Kernel } from '../../kernel/kernel.js';
-import type { Rejection } from './uplink.js';
+import { readingTopics } from '../../mapping/mapping.js';
+import type { Rejection, UplinkOutcome } from './uplink.js';
 import { ChatDelivery, type ReadingDelivery } from './chat-delivery.js';
 import { Delivery } from './delivery.js';
 import { Uplink } from './uplink.js';
@@ -67,13 +68,19 @@ export class UplinkFeature implements Feature {
   }
 
   private followFilters(): Promise<void> {
-    return this.k.mqtt.setReadingFilters(this.k.mappings.all().map((m) => m.topic.filter));
+    return this.k.mqtt.setReadingFilters(this.k.mappings.all().flatMap((m) => readingTopics(m).map((t) => t.filter)));
   }
 
   /** Every device publish, before its acknowledgement: `done` is called when it may be acknowledged. */
   private onPublish(side: MqttSide, msg: InboundPublish, done: (err?: Error) => void): void {
+    const outcome = this.uplink.process(msg, done, (later, laterDone) => this.settle(side, msg, later, laterDone));
+    // Merged into the device's state: the uplink settles the reading it becomes when this event-loop turn ends.
+    if (outcome.kind === 'merged') return;
+    this.settle(side, msg, outcome, done);
+  }
+
+  private settle(side: MqttSide, msg: InboundPublish, outcome: UplinkOutcome, done: (err?: Error) => void): void {
     const { bus, metrics } = this.k;
-    const outcome = this.uplink.process(msg);
     if (outcome.kind === 'rejected') this.reject(outcome.rejection);
     if (outcome.kind !== 'reading') return done();
     const { reading } = outcome;
