@@ -88,7 +88,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const { config } = setup;
     this.db = openDatabase(config.dataDir);
     const credentials = new CredentialStore(this.db);
-    this.audit = new AuditLog(this.db, (err, lost) => log.error({ err: err.message, lost }, 'audit log write failed'));
+    this.audit = new AuditLog(this.db, { ...config.audit, retention: true, onError: (err, lost) => log.error({ err: err.message, lost }, 'audit log write failed') });
     const bus = new EventBus(log);
     const registry = new DeviceRegistry(config.xmpp.domain, new SqliteDeviceStore(this.db), MAX_DEVICES, bus);
     const mappings = new MappingSet(registry, bus);
@@ -100,6 +100,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
         domain: config.xmpp.domain,
         secret: config.xmpp.secret,
         log: log.child({ part: 'xmpp' }),
+        handshakeTimeoutMs: config.xmpp.handshakeTimeoutMs,
+        conflictRetryMs: config.xmpp.conflictRetrySeconds * 1000,
         ...(config.xmpp.caFile ? { ca: readFileSync(config.xmpp.caFile) } : {}),
       });
     const router = new StanzaRouter(log);
@@ -202,7 +204,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       await this.runner.stop();
     } finally {
       this.kernel.registry.flush();
-      this.audit.flush();
+      this.audit.close();
       this.db.close();
     }
   }
@@ -215,7 +217,7 @@ function realSides(setup: BridgeSetup, log: Logger, bus: EventBus, mappings: Map
   if (config.mqtt.embedded.enabled) {
     const e = config.mqtt.embedded;
     // Every refused login is an event (counted); reports are throttled per address by the catalogue.
-    const access = new AccessControl(credentials, mappings, { allowAnonymous: e.allowAnonymous, ...e.auth }, log.child({ part: 'access' }), (type, _key, data) => {
+    const access = new AccessControl(credentials, mappings, { allowAnonymous: e.allowAnonymous, ...e.auth, acl: e.acl, baseTopic: config.baseTopic }, log.child({ part: 'access' }), (type, _key, data) => {
       if (isBrokerEvent(type)) bus.emit(type, data);
     });
     sides.push(new EmbeddedBroker(e, log.child({ part: 'broker' }), access));

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { Bridge } from './app.js';
 import { LoadError, formatProblem } from './errors.js';
 import { loadSetup } from './load.js';
-import { createLogger } from './log.js';
+import { createLogger, errorText } from './log.js';
 import { ENV_OVERRIDES } from './config/env.js';
 import { PRODUCT } from './version.js';
 
@@ -239,7 +239,8 @@ async function start(file: string | undefined): Promise<number> {
       if (!exiting) bridge.reload();
     });
     process.once('SIGINT', () => shutdown(0, 'SIGINT'));
-    bridge.on('fatal', (err) => {
+    // One line for the operator on stderr; the structured log has the same event as its `fatal` record.
+    bridge.once('fatal', (err) => {
       console.error(`mqtt-xmpp-bridge: ${err.message}`);
       shutdown(EXIT_REFUSED, 'refused by the XMPP server');
     });
@@ -247,7 +248,7 @@ async function start(file: string | undefined): Promise<number> {
       .start()
       .then(() => log.info({ ...bridge.addresses(), domain: setup.config.xmpp.domain }, 'bridge started'))
       .catch((err: unknown) => {
-        console.error(`mqtt-xmpp-bridge: cannot start: ${(err as Error).message}`);
+        console.error(`mqtt-xmpp-bridge: cannot start: ${errorText(err)}`);
         shutdown(EXIT_FAILURE, 'start failed');
       });
   });

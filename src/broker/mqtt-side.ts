@@ -3,7 +3,6 @@
  * Both implementations deliver device publishes *before* acknowledging them, so the bridge decides when a QoS 1/2
  * publish may be acknowledged.
  */
-import type { BrokerEventName } from '../kernel/events.js';
 
 export type QoS = 0 | 1 | 2;
 
@@ -36,7 +35,7 @@ export interface MqttSideHandlers {
   onClientConnected(clientId: string): void;
   onClientDisconnected(clientId: string): void;
   /** Something the operator should know about (oversized packet, refused connection…), as a bridge event. */
-  onBrokerEvent(type: BrokerEventName, data: Record<string, unknown>): void;
+  onBrokerEvent(type: string, data: Record<string, unknown>): void;
   /** A client subscribed to something (commands held for a device may now reach it). */
   onSubscribed?(clientId: string): void;
 }
@@ -70,8 +69,9 @@ export interface MqttSide {
   unsubscribe(filter: string, kind: SubscriptionKind): Promise<void>;
   publish(topic: string, payload: string | Buffer, opts: PublishOptions): Promise<void>;
   /**
-   * Whether a publish on `topic` would reach the session of `identity` (a device's credential name): only a broker we
-   * run can tell (undefined otherwise, and the broker's own session handling is trusted).
+   * Whether a publish on `topic` would reach the device `identity` (its id: the JID local part, which is also its
+   * credential name): a session that speaks for that device holds a granted subscription matching the topic. Only a
+   * broker we run can tell (undefined otherwise, and the broker's own session handling is trusted).
    */
   isSubscribed?(identity: string, topic: string): boolean;
   /** Addresses clients can connect to, for logs and the demo: the embedded listeners, or the broker attached to. */

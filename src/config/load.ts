@@ -6,6 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { LoadError, type LoadProblem } from '../errors.js';
 import { createAjv } from '../schemas/ajv.js';
 import { ajvErrorsToPathMessages } from '../schemas/format-errors.js';
+import { filterProblems } from '../broker/acl.js';
 import { applyEnvOverrides } from './env.js';
 import { readYamlFile } from './yaml-file.js';
 import { configSchema, type BridgeConfig, type LogLevel } from './schema.js';
@@ -56,6 +57,14 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       problems.push({ file: fileLabel, path: '/mqtt/embedded/tls/caFile', message: 'is required to verify client certificates' });
     }
   }
+  const aclRaw = (mqttRaw.embedded as { acl?: unknown } | undefined)?.acl;
+  if (Array.isArray(aclRaw)) {
+    aclRaw.forEach((rule: { topic?: unknown }, i) => {
+      if (typeof rule?.topic !== 'string') return;
+      // %u and %c stand for one level each: the filter is checked with them in place.
+      for (const message of filterProblems(rule.topic)) problems.push({ file: fileLabel, path: `/mqtt/embedded/acl/${i}/topic`, message });
+    });
+  }
   if (mqttRaw.embedded?.enabled === false && !mqttRaw.external) {
     problems.push({ file: fileLabel, path: '/mqtt', message: 'no broker: enable mqtt.embedded or configure mqtt.external' });
   }
@@ -77,6 +86,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
         websocket: { ...r.mqtt.embedded.websocket },
         rateLimit: { ...r.mqtt.embedded.rateLimit },
         auth: { ...r.mqtt.embedded.auth },
+        acl: r.mqtt.embedded.acl.map((rule) => ({ ...rule, who: [...rule.who] })),
         tls: {
           ...r.mqtt.embedded.tls,
           ...(r.mqtt.embedded.tls.certFile !== undefined ? { certFile: resolve(base, r.mqtt.embedded.tls.certFile) } : {}),
@@ -111,9 +121,27 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       name: r.xmpp.name,
       commandRate: { ...r.xmpp.commandRate },
       ...(r.xmpp.caFile !== undefined ? { caFile: resolve(base, r.xmpp.caFile) } : {}),
+      handshakeTimeoutMs: r.xmpp.handshakeTimeoutMs,
+      conflictRetrySeconds: r.xmpp.conflictRetrySeconds,
     },
+    audit: { ...r.audit },
   };
+  warnDataDirOpen(config.dataDir, warnings);
   return { config: deepFreeze(config), warnings };
+}
+
+/**
+ * The data directory holds the database (credential hashes, the outbox, the audit log). The bridge creates it 0700
+ * and its files 0600, but a directory made by someone else may let other users in.
+ */
+function warnDataDirOpen(dataDir: string, warnings: string[]): void {
+  let mode: number;
+  try {
+    mode = statSync(dataDir).mode;
+  } catch {
+    return; // not there yet: the bridge creates it 0700
+  }
+  if ((mode & 0o077) !== 0) warnings.push(`${dataDir} (the data directory) is readable by other users; chmod 700 it`);
 }
 
 /** The raw shape after Ajv applied defaults (validated, so the casts below are sound). */
@@ -147,7 +175,10 @@ interface RawConfig {
     name: string;
     commandRate: { perMinute: number; burst: number };
     caFile?: string;
+    handshakeTimeoutMs: number;
+    conflictRetrySeconds: number;
   };
+  audit: BridgeConfig['audit'];
 }
 
 /** The component secret: `xmpp.secret` (env BRIDGE_XMPP_SECRET) wins over `xmpp.secretFile`; one is required. */

@@ -111,11 +111,40 @@ export const configSchema = {
               type: 'object',
               additionalProperties: false,
               default: {},
-              description: 'Failed logins per source address: beyond the burst, answers are slowed down.',
+              description: 'Password hashes login attempts may cost, per source address and per username: beyond the burst, attempts are answered late and refused without hashing.',
               properties: {
                 failureBurst: { type: 'integer', minimum: 1, default: 5 },
                 failuresPerMinute: { type: 'number', exclusiveMinimum: 0, default: 6 },
                 maxDelayMs: { type: 'integer', minimum: 0, default: 10000, description: 'Longest delay before a refused login is answered.' },
+              },
+            },
+            acl: {
+              type: 'array',
+              default: [],
+              maxItems: 1000,
+              description:
+                'Access rules on top of the rights derived from the mappings, checked in order: the first rule that matches decides; when none does, the built-in rights do (docs/SECURITY.md).',
+              items: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['action', 'topic'],
+                properties: {
+                  action: { enum: ['allow', 'deny'] },
+                  topic: {
+                    type: 'string',
+                    minLength: 1,
+                    maxLength: 65535,
+                    description: 'Topic filter; %u stands for the identity name, %c for the client id.',
+                  },
+                  access: { enum: ['publish', 'subscribe', 'both'], default: 'both', description: 'subscribe also covers every message forwarded to the client.' },
+                  who: {
+                    type: 'array',
+                    minItems: 1,
+                    default: ['*'],
+                    items: { type: 'string', pattern: '^(\\*|anonymous|(device|service):.+)$' },
+                    description: '*, anonymous, device:*, service:*, device:NAME or service:NAME.',
+                  },
+                },
               },
             },
             maxConnections: { type: 'integer', minimum: 1, default: 20000, description: 'Connections accepted at once (TCP and WebSocket together).' },
@@ -229,6 +258,35 @@ export const configSchema = {
           },
         },
         caFile: { type: 'string', description: 'CA certificate(s) to verify an xmpps:// server (direct TLS on the component port).' },
+        handshakeTimeoutMs: {
+          type: 'integer',
+          minimum: 100,
+          default: 10000,
+          description: 'Time allowed for one connection attempt: TCP connect, the server\'s stream header and the handshake answer.',
+        },
+        conflictRetrySeconds: {
+          type: 'integer',
+          minimum: 0,
+          default: 1800,
+          description:
+            'After the link was lost, how long a "conflict" (the server still holds the previous stream) is retried before the bridge gives up (exit 2). 0: never retried. A conflict on the first connection is always fatal.',
+        },
+      },
+    },
+    audit: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'The command audit log (SQLite, in dataDir): what is kept and for how long.',
+      properties: {
+        maxAgeDays: { type: 'integer', minimum: 1, default: 90, description: 'Entries older than this are deleted.' },
+        maxRows: { type: 'integer', minimum: 1, default: 100000, description: 'Beyond this many entries the oldest are deleted.' },
+        maxPayloadBytes: {
+          type: 'integer',
+          minimum: 0,
+          default: 1024,
+          description: 'Command payloads are kept up to this many bytes (UTF-8); 0: not kept. Refused commands never keep theirs.',
+        },
       },
     },
   },
@@ -263,6 +321,12 @@ export interface BridgeConfig {
         readonly clientCertificates: 'none' | 'optional' | 'required';
       };
       readonly auth: { readonly failureBurst: number; readonly failuresPerMinute: number; readonly maxDelayMs: number };
+      readonly acl: readonly {
+        readonly action: 'allow' | 'deny';
+        readonly topic: string;
+        readonly access: 'publish' | 'subscribe' | 'both';
+        readonly who: readonly string[];
+      }[];
       readonly maxConnections: number;
       readonly connectTimeoutMs: number;
       readonly maxTopicLevels: number;
@@ -302,5 +366,14 @@ export interface BridgeConfig {
     readonly name: string;
     readonly commandRate: { readonly perMinute: number; readonly burst: number };
     readonly caFile?: string;
+    readonly handshakeTimeoutMs: number;
+    readonly conflictRetrySeconds: number;
   };
+  readonly audit: AuditConfig;
+}
+
+export interface AuditConfig {
+  readonly maxAgeDays: number;
+  readonly maxRows: number;
+  readonly maxPayloadBytes: number;
 }

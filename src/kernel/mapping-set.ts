@@ -15,7 +15,7 @@ import { fail, ok, type LoadProblem, type Result } from '../errors.js';
 import type { DeviceRegistry } from '../devices/registry.js';
 import { crossCheck } from '../mapping/cross-check.js';
 import { readingTopics, type Mapping, type MappingOrigin } from '../mapping/mapping.js';
-import { TopicOwnership } from '../mapping/ownership.js';
+import { TopicOwnership, type Ownership } from '../mapping/ownership.js';
 import { TopicRouter, type Route } from '../mapping/router.js';
 import { templateMatcher } from '../mapping/template.js';
 import type { Segments } from '../mapping/topic-pattern.js';
@@ -54,7 +54,7 @@ class MappingIndex {
 
 export type ChangeResult = Result<MappingsChange> & { readonly problems?: readonly LoadProblem[] };
 
-export class MappingSet {
+export class MappingSet implements Ownership {
   private byId = new Map<string, Mapping>();
   private index: MappingIndex;
 
@@ -101,6 +101,11 @@ export class MappingSet {
   /** The device whose command topic this is. */
   commandTopicOwner(topic: string): string | undefined {
     return this.index.ownership.commandTopicOwner(topic);
+  }
+
+  /** The topics a device reports on, given one of its command topics (a gateway publishing for it may receive them). */
+  reportTopicsOf(commandTopic: string): string[] {
+    return this.index.ownership.reportTopicsOf(commandTopic);
   }
 
   /** The device an MQTT client id stands for (availability by connection), if any. */

@@ -12,7 +12,7 @@
 import type { Logger } from '../log.js';
 import { filterMatches } from '../mapping/topic-pattern.js';
 import type { Addresses, InboundPublish, MqttSide, MqttSideHandlers, PublishOptions, SubscriptionKind } from '../broker/mqtt-side.js';
-import type { EventBus } from './events.js';
+import { isBrokerEvent, type EventBus } from './events.js';
 
 export type WatchListener = (topic: string, payload: Buffer, side: MqttSide) => void;
 export type PublishHandler = (side: MqttSide, msg: InboundPublish, done: (err?: Error) => void) => void;
@@ -156,7 +156,11 @@ export class MqttEdge {
       onClientConnected: (clientId) => this.bus.emit('client_connected', { clientId, side: via }),
       onClientDisconnected: (clientId) => this.bus.emit('client_disconnected', { clientId, side: via }),
       onSubscribed: (clientId) => this.bus.emit('client_subscribed', { clientId, side: via }),
-      onBrokerEvent: (type, data) => this.bus.emit(type, data),
+      onBrokerEvent: (type, data) => {
+        // Every broker event has its entry in the catalogue (name, how it is reported); one without is a bug to see.
+        if (isBrokerEvent(type)) this.bus.emit(type, data);
+        else this.log.error({ type, data }, 'broker event missing from EVENT_CATALOGUE');
+      },
     };
   }
 }

@@ -7,7 +7,7 @@ import type { Result } from '../errors.js';
 import { readingTopics, type Mapping } from './mapping.js';
 import { TopicRouter } from './router.js';
 import { templateMatcher } from './template.js';
-import type { Segments, TopicPattern } from './topic-pattern.js';
+import { formatTopic, type Segments, type TopicPattern } from './topic-pattern.js';
 
 export type Identify = (mapping: Mapping, segments: Segments) => Result<{ id: string }>;
 
@@ -15,6 +15,8 @@ export type Identify = (mapping: Mapping, segments: Segments) => Result<{ id: st
 export interface Ownership {
   publisherOf(topic: string): string | undefined;
   commandTopicOwner(topic: string): string | undefined;
+  /** The topics a device reports on (readings, availability), given one of its command topics: a gateway's rights. */
+  reportTopicsOf(commandTopic: string): string[];
   clientIdOwner(clientId: string): string | undefined;
 }
 
@@ -44,6 +46,17 @@ export class TopicOwnership implements Ownership {
   /** The device whose command topic this is. */
   commandTopicOwner(topic: string): string | undefined {
     return this.owner(this.commands, topic);
+  }
+
+  /**
+   * The topics the device that owns this command topic reports on (its readings and availability topic): a client
+   * allowed to publish them speaks for that device, as a gateway does for the devices behind it.
+   */
+  reportTopicsOf(commandTopic: string): string[] {
+    const route = this.commands.route(commandTopic);
+    if (!route) return [];
+    const m = route.target;
+    return [...readingTopics(m), ...(m.availability?.topics ?? []).map((t) => t.topic)].flatMap((p) => formatTopic(p, route.segments).topic ?? []);
   }
 
   /** The device an MQTT client id stands for (availability by connection), if any. */

@@ -4,7 +4,7 @@
  * WAL mode lets readers proceed during writes and makes a commit one sequential append. Schema changes are numbered
  * migrations recorded in `PRAGMA user_version`, applied in order at open; a database newer than the code is refused.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -85,6 +85,20 @@ const MIGRATIONS: readonly string[] = [
   -- A mapping added while the bridge runs brings back the devices it had before.
   CREATE INDEX devices_mapping ON devices (mapping_id);
   `,
+  `
+  -- Bounded audit log: repeats of one refused command are counted in one row; payloads are cut (their original size
+  -- is kept); retention deletes by age through audit_at.
+  ALTER TABLE audit ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE audit ADD COLUMN last_at INTEGER;          -- ms since epoch of the last counted repeat
+  ALTER TABLE audit ADD COLUMN payload_bytes INTEGER;    -- size of the payload as received, when it was cut
+  CREATE INDEX audit_at ON audit (at);
+  `,
+  `
+  -- Where each credential last logged in with its password: that address is let through when someone else's failed
+  -- guesses have used up the username's login budget (docs/SECURITY.md, "Password guessing").
+  ALTER TABLE credentials ADD COLUMN login_address TEXT;
+  ALTER TABLE credentials ADD COLUMN login_at INTEGER;
+  `,
 ];
 
 /** A random id for this database, created once: it makes reading stanza ids unique across bridges and stable across restarts. */
@@ -96,9 +110,14 @@ export function instanceId(db: Db): string {
   return id;
 }
 
+/** Owner-only: the database holds credential hashes, the outbox's readings and the audit log. */
+export const DB_FILE_MODE = 0o600;
+
 export function openDatabase(dataDir: string, file = 'bridge.db'): Db {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const db = new Database(join(dataDir, file));
+  const path = join(dataDir, file);
+  restrictFiles(path);
+  const db = new Database(path);
   db.pragma('journal_mode = WAL');
   // NORMAL in WAL mode: a commit survives a process crash (the WAL is in the OS page cache); FULL adds an fsync per
   // commit for power loss. The outbox batches commits, so the choice is made there per write where it matters.
@@ -106,6 +125,23 @@ export function openDatabase(dataDir: string, file = 'bridge.db'): Db {
   db.pragma('busy_timeout = 5000');
   migrate(db);
   return db;
+}
+
+/**
+ * SQLite creates a database 0644 (less the umask), and its -wal and -shm files with the mode of the database file.
+ * So the database is created 0600 before SQLite opens it, and files left wider by an earlier version are narrowed.
+ */
+function restrictFiles(path: string): void {
+  closeSync(openSync(path, 'a', DB_FILE_MODE)); // creates it owner-only; an existing file is left as it is
+  for (const f of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) {
+    let mode: number;
+    try {
+      mode = statSync(f).mode;
+    } catch {
+      continue; // not there
+    }
+    if ((mode & 0o077) !== 0) chmodSync(f, mode & 0o700);
+  }
 }
 
 function migrate(db: Db): void {

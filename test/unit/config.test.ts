@@ -76,6 +76,7 @@ describe('loadConfig', () => {
           allowAnonymous: false, // secure by default: devices authenticate
           tls: { enabled: false, host: '127.0.0.1', port: 8883, clientCertificates: 'none' },
           auth: { failureBurst: 5, failuresPerMinute: 6, maxDelayMs: 10000 },
+          acl: [], // no operator rules: the rights derived from the mappings apply
           maxConnections: 20000,
           connectTimeoutMs: 10000,
           maxTopicLevels: 32,
@@ -92,7 +93,10 @@ describe('loadConfig', () => {
         maxBodyChars: 2000,
         name: 'MQTT bridge',
         commandRate: { perMinute: 120, burst: 20 },
+        handshakeTimeoutMs: 10000,
+        conflictRetrySeconds: 1800, // Prosody's 840 s read timeout plus a keepalive retransmitted into a dead path
       },
+      audit: { maxAgeDays: 90, maxRows: 100000, maxPayloadBytes: 1024 },
     });
   });
 
