@@ -6,11 +6,11 @@
  *             → stanza router
  *   start     features in dependency order (kernel/feature.ts):
  *               metrics → reports → xmpp-link (connects in the background) → presence → uplink → availability →
- *               commands → disco → audit → mqtt-listeners (devices may connect) → bridge-topics (state `online`) →
- *               reload
+ *               commands → disco → audit → import (approved devices restored, discovery watched) → mqtt-listeners
+ *               (devices may connect) → bridge-topics (state `online`) → reload
  *   stop      `bridge_stopping` (availability stops tracking: disconnects are not news; reports flush what they
  *             counted), then the reverse order:
- *               reload → bridge-topics (state `offline`) → mqtt-listeners (no new readings) → audit (flushed) →
+ *               reload → bridge-topics (state `offline`) → mqtt-listeners (no new readings) → import → audit (flushed) →
  *               disco → commands (queue sweep) → availability → uplink (what was accepted is committed and, if
  *               possible, confirmed) → presence (unavailable for every online device) → xmpp-link (the stream
  *               closes) → reports → metrics
@@ -43,6 +43,7 @@ import { AccessPolicy } from './kernel/access-policy.js';
 import { DiscoRegistry } from './kernel/disco-registry.js';
 import { MqttListenersFeature, XmppLinkFeature } from './kernel/edges.js';
 import { EventBus, isBrokerEvent } from './kernel/events.js';
+import { ImportFeature } from './features/import/feature.js';
 import { FeatureRunner, type Feature } from './kernel/feature.js';
 import type { Kernel } from './kernel/kernel.js';
 import { MappingSet } from './kernel/mapping-set.js';
@@ -57,6 +58,7 @@ import { SqliteCommandQueue } from './store/command-queue.js';
 import { CredentialStore } from './store/credentials.js';
 import { instanceId, openDatabase, type Db } from './store/db.js';
 import { SqliteDeviceStore } from './store/devices.js';
+import { SqliteImportStore } from './store/imports.js';
 import { Outbox } from './store/outbox.js';
 import { SqliteSubscriptions } from './store/subscriptions.js';
 import { ComponentLink } from './xmpp/component.js';
@@ -120,6 +122,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
         subscriptions: new SqliteSubscriptions(this.db),
         outbox: new Outbox(this.db),
         commandQueue: new SqliteCommandQueue(this.db),
+        imports: new SqliteImportStore(this.db),
         instanceId: instanceId(this.db),
       },
       mqtt: new MqttEdge(sides, bus, log.child({ part: 'mqtt' })),
@@ -155,7 +158,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       new CommandsFeature(k),
       new DiscoFeature(k),
       new AuditFeature(k, this.audit),
-      new MqttListenersFeature(k, ['uplink', 'availability', 'commands', 'presence']),
+      new ImportFeature(k),
+      new MqttListenersFeature(k, ['uplink', 'availability', 'commands', 'presence', 'import']),
       new BridgeTopicsFeature(k),
       this.reloader,
     ];

@@ -27,6 +27,7 @@ Commands:
   validate   check configuration, payload schemas and mappings, print every problem
   demo       run a private Prosody, the bridge and simulated devices, and print how to log in
   device     manage MQTT credentials: add, list, remove, rotate
+  devices    imported devices (Zigbee2MQTT, Home Assistant discovery, Tasmota, Homie): list, approve, block
   audit      show the command audit log
 
 Run 'mqtt-xmpp-bridge <command> --help' for a command's options.`,
@@ -66,6 +67,24 @@ Options:
   --service           a service account instead of a device
   --publish FILTER    (service) topic filter it may publish to
   --subscribe FILTER  (service) topic filter it may subscribe to
+  -h, --help          this help`,
+  devices: `Usage: mqtt-xmpp-bridge devices list [--source SOURCE] [--status STATUS] [--json] --config FILE
+       mqtt-xmpp-bridge devices approve ID [--source SOURCE] --config FILE
+       mqtt-xmpp-bridge devices block ID [--source SOURCE] --config FILE
+
+Devices that described themselves on the broker (import.<source> in the configuration). With mode "approve", new
+devices wait (status pending: no presence, no disco) until approved here, by the request topic
+<base>/bridge/request/import/approve, or by an administrator's XEP-0050 command. A blocked device stays out
+whatever it announces. Works while the bridge runs: it applies a decision within a second.
+
+ID is the device's hardware id (IEEE address, MAC, discovery identifier, Homie id) as "list" shows it.
+
+Options:
+  -c, --config FILE   configuration file (YAML): where the data directory is
+  --source SOURCE     zigbee2mqtt, homeassistant, tasmota or homie (needed when an id is in two sources, and to block
+                      a device not seen yet)
+  --status STATUS     list only pending, approved or blocked devices
+  --json              one JSON object per line
   -h, --help          this help`,
   audit: `Usage: mqtt-xmpp-bridge audit [--device JID] [--from JID] [--limit N] [--json] --config FILE
 
@@ -115,6 +134,8 @@ async function main(argv: string[]): Promise<number> {
     from?: string;
     limit?: string;
     json?: boolean;
+    source?: string;
+    status?: string;
   };
   let positionals: string[];
   try {
@@ -131,8 +152,10 @@ async function main(argv: string[]): Promise<number> {
         from: { type: 'string' },
         limit: { type: 'string' },
         json: { type: 'boolean' },
+        source: { type: 'string' },
+        status: { type: 'string' },
       },
-      allowPositionals: command === 'device',
+      allowPositionals: command === 'device' || command === 'devices',
       strict: true,
     }));
   } catch (err) {
@@ -159,6 +182,11 @@ async function main(argv: string[]): Promise<number> {
         publish: values.publish ?? [],
         subscribe: values.subscribe ?? [],
       });
+    }
+    case 'devices': {
+      if (!requireConfig(values.config)) return EXIT_CONFIG;
+      const { devicesCommand } = await import('./cli/devices-import.js');
+      return devicesCommand({ action: positionals[0], id: positionals[1], config: values.config, source: values.source, status: values.status, json: values.json ?? false });
     }
     case 'audit': {
       if (!requireConfig(values.config)) return EXIT_CONFIG;

@@ -7,9 +7,11 @@ import { LoadError, type LoadProblem } from '../errors.js';
 import { createAjv } from '../schemas/ajv.js';
 import { ajvErrorsToPathMessages } from '../schemas/format-errors.js';
 import { filterProblems } from '../broker/acl.js';
+import { LITERAL_FORBIDDEN } from '../devices/device-jid.js';
+import { parseTemplate } from '../mapping/template.js';
 import { applyEnvOverrides } from './env.js';
 import { readYamlFile } from './yaml-file.js';
-import { configSchema, type BridgeConfig, type LogLevel } from './schema.js';
+import { configSchema, type BridgeConfig, type ImportSourceConfig, type ImportSourceName, type LogLevel } from './schema.js';
 
 export interface LoadedConfig {
   readonly config: BridgeConfig;
@@ -64,6 +66,15 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       // %u and %c stand for one level each: the filter is checked with them in place.
       for (const message of filterProblems(rule.topic)) problems.push({ file: fileLabel, path: `/mqtt/embedded/acl/${i}/topic`, message });
     });
+  }
+  const importRaw = (raw['import'] ?? {}) as Record<string, { jid?: unknown; name?: unknown } | undefined>;
+  for (const [source, cfg] of Object.entries(importRaw)) {
+    if (typeof cfg?.jid === 'string') {
+      for (const message of importTemplateProblems(cfg.jid, ['id'], true)) problems.push({ file: fileLabel, path: `/import/${source}/jid`, message });
+    }
+    if (typeof cfg?.name === 'string') {
+      for (const message of importTemplateProblems(cfg.name, ['name', 'id', 'model', 'manufacturer'], false)) problems.push({ file: fileLabel, path: `/import/${source}/name`, message });
+    }
   }
   if (mqttRaw.embedded?.enabled === false && !mqttRaw.external) {
     problems.push({ file: fileLabel, path: '/mqtt', message: 'no broker: enable mqtt.embedded or configure mqtt.external' });
@@ -123,6 +134,13 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       ...(r.xmpp.caFile !== undefined ? { caFile: resolve(base, r.xmpp.caFile) } : {}),
       handshakeTimeoutMs: r.xmpp.handshakeTimeoutMs,
       conflictRetrySeconds: r.xmpp.conflictRetrySeconds,
+      admins: [...r.xmpp.admins],
+    },
+    import: {
+      zigbee2mqtt: importSource(r.import.zigbee2mqtt),
+      homeassistant: importSource(r.import.homeassistant),
+      tasmota: importSource(r.import.tasmota),
+      homie: importSource(r.import.homie),
     },
     audit: { ...r.audit },
   };
@@ -177,8 +195,34 @@ interface RawConfig {
     caFile?: string;
     handshakeTimeoutMs: number;
     conflictRetrySeconds: number;
+    admins: string[];
   };
+  import: Record<ImportSourceName, RawImportSource>;
   audit: BridgeConfig['audit'];
+}
+
+type RawImportSource = Omit<ImportSourceConfig, 'base'> & { base?: string; prefix?: string };
+
+/** `base` (Zigbee2MQTT, Homie) and `prefix` (discovery) are one setting: where the source's topics start. */
+function importSource(raw: RawImportSource): ImportSourceConfig {
+  const { prefix, base, ...rest } = raw;
+  return { ...rest, base: (base ?? prefix)!, allow: [...raw.allow], deny: [...raw.deny], access: { viewers: [...raw.access.viewers], operators: [...raw.access.operators] } };
+}
+
+/**
+ * An import source's `jid` or `name` template: only the listed placeholders; a JID needs `{id}` (the hardware id
+ * keeps devices apart) and literal text that needs no XEP-0106 escaping.
+ */
+function importTemplateProblems(source: string, allowed: readonly string[], isJid: boolean): string[] {
+  const { template, errors } = parseTemplate(source, { rich: false });
+  if (!template) return errors;
+  const out: string[] = [];
+  for (const f of template.fields) if (!allowed.includes(f)) out.push(`{${f}} is not one of ${allowed.map((a) => `{${a}}`).join(', ')}`);
+  if (isJid) {
+    if (!template.fields.includes('id')) out.push('must contain {id}, or two devices would get one JID');
+    for (const part of template.parts) if (part.kind === 'text' && LITERAL_FORBIDDEN.test(part.text)) out.push(`literal text "${part.text}" contains a character a JID local part cannot hold unescaped`);
+  }
+  return out;
 }
 
 /** The component secret: `xmpp.secret` (env BRIDGE_XMPP_SECRET) wins over `xmpp.secretFile`; one is required. */

@@ -8,6 +8,44 @@
 
 export const CONFIG_SCHEMA_ID = 'https://mqtt-xmpp-bridge.dev/schemas/config.json';
 
+/** One import source (docs/IMPORT.md): off by default. */
+function importSource(title: string, baseKey: 'base' | 'prefix', baseDefault: string, baseDescription: string) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    default: {},
+    description: title,
+    properties: {
+      mode: {
+        enum: ['off', 'approve', 'auto'],
+        default: 'off',
+        description: 'off: not watched; approve: new devices wait for an operator (CLI, request topic, admin command); auto: imported at once.',
+      },
+      [baseKey]: { type: 'string', minLength: 1, pattern: '^[^#+]+$', default: baseDefault, description: baseDescription },
+      allow: { type: 'array', items: { type: 'string', minLength: 1 }, default: [], description: 'Globs (* and ?) over hardware ids and names: when given, only matching devices are imported.' },
+      deny: { type: 'array', items: { type: 'string', minLength: 1 }, default: [], description: 'Globs over hardware ids and names: matching devices are never imported.' },
+      maxDevices: { type: 'integer', minimum: 1, default: 1000, description: 'Most devices imported (or waiting for approval) from this source.' },
+      jid: {
+        type: 'string',
+        minLength: 1,
+        default: '{id}',
+        description: 'JID local part: {id} is the hardware id (IEEE address, MAC, discovery identifier), never the name. E.g. "zb-{id}".',
+      },
+      name: { type: 'string', minLength: 1, default: '{name}', description: 'Display name: {name} (the friendly name), {id}, {model}, {manufacturer}.' },
+      access: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          viewers: { type: 'array', items: { type: 'string', minLength: 1 }, default: ['*@{serverDomain}'], description: 'JID patterns that see the imported devices.' },
+          operators: { type: 'array', items: { type: 'string', minLength: 1 }, default: [], description: 'JID patterns that may command them.' },
+        },
+      },
+      messageType: { enum: ['chat', 'headline', 'normal'], default: 'chat', description: 'Message type of the readings.' },
+    },
+  } as const;
+}
+
 export const configSchema = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   $id: CONFIG_SCHEMA_ID,
@@ -258,6 +296,12 @@ export const configSchema = {
           },
         },
         caFile: { type: 'string', description: 'CA certificate(s) to verify an xmpps:// server (direct TLS on the component port).' },
+        admins: {
+          type: 'array',
+          items: { type: 'string', minLength: 1 },
+          default: [],
+          description: 'JID patterns of the bridge\'s administrators: they get the admin commands (XEP-0050) on the component JID, e.g. approving imported devices.',
+        },
         handshakeTimeoutMs: {
           type: 'integer',
           minimum: 100,
@@ -271,6 +315,18 @@ export const configSchema = {
           description:
             'After the link was lost, how long a "conflict" (the server still holds the previous stream) is retried before the bridge gives up (exit 2). 0: never retried. A conflict on the first connection is always fatal.',
         },
+      },
+    },
+    import: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'Devices that describe themselves on the broker, imported without a mapping (docs/IMPORT.md).',
+      properties: {
+        zigbee2mqtt: importSource('Zigbee2MQTT (<base>/bridge/devices)', 'base', 'zigbee2mqtt', 'Zigbee2MQTT mqtt.base_topic.'),
+        homeassistant: importSource('Home Assistant MQTT discovery (ESPHome, Tasmota legacy, zwave-js-ui, OpenMQTTGateway, Zigbee2MQTT\'s HA output…)', 'prefix', 'homeassistant', 'The discovery prefix.'),
+        tasmota: importSource('Tasmota native discovery (tasmota/discovery/<MAC>/config)', 'prefix', 'tasmota/discovery', 'The discovery prefix.'),
+        homie: importSource('Homie 5 and Homie 4 devices', 'base', 'homie', 'The Homie domain (first topic level).'),
       },
     },
     audit: {
@@ -291,6 +347,21 @@ export const configSchema = {
     },
   },
 } as const;
+
+export type ImportSourceName = 'zigbee2mqtt' | 'homeassistant' | 'tasmota' | 'homie';
+
+/** One import source, resolved (`base` is the Zigbee2MQTT base topic, the discovery prefix, or the Homie domain). */
+export interface ImportSourceConfig {
+  readonly mode: 'off' | 'approve' | 'auto';
+  readonly base: string;
+  readonly allow: readonly string[];
+  readonly deny: readonly string[];
+  readonly maxDevices: number;
+  readonly jid: string;
+  readonly name: string;
+  readonly access: { readonly viewers: readonly string[]; readonly operators: readonly string[] };
+  readonly messageType: 'chat' | 'headline' | 'normal';
+}
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -368,7 +439,11 @@ export interface BridgeConfig {
     readonly caFile?: string;
     readonly handshakeTimeoutMs: number;
     readonly conflictRetrySeconds: number;
+    /** JID patterns of the administrators (admin commands on the component JID). */
+    readonly admins: readonly string[];
   };
+  /** Import sources (docs/IMPORT.md); a source with mode `off` is not watched. */
+  readonly import: { readonly [S in ImportSourceName]: ImportSourceConfig };
   readonly audit: AuditConfig;
 }
 

@@ -84,6 +84,36 @@ export interface BridgeEvents {
   client_connected: { readonly clientId: string; readonly side: string };
   client_disconnected: { readonly clientId: string; readonly side: string };
   client_subscribed: { readonly clientId: string; readonly side: string };
+  // Import (features/import): devices that describe themselves
+  import_pending: ImportDeviceEvent;
+  import_added: ImportDeviceEvent & { readonly mapping: string };
+  import_updated: ImportDeviceEvent & { readonly mapping: string };
+  import_renamed: ImportDeviceEvent & { readonly from: string };
+  import_removed: ImportDeviceEvent & { readonly reason: string };
+  import_decided: { readonly source: string; readonly hardwareId: string; readonly status: string; readonly by: string };
+  import_refused: ImportRefusalEvent;
+}
+
+/** One imported device, as the import events name it. */
+export interface ImportDeviceEvent {
+  readonly source: string;
+  readonly hardwareId: string;
+  readonly name: string;
+  /** The JID it has, or will have once approved. */
+  readonly jid: string;
+}
+
+/** A discovery message, or a device in it, that was not imported (docs/IMPORT.md lists the codes). */
+export interface ImportRefusalEvent {
+  readonly source: string;
+  readonly code: string;
+  readonly reason: string;
+  readonly topic: string;
+  readonly hardwareId?: string;
+  /** The importer's own code (HA_NOT_JSON, TASMOTA_INVALID, not_interviewed…). */
+  readonly detail?: string;
+  /** Who published it (anonymous, device:NAME, service:NAME), when the broker knows. */
+  readonly publisher?: string;
 }
 
 /**
@@ -188,6 +218,14 @@ export const EVENT_CATALOGUE: { readonly [K in EventName]: EventSpec<EventPayloa
   publish_denied: brokerEvent('MQTT publish denied'),
   forward_denied: brokerEvent('MQTT message not forwarded: the receiving session may no longer read it'),
   session_revoked: brokerEvent('MQTT session revoked: its credential was removed or rotated'),
+  import_pending: { level: 'info', message: 'imported device waits for approval', report: (d) => ({ ...d }) },
+  import_added: { level: 'info', message: 'device imported', report: (d) => ({ ...d }) },
+  import_updated: { level: 'info', message: 'imported device changed', report: (d) => ({ ...d }) },
+  import_renamed: { level: 'info', message: 'imported device renamed', report: (d) => ({ ...d }) },
+  import_removed: { level: 'info', message: 'imported device removed', report: (d) => ({ ...d }) },
+  import_decided: { level: 'info', message: 'import decision', report: (d) => ({ ...d }) },
+  // Anyone allowed to publish discovery can cause these at will: once per topic and code per window, all counted.
+  import_refused: { level: 'warn', message: 'discovery message refused', report: (d) => ({ ...d }), throttleKey: (d) => `${d.source}\u0000${d.topic}\u0000${d.code}\u0000${d.hardwareId ?? ''}` },
   payload_too_large: brokerEvent('MQTT payload too large'),
   packet_too_large: brokerEvent('MQTT packet refused'),
   protocol_violation: brokerEvent('MQTT connection closed: protocol violation'),

@@ -24,7 +24,7 @@ import type { EventBus } from './events.js';
 import type { MappingSet } from './mapping-set.js';
 import type { MqttEdge } from './mqtt-edge.js';
 import type { StanzaRouter } from './stanza-router.js';
-import type { CommandQueueStore, DeviceStore, OutboxStore, SubscriptionStore } from './stores.js';
+import type { CommandQueueStore, DeviceStore, ImportStore, OutboxStore, SubscriptionStore } from './stores.js';
 import type { XmppLink } from './xmpp-link.js';
 
 export interface Stores {
@@ -32,6 +32,8 @@ export interface Stores {
   readonly subscriptions: SubscriptionStore;
   readonly outbox: OutboxStore;
   readonly commandQueue: CommandQueueStore;
+  /** Devices that described themselves, and the operator's decisions (features/import). */
+  readonly imports: ImportStore;
   /** A random id of this bridge's state, created once: it makes stanza ids unique across bridges and stable across restarts. */
   readonly instanceId: string;
 }

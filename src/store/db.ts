@@ -99,6 +99,26 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE credentials ADD COLUMN login_address TEXT;
   ALTER TABLE credentials ADD COLUMN login_at INTEGER;
   `,
+  `
+  -- Devices that described themselves on the broker (docs/IMPORT.md): the description last seen, and the operator's
+  -- decision. Kept so imported devices (their JIDs, hence their subscriptions) survive a broker that lost its retained
+  -- messages, and so a blocked device stays blocked when it announces itself again.
+  CREATE TABLE imports (
+    source      TEXT NOT NULL,                -- zigbee2mqtt | homeassistant | tasmota | homie
+    key         TEXT NOT NULL,                -- the hardware id, lower-cased (IEEE addresses and MACs come in either case)
+    hardware_id TEXT NOT NULL,                -- as the source writes it
+    status      TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'blocked')),
+    name        TEXT NOT NULL,
+    jid         TEXT,                         -- the JID it has (or will have once approved)
+    description TEXT,                         -- JSON DeviceDescription; NULL for a device blocked before it was seen
+    publisher   TEXT,                         -- who published the description (anonymous, device:NAME, service:NAME)
+    first_seen  INTEGER NOT NULL,             -- ms since epoch
+    updated_at  INTEGER NOT NULL,
+    decided_by  TEXT,                         -- auto, cli, request, xmpp:<jid>
+    PRIMARY KEY (source, key)
+  ) WITHOUT ROWID;
+  CREATE INDEX imports_status ON imports (status);
+  `,
 ];
 
 /** A random id for this database, created once: it makes reading stanza ids unique across bridges and stable across restarts. */

@@ -27,6 +27,8 @@ export interface TestBridgeOptions {
   readonly config?: Record<string, unknown>;
   /** Start the link online (default true). */
   readonly online?: boolean;
+  /** Use this directory (and the data a previous bridge left in it) instead of a new one. */
+  readonly dir?: string;
 }
 
 export interface TestBridge {
@@ -38,11 +40,11 @@ export interface TestBridge {
 }
 
 export async function startTestBridge(opts: TestBridgeOptions = {}): Promise<TestBridge> {
-  const dir = mkdtempSync(join(tmpdir(), 'bridge-core-'));
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'bridge-core-'));
   const mappingDir = join(dir, 'mappings');
   const schemaDir = join(dir, 'schemas');
-  mkdirSync(mappingDir);
-  mkdirSync(schemaDir);
+  mkdirSync(mappingDir, { recursive: true });
+  mkdirSync(schemaDir, { recursive: true });
   if (opts.mappings) writeFileSync(join(mappingDir, 'test.yaml'), stringify({ mappings: opts.mappings }));
   (opts.schemas ?? []).forEach((s, i) => writeFileSync(join(schemaDir, `s${i}.schema.json`), JSON.stringify(s)));
   const mappings = [...(opts.mappingPaths ?? (opts.mappings ? [] : [SHIPPED_MAPPINGS])), ...(opts.mappings ? [mappingDir] : [])];

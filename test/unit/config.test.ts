@@ -95,7 +95,22 @@ describe('loadConfig', () => {
         commandRate: { perMinute: 120, burst: 20 },
         handshakeTimeoutMs: 10000,
         conflictRetrySeconds: 1800, // Prosody's 840 s read timeout plus a keepalive retransmitted into a dead path
+        admins: [],
       },
+      // Every import source is off until configured.
+      import: Object.fromEntries(
+        (
+          [
+            ['zigbee2mqtt', 'zigbee2mqtt'],
+            ['homeassistant', 'homeassistant'],
+            ['tasmota', 'tasmota/discovery'],
+            ['homie', 'homie'],
+          ] as const
+        ).map(([source, base]) => [
+          source,
+          { mode: 'off', base, allow: [], deny: [], maxDevices: 1000, jid: '{id}', name: '{name}', access: { viewers: ['*@{serverDomain}'], operators: [] }, messageType: 'chat' },
+        ]),
+      ),
       audit: { maxAgeDays: 90, maxRows: 100000, maxPayloadBytes: 1024 },
     });
   });
@@ -186,6 +201,34 @@ describe('loadConfig', () => {
     ]);
     assert.match(error.message, /^5 problems found:\n/);
     assert.ok(error.message.includes(`\n${file} /bogus: is not a known property`));
+  });
+
+  it('checks import sources: a JID from the hardware id, known placeholders, and "base" or "prefix" as the source names it', () => {
+    const file = writeConfig(
+      [
+        'xmpp: { domain: iot.example.org, secret: s }',
+        'import:',
+        '  zigbee2mqtt: { mode: auto, base: zb, jid: "zb-{name}" }',
+        '  homeassistant: { mode: approve, prefix: ha, name: "{name} ({room})" }',
+        '  tasmota: { mode: auto, jid: "t/{id}" }',
+        '  homie: { mode: sideways }',
+      ].join('\n'),
+    );
+    assert.deepEqual(
+      problemsOf(() => loadConfig(file, {}))
+        .map((p) => `${p.path}: ${p.message}`)
+        .sort(),
+      [
+        '/import/homeassistant/name: {room} is not one of {name}, {id}, {model}, {manufacturer}',
+        '/import/homie/mode: must be one of "off", "approve", "auto"',
+        '/import/tasmota/jid: literal text "t/" contains a character a JID local part cannot hold unescaped',
+        '/import/zigbee2mqtt/jid: must contain {id}, or two devices would get one JID',
+        '/import/zigbee2mqtt/jid: {name} is not one of {id}',
+      ],
+    );
+    const ok = writeConfig('xmpp: { domain: iot.example.org, secret: s }\nimport:\n  homeassistant: { mode: auto, prefix: ha }\n  zigbee2mqtt: { mode: approve, base: zb }\n');
+    const { config } = loadConfig(ok, {});
+    assert.deepEqual([config.import.homeassistant.base, config.import.zigbee2mqtt.base, config.import.tasmota.mode], ['ha', 'zb', 'off']);
   });
 
   it('labels problems without a config file "(environment)"', () => {
