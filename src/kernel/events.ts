@@ -224,8 +224,9 @@ export const EVENT_CATALOGUE: { readonly [K in EventName]: EventSpec<EventPayloa
   import_renamed: { level: 'info', message: 'imported device renamed', report: (d) => ({ ...d }) },
   import_removed: { level: 'info', message: 'imported device removed', report: (d) => ({ ...d }) },
   import_decided: { level: 'info', message: 'import decision', report: (d) => ({ ...d }) },
-  // Anyone allowed to publish discovery can cause these at will: once per topic and code per window, all counted.
-  import_refused: { level: 'warn', message: 'discovery message refused', report: (d) => ({ ...d }), throttleKey: (d) => `${d.source}\u0000${d.topic}\u0000${d.code}\u0000${d.hardwareId ?? ''}` },
+  // Anyone allowed to publish discovery can cause these at will: once per source, topic and code per window, all
+  // counted (a list of thousands of devices over the source's cap is one report with its count).
+  import_refused: { level: 'warn', message: 'discovery message refused', report: (d) => ({ ...d }), throttleKey: (d) => `${d.source}\u0000${d.topic}\u0000${d.code}` },
   payload_too_large: brokerEvent('MQTT payload too large'),
   packet_too_large: brokerEvent('MQTT packet refused'),
   protocol_violation: brokerEvent('MQTT connection closed: protocol violation'),

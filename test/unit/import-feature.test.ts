@@ -217,4 +217,92 @@ describe('import feature', () => {
     assert.equal(refused[1]!.reason, 'zigbee2mqtt/power_plug/set is the command topic of device 0x0017880104e45524');
     assert.equal(t.bridge.registry.byJid('evil@iot.example.org'), undefined);
   });
+
+  it('imports a Homie 5 device: per-property topics merged into one reading, "sleeping" is away (xa), commands as text', async () => {
+    await start(importConfig('homie'));
+    const light = 'kitchen-light@iot.example.org';
+    const description = {
+      homie: '5.0',
+      name: 'Kitchen light',
+      version: 1,
+      nodes: {
+        light: {
+          name: 'Light',
+          properties: {
+            power: { name: 'Power', datatype: 'boolean', settable: true, format: 'off,on' },
+            brightness: { name: 'Brightness', datatype: 'integer', unit: '%', format: '0:100', settable: true },
+          },
+        },
+      },
+    };
+    const homie = service('kitchen-light', ['homie/5/kitchen-light/#'], ['homie/5/kitchen-light/+/+/set']);
+    const added = new Promise<void>((resolve) => t.bridge.kernel.bus.on('import_added', () => resolve()));
+    t.side.route('homie/5/kitchen-light/$state', Buffer.from('ready'), homie);
+    t.side.route('homie/5/kitchen-light/$description', Buffer.from(JSON.stringify(description)), homie);
+    await added; // after the settling window
+    assert.equal(t.bridge.registry.byJid(light)?.name, 'Kitchen light');
+    await t.link.inject(xml('presence', { to: light, from: USER, type: 'subscribe' }));
+    t.side.route('homie/5/kitchen-light/$state', Buffer.from('ready'));
+    await Promise.all([t.side.device('homie/5/kitchen-light/light/power', 'true'), t.side.device('homie/5/kitchen-light/light/brightness', '80')]);
+    const readings = t.link.take((el) => el.name === 'message' && el.attrs['from'] === light).map((el) => JSON.parse(el.getChildText('json', NS_JSON)!) as unknown);
+    assert.deepEqual(readings, [{ light: { power: true, brightness: 80 } }], 'both properties in one reading');
+    t.link.take();
+    t.side.route('homie/5/kitchen-light/$state', Buffer.from('sleeping'));
+    const away = t.link.take((el) => el.name === 'presence' && el.attrs['from'] === light);
+    assert.deepEqual(away.map((p) => [p.attrs['type'], p.getChildText('show')]), [[undefined, 'xa']]);
+    t.side.route('homie/5/kitchen-light/$state', Buffer.from('lost'));
+    assert.deepEqual(t.link.take((el) => el.name === 'presence' && el.attrs['from'] === light).map((p) => p.attrs['type']), ['unavailable']);
+    t.side.route('homie/5/kitchen-light/$state', Buffer.from('ready'));
+    const published = t.side.next((p) => p.topic === 'homie/5/kitchen-light/light/brightness/set', 'the command');
+    await t.link.inject(xml('message', { to: light, from: `${USER}/x`, type: 'chat' }, xml('body', {}, 'set-light-brightness brightness=40')));
+    assert.equal((await published).payload.toString(), '40', 'the value as text');
+    const removed = new Promise<string>((resolve) => t.bridge.kernel.bus.on('import_removed', (e) => resolve(e.reason)));
+    t.side.route('homie/5/kitchen-light/$state', Buffer.from(''), homie);
+    assert.equal(await removed, 'the device removed itself');
+    assert.equal(t.bridge.registry.byJid(light), undefined);
+  });
+
+  it('imports a Tasmota device from its native discovery: relays as commands on cmnd/<t>/POWER<n>', async () => {
+    await start(importConfig('tasmota'));
+    const config = {
+      ip: '192.168.1.20',
+      dn: 'Garden pump',
+      fn: ['Pump', null, null, null, null, null, null, null],
+      hn: 'garden-pump',
+      mac: 'A4CF12D0E1F2',
+      md: 'Sonoff Basic',
+      ty: 0,
+      if: 0,
+      ofln: 'Offline',
+      onln: 'Online',
+      state: ['OFF', 'ON', 'TOGGLE', 'HOLD'],
+      sw: '13.1.0',
+      t: 'pump',
+      ft: '%prefix%/%topic%/',
+      tp: ['cmnd', 'stat', 'tele'],
+      rl: [1, 0, 0, 0, 0, 0, 0, 0],
+      swc: [-1, -1, -1, -1, -1, -1, -1, -1],
+      swn: [null, null, null, null, null, null, null, null],
+      btn: [0, 0, 0, 0, 0, 0, 0, 0],
+      so: { '4': 0, '11': 0, '13': 0, '17': 0, '20': 0, '30': 0, '68': 0, '73': 0, '82': 0, '114': 0, '117': 0 },
+      lk: 0,
+      lt_st: 0,
+      sho: [0, 0, 0, 0],
+      ver: 1,
+    };
+    const pump = 'a4cf12d0e1f2@iot.example.org';
+    const tasmota = service('pump', ['tasmota/discovery/A4CF12D0E1F2/#', 'stat/pump/#', 'tele/pump/#'], ['cmnd/pump/#']);
+    const added = new Promise<void>((resolve) => t.bridge.kernel.bus.on('import_added', () => resolve()));
+    t.side.route('tasmota/discovery/A4CF12D0E1F2/config', Buffer.from(JSON.stringify(config)), tasmota);
+    await added;
+    assert.equal(t.bridge.registry.byJid(pump)?.name, 'Garden pump');
+    t.side.route('tele/pump/LWT', Buffer.from('Online'));
+    await t.link.inject(xml('presence', { to: pump, from: USER, type: 'subscribe' }));
+    await t.side.device('stat/pump/RESULT', '{"POWER1":"ON"}');
+    const reading = t.link.take((el) => el.name === 'message' && el.attrs['from'] === pump)[0]!;
+    assert.deepEqual(JSON.parse(reading.getChildText('json', NS_JSON)!), { power1: true });
+    const published = t.side.next((p) => p.topic === 'cmnd/pump/POWER1', 'the command');
+    await t.link.inject(xml('message', { to: pump, from: `${USER}/x`, type: 'chat' }, xml('body', {}, 'set-power1 power1=false')));
+    assert.equal((await published).payload.toString(), 'OFF');
+  });
 });

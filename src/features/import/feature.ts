@@ -49,6 +49,7 @@ export const IMPORT_SOURCES: readonly ImportSourceName[] = ['zigbee2mqtt', 'home
 
 /** One device of a source, as the feature knows it. */
 interface Entry {
+  /** The stored row without its description text (kept parsed below; the text stays in the store). */
   row: ImportRow;
   description: DeviceDescription | undefined;
   /** The mapping in force for it (approved and applied). */
@@ -220,8 +221,8 @@ export class ImportFeature implements Feature {
     const entries = this.entries.get(source)!;
     const key = row.hardwareId.toLowerCase();
     let e = entries.get(key);
-    if (!e) entries.set(key, (e = { row, description: parse(row.description), mapping: undefined }));
-    e.row = row;
+    if (!e) entries.set(key, (e = { row: lean(row), description: parse(row.description), mapping: undefined }));
+    e.row = lean(row);
     const upserts = new Map<string, Planned>();
     const removes = new Map<string, { entry: Entry; reason: string }>();
     if (row.status === 'approved' && e.description && !e.mapping) {
@@ -325,15 +326,18 @@ export class ImportFeature implements Feature {
       const d = op.a.description;
       const key = d.hardwareId.toLowerCase();
       const e = entries.get(key);
+      // Refusals name the device's state topic: the throttle counts them per topic and code.
+      const where = d.state[0]?.topic ?? '';
       const local = importLocalpart(s.cfg.jid, d.hardwareId);
       if (!local.ok) {
-        this.refuse(source, { code: 'IMPORT_INVALID', reason: local.error.message, topic: '', hardwareId: d.hardwareId }, op.a.publisher);
+        this.refuse(source, { code: 'IMPORT_INVALID', reason: local.error.message, topic: where, hardwareId: d.hardwareId }, op.a.publisher);
         continue;
       }
       const name = importName(s.cfg.name, d);
       const admission = admit({ hardwareId: d.hardwareId, name: d.name }, s.cfg, e?.row, count);
       if (admission.kind === 'refuse') {
-        this.refuse(source, { code: admission.code, reason: admission.reason, topic: '', hardwareId: d.hardwareId }, op.a.publisher);
+        // The cap: one report per window for the whole list (the throttle key has no topic for it).
+        this.refuse(source, { code: admission.code, reason: admission.reason, topic: admission.code === 'IMPORT_LIMIT' ? '' : where, hardwareId: d.hardwareId }, op.a.publisher);
         continue;
       }
       const status = admission.kind === 'ignore' ? 'blocked' : admission.status;
@@ -351,14 +355,14 @@ export class ImportFeature implements Feature {
       };
       rows.push(row);
       const before = e?.row;
-      const entry: Entry = { row, description: d, mapping: e?.mapping };
+      const entry: Entry = { row: lean(row), description: d, mapping: e?.mapping };
       entries.set(key, entry);
       if (!e) count += 1;
       if (status === 'pending' && before?.status !== 'pending') this.k.bus.emit('import_pending', this.eventOf(source, entry));
       if (status !== 'approved') continue;
       const m = toMapping(d, s.options, this.schemas);
       if (!m.ok) {
-        this.refuse(source, { code: 'IMPORT_INVALID', reason: m.error.message, topic: '', hardwareId: d.hardwareId }, op.a.publisher);
+        this.refuse(source, { code: 'IMPORT_INVALID', reason: m.error.message, topic: where, hardwareId: d.hardwareId }, op.a.publisher);
         continue;
       }
       if (entry.mapping?.fingerprint === m.value.fingerprint) continue; // unchanged (a republished list)
@@ -444,7 +448,7 @@ export class ImportFeature implements Feature {
       const entries = this.entries.get(source)!;
       const upserts = new Map<string, Planned>();
       for (const row of this.k.stores.imports.list({ source })) {
-        const e: Entry = { row, description: parse(row.description), mapping: undefined };
+        const e: Entry = { row: lean(row), description: parse(row.description), mapping: undefined };
         entries.set(row.hardwareId.toLowerCase(), e);
         if (row.status !== 'approved' || !e.description) continue;
         const m = toMapping(e.description, s.options, this.schemas);
@@ -479,6 +483,11 @@ function adapterOf(source: ImportSourceName, cfg: ImportSourceConfig, maxPayload
     case 'homie':
       return new HomieAdapter({ domain: cfg.base, limits: { maxDevices: cfg.maxDevices } }, vet);
   }
+}
+
+/** A row without its description text: thousands of devices would otherwise hold their description twice. */
+function lean(row: ImportRow): ImportRow {
+  return row.description === undefined ? row : { ...row, description: undefined };
 }
 
 function parse(json: string | undefined): DeviceDescription | undefined {

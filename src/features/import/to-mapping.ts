@@ -21,7 +21,6 @@ import { fail, ok, type Result } from '../../errors.js';
 import { formLocalpart } from '../../devices/device-jid.js';
 import { bodyFields, type BodyField } from '../../importers/body.js';
 import { generate } from '../../importers/generate.js';
-import { canonicalJson } from '../../importers/model-key.js';
 import type { CommandDescription, DeviceDescription, Property, StateSource } from '../../importers/model.js';
 import { compileTemplate } from '../../importers/template.js';
 import { parseJidPattern, type JidPattern } from '../../mapping/jid-pattern.js';
@@ -67,6 +66,17 @@ export function literalTopic(topic: string): TopicPattern {
   return { source: topic, levels: topic.split('/').map((text) => ({ kind: 'literal', text })), filter: topic, segments: [], hasAnonymousWildcards: false };
 }
 
+/**
+ * The description and everything the options change: an unchanged device stays the same object. Its properties are
+ * covered by the model key (every importer derives the key from them), so the hash reads only what is per device —
+ * a republished list of thousands of devices costs a small hash each.
+ */
+function fingerprintOf(d: DeviceDescription, opts: ImportOptions): string {
+  const { properties: _p, warnings: _w, commands, ...rest } = d;
+  const perDevice = { ...rest, commands: commands.map(({ properties: _cp, ...c }) => c), opts };
+  return createHash('sha256').update(JSON.stringify(perDevice)).digest('base64url');
+}
+
 const literalTemplate = (text: string): Template => ({ source: text, parts: text ? [{ kind: 'text', text }] : [], fields: [] });
 
 export function toMapping(d: DeviceDescription, opts: ImportOptions, schemas: ModelSchemaCache): Result<Mapping> {
@@ -104,8 +114,7 @@ export function toMapping(d: DeviceDescription, opts: ImportOptions, schemas: Mo
     origin: { kind: 'import', source: d.source, id: d.hardwareId },
     file,
     index: 0,
-    // The description and everything the options change: an unchanged device stays the same object.
-    fingerprint: createHash('sha256').update(canonicalJson({ d, opts })).digest('base64url'),
+    fingerprint: fingerprintOf(d, opts),
     description: [d.manufacturer, d.model].filter(Boolean).join(' ') || `${d.source} device`,
     topic: sources[0]!.topic,
     sources,

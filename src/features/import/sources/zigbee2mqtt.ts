@@ -75,8 +75,9 @@ export class Zigbee2MqttAdapter implements ImportAdapter {
       if (!this.skipped.has(key)) refused.push({ code: 'IMPORT_SKIPPED', reason: s.message, topic, ...(s.ieeeAddress ? { hardwareId: s.ieeeAddress } : {}), detail: s.reason });
     }
     this.skipped = skipped;
-    const diff = diffDevices(this.previous, r.value.devices);
-    this.previous = r.value.devices;
+    const devices = shareModels(r.value.devices);
+    const diff = diffDevices(this.previous, devices);
+    this.previous = devices;
     const upsert: Announced[] = [];
     for (const d of [...diff.joined, ...diff.renamed.map((x) => x.after), ...diff.changed.map((x) => x.after)]) {
       if (upsert.some((u) => u.description === d)) continue; // renamed and changed at once
@@ -86,4 +87,20 @@ export class Zigbee2MqttAdapter implements ImportAdapter {
     }
     return { upsert, remove: diff.left.map((d) => ({ hardwareId: d.hardwareId, reason: 'no longer in bridge/devices' })), refused };
   }
+}
+
+/**
+ * Devices of one model have equal properties (the model key is a hash of the exposes they come from): they share one
+ * copy, so a network of thousands of devices of a few models keeps a few property lists, not thousands.
+ */
+function shareModels(devices: readonly DeviceDescription[]): DeviceDescription[] {
+  const models = new Map<string, DeviceDescription>();
+  return devices.map((d) => {
+    const first = models.get(d.modelKey);
+    if (!first) {
+      models.set(d.modelKey, d);
+      return d;
+    }
+    return { ...d, properties: first.properties, commands: d.commands.map((c) => ({ ...c, properties: first.commands.find((x) => x.name === c.name)?.properties ?? c.properties })) };
+  });
 }
