@@ -23,6 +23,7 @@ import { createLogger } from '../log.js';
 import { freePort } from '../servers/ports.js';
 import { PROSODY_INSTALL_HINT, prosodyBinary, startProsody, type ProsodyInstance, type ProsodyOptions } from '../servers/prosody.js';
 import { packageRoot } from '../version.js';
+import { demoImportConfig, startImportedDevices } from './imported.js';
 import { startSimulator, type SimulatedDevice, type Simulator } from './simulator.js';
 
 const HOST = 'localhost';
@@ -43,7 +44,9 @@ export async function runDemo(opts: { dir?: string }): Promise<number> {
   let prosody: ProsodyInstance | undefined;
   let bridge: Bridge | undefined;
   let simulator: Simulator | undefined;
+  let imported: Simulator | undefined;
   const cleanup = async (): Promise<void> => {
+    await imported?.stop().catch(() => undefined);
     await simulator?.stop().catch(() => undefined);
     await bridge?.stop().catch(() => undefined);
     await prosody?.stop().catch(() => undefined);
@@ -74,6 +77,8 @@ export async function runDemo(opts: { dir?: string }): Promise<number> {
         // The simulated devices connect without credentials; a real deployment should not.
         mqtt: { embedded: { host: LISTEN, port: mqttPort, websocket: { host: LISTEN, port: wsPort }, allowAnonymous: true } },
         xmpp: { service: `xmpp://${LISTEN}:${ports.componentPort}`, domain: DOMAIN, secret },
+        // Devices that describe themselves (docs/IMPORT.md): no mapping names them.
+        import: demoImportConfig(HOST),
       }),
       { mode: 0o600 },
     );
@@ -87,8 +92,10 @@ export async function runDemo(opts: { dir?: string }): Promise<number> {
 
     console.log('Starting simulated devices…');
     simulator = await startSimulator(mqttUrl, DOMAIN);
-    await waitForDevices(bridge, simulator.devices);
-    await subscribeDemoUser(prosody, password, simulator.devices);
+    imported = await startImportedDevices(mqttUrl, DOMAIN);
+    const devices = [...simulator.devices, ...imported.devices];
+    await waitForDevices(bridge, devices);
+    await subscribeDemoUser(prosody, password, devices);
 
     const tls = makeCertificate(join(dir, 'prosody', 'certs'));
     if (tls) {
@@ -96,7 +103,7 @@ export async function runDemo(opts: { dir?: string }): Promise<number> {
       prosody = await startProsody({ ...prosodyOpts, tls });
       await bridge.ready(); // the component reconnects by itself
     }
-    printInstructions({ prosody, password, tls: tls !== undefined, mqttUrl, ws: bridge.addresses().websocket ?? '', devices: simulator.devices, dir, created });
+    printInstructions({ prosody, password, tls: tls !== undefined, mqttUrl, ws: bridge.addresses().websocket ?? '', devices, dir, created });
   } catch (err) {
     console.error(`demo failed: ${(err as Error).message}`);
     await cleanup();
@@ -203,6 +210,8 @@ Things to try:
       mosquitto_sub -h ${mqtt.hostname} -p ${mqtt.port} -t 'mqtt-xmpp-bridge/bridge/#' -v
       mosquitto_pub -h ${mqtt.hostname} -p ${mqtt.port} -t sensors/home/garage/telemetry -m '{"temperature":"warm"}'
   - Ask a device what it is: service discovery (disco#info) on any device JID.
+  - The Zigbee2MQTT and ESPHome devices were imported from what they publish about themselves, without a mapping:
+      mosquitto_sub -h ${mqtt.hostname} -p ${mqtt.port} -t 'zigbee2mqtt/bridge/devices' -t 'homeassistant/#' -v
 
 MQTT broker: ${o.mqttUrl} (WebSocket: ${o.ws}); anonymous access is enabled for the simulated devices.
 Logs: ${join(o.dir, 'bridge.log')}, ${o.prosody.logFile}${o.created ? ' (removed on exit)' : ''}

@@ -1,6 +1,7 @@
 /**
  * The demo works as it prints: run `mqtt-xmpp-bridge demo`, read the account it prints, log in over STARTTLS with an
- * independent client (slixmpp), find the devices in the roster with presence, receive a reading; Ctrl-C stops it all.
+ * independent client (slixmpp), find the devices in the roster with presence — the hand-mapped ones and those
+ * imported from a simulated Zigbee2MQTT network and ESPHome node — receive a reading; Ctrl-C stops it all.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -58,7 +59,15 @@ describe('demo', function () {
         'home-bedroom@iot.localhost': 'bedroom climate (home)',
         'plug-kettle@iot.localhost': 'kettle plug',
         'door-front@iot.localhost': 'front door',
+        // Imported without a mapping: a simulated Zigbee2MQTT network and an ESPHome node.
+        '0x000b57fffec6a5b2@iot.localhost': 'living room/ceiling',
+        '0x0017880104e45524@iot.localhost': 'coffee machine',
+        '0x0017880104e45522@iot.localhost': 'balcony climate',
+        '0x0017880104e45520@iot.localhost': 'hall switch',
+        '240ac4a1b2c3@iot.localhost': 'Kitchen',
       });
+      assert.ok(result.online.includes('0x000b57fffec6a5b2@iot.localhost'), JSON.stringify(result));
+      assert.ok(result.online.includes('240ac4a1b2c3@iot.localhost'), JSON.stringify(result));
       assert.ok(result.online.includes('home-kitchen@iot.localhost'), JSON.stringify(result));
       assert.ok(result.online.includes('plug-kettle@iot.localhost'), JSON.stringify(result));
       assert.match(result.message.body, /^-?\d+\.\d °C, \d+ % RH$/);
