@@ -14,7 +14,7 @@ export interface LogOptions {
 }
 
 /** Keys whose values must never reach a log line, wherever they appear (secrets; issue: secure by default). */
-const REDACT = ['secret', 'password', '*.secret', '*.password', 'xmpp.secret', 'config.xmpp.secret'];
+const REDACT = ['secret', 'password', 'token', 'authorization', 'cookie', '*.secret', '*.password', '*.token', '*.authorization', '*.cookie', 'xmpp.secret', 'config.xmpp.secret', 'config.http.token'];
 
 export function createLogger(opts: LogOptions): Logger {
   const destination = pino.destination({ dest: opts.destination ?? 1, sync: false });

@@ -85,6 +85,10 @@ const MIGRATIONS: readonly string[] = [
   -- A mapping added while the bridge runs brings back the devices it had before.
   CREATE INDEX devices_mapping ON devices (mapping_id);
   `,
+  `
+  -- The name an operator gave a device (status page, request API); NULL: the mapping's name template.
+  ALTER TABLE devices ADD COLUMN name TEXT;
+  `,
 ];
 
 /** A random id for this database, created once: it makes reading stanza ids unique across bridges and stable across restarts. */
@@ -94,6 +98,16 @@ export function instanceId(db: Db): string {
   const id = randomBytes(4).toString('hex');
   db.prepare("INSERT INTO meta (key, value) VALUES ('instance', ?)").run(id);
   return id;
+}
+
+/** Whether the database takes a write now (disk full, read-only file system, lost file): one small committed write. */
+export function probeWritable(db: Db): boolean {
+  try {
+    db.prepare("INSERT INTO meta (key, value) VALUES ('probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(Date.now()));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function openDatabase(dataDir: string, file = 'bridge.db'): Db {
