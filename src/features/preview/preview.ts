@@ -79,7 +79,9 @@ export function preview(input: PreviewInput, topic: string, payload: Buffer): Pr
   }
   const { stanza, recipients } = built.value;
   stanza.attrs['id'] = PREVIEW_ID;
+  // The builder addressed it to the longest recipient to measure it; a copy goes to each of them.
   if (recipients[0] !== undefined) stanza.attrs['to'] = recipients[0];
+  else delete stanza.attrs['to'];
   return { outcome: 'delivered', topic, mapping: reading.device.mapping.id, device, recipients, stanza: stanza.toString() };
 }
 
