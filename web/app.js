@@ -324,11 +324,12 @@ async function showDevice(jid) {
   const commandPayload = h('textarea', { id: 'command-payload', 'aria-label': 'command payload', placeholder: '{"state": "ON"}' });
   const commandResult = h('pre', { id: 'command-result', hidden: true });
   main.replaceChildren(
+    ...[
     h('h1', { id: 'device-name' }, d.name, ' ', stateBadge(d.state)),
     h(
       'div',
       { class: 'cards' },
-      card('dev-jid', 'JID', d.jid, d.via ? `heard on the ${d.via} broker` : null),
+      card('dev-jid', 'JID', d.jid, d.via ? `heard on the ${d.via} broker` : null, 'small mono'),
       card('dev-mapping', 'Mapping', d.mapping, d.origin),
       card('dev-seen', 'Last seen', when(d.lastSeen)),
       card('dev-subs', 'Subscribers online', `${d.subscribers.online} / ${d.subscribers.total}`),
@@ -422,6 +423,7 @@ async function showDevice(jid) {
       ),
     ),
     outcome,
+    ].filter(Boolean),
   );
 }
 
@@ -460,9 +462,9 @@ async function showMappings() {
   const reloadOut = h('span', { id: 'reload-result', class: 'muted' });
   main.replaceChildren(
     h('h1', {}, 'Mappings'),
-    data.lastReloadFailure
+    ...[data.lastReloadFailure
       ? h('div', { class: 'card bad', id: 'reload-failure' }, `The last reload (${data.lastReloadFailure.origin}) changed nothing:`, h('ul', {}, data.lastReloadFailure.problems.map((p) => h('li', {}, p))))
-      : null,
+      : null].filter(Boolean),
     h(
       'div',
       { class: 'toolbar' },

@@ -182,9 +182,8 @@ export class HttpFeature implements Feature {
     const cfg = k.config.http;
     const tls = cfg.tls.enabled ? this.tls() : undefined;
     const app = Fastify({
-      // Request lines and headers are never logged (tokens, cookies); failures are logged below.
+      // No request logging: request lines and headers carry tokens and cookies. Failures are logged below.
       logger: false,
-      disableRequestLogging: true,
       // A preview may carry a payload as large as the broker accepts.
       bodyLimit: k.config.mqtt.embedded.maxPayloadBytes * 2 + 64 * 1024,
       // Open event streams must not hold up a stop.
