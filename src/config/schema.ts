@@ -215,8 +215,8 @@ export const configSchema = {
           description: 'What the page keeps in memory per device (ring buffers; docs/OPERATIONS.md gives the memory it takes).',
           properties: {
             readings: { type: 'integer', minimum: 0, maximum: 1000, default: 30, description: 'Recent readings per device (the chart).' },
-            rejections: { type: 'integer', minimum: 0, maximum: 1000, default: 10, description: 'Recent rejections per device, with their schema errors.' },
-            commands: { type: 'integer', minimum: 0, maximum: 1000, default: 10, description: 'Recent commands per device, with their outcomes.' },
+            rejections: { type: 'integer', minimum: 0, maximum: 1000, default: 5, description: 'Recent rejections per device, with their schema errors.' },
+            commands: { type: 'integer', minimum: 0, maximum: 1000, default: 5, description: 'Recent commands per device, with their outcomes.' },
           },
         },
       },

@@ -84,7 +84,7 @@ describe('loadConfig', () => {
         },
       },
       // The status page is off unless enabled, and on loopback (docs/OPERATIONS.md).
-      http: { enabled: false, host: '127.0.0.1', port: 8080, token: '', tls: { enabled: false }, history: { readings: 30, rejections: 10, commands: 10 } },
+      http: { enabled: false, host: '127.0.0.1', port: 8080, token: '', tls: { enabled: false }, history: { readings: 30, rejections: 5, commands: 5 } },
       operator: {},
       xmpp: {
         service: 'xmpp://127.0.0.1:5347',
