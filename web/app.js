@@ -427,18 +427,17 @@ async function showDevice(jid) {
   );
 }
 
-/** Each numeric field on its own scale over the same time axis (the legend gives the values). */
+/** Each numeric field on its own scale, the readings evenly spaced in their order (the legend gives the values). */
 function chart(series) {
   if (!series.length) return h('p', { class: 'muted', id: 'chart' }, 'No numeric readings yet.');
-  const all = series.flatMap((s) => s.points.map((p) => p[0]));
-  const t0 = Math.min(...all);
-  const t1 = Math.max(...all);
+  const times = [...new Set(series.flatMap((s) => s.points.map((p) => p[0])))].sort((a, b) => a - b);
+  const x = (t) => (times.length === 1 ? 300 : (times.indexOf(t) / (times.length - 1)) * 600);
   const box = svg('svg', { viewBox: '0 0 600 160', preserveAspectRatio: 'none', role: 'img', 'aria-label': 'recent readings' });
   series.forEach((s, i) => {
     const vs = s.points.map((p) => p[1]);
     const lo = Math.min(...vs);
     const hi = Math.max(...vs);
-    const pts = s.points.map(([t, v]) => `${t1 === t0 ? 300 : ((t - t0) / (t1 - t0)) * 600},${hi === lo ? 80 : 150 - ((v - lo) / (hi - lo)) * 140}`);
+    const pts = s.points.map(([t, v]) => `${x(t)},${hi === lo ? 80 : 150 - ((v - lo) / (hi - lo)) * 140}`);
     box.append(svg('polyline', { points: pts.join(' '), class: `c${i % 6}`, 'data-field': s.field }));
   });
   const legend = h(

@@ -196,6 +196,10 @@ describe('status page', function () {
     });
 
     it('shows an invalid payload\'s schema error on the device page, live', async function () {
+      // A few more readings for the chart.
+      for (const [temperature, humidity] of [[22.1, 44], [22.8, 43], [22.4, 47], [21.9, 49]]) {
+        await device.publishAsync('sensors/home/kitchen/telemetry', JSON.stringify({ temperature, humidity }), { qos: 1 });
+      }
       await page.goto(`${base}/#/device/${encodeURIComponent(KITCHEN)}`);
       await page.waitForSelector('#chart svg polyline[data-field="temperature"]');
       const before = await page.locator('#rejections li[data-code]').count();
