@@ -73,7 +73,9 @@ describe('request API (operations)', () => {
     await kitchen(t);
     const events: unknown[] = [];
     t.bridge.kernel.bus.on('device_renamed', (e) => events.push([e.device.jid, e.device.name, e.before]));
+    const republished = t.side.next((p) => p.topic === `${BASE}/bridge/devices` && p.payload.toString().includes('"Kitchen thermometer"'), 'bridge/devices with the new name', 3000);
     const r = await request(t, 'device/rename', { device: 'home-kitchen', name: 'Kitchen thermometer' });
+    await republished;
     assert.deepEqual([r.status, r.data['name'], r.data['before']], ['ok', 'Kitchen thermometer', 'kitchen climate (home)']);
     assert.deepEqual(events, [[KITCHEN, 'Kitchen thermometer', 'kitchen climate (home)']]);
     const info = await t.link.inject(xml('iq', { type: 'get', to: KITCHEN, from: `${USER}/phone`, id: 'd1' }, xml('query', { xmlns: 'http://jabber.org/protocol/disco#info' })));
