@@ -127,6 +127,7 @@ function connect() {
 }
 
 function route() {
+  clearTimeout(refreshTimer);
   const [, view = '', arg = ''] = /^#\/([^/]*)\/?(.*)$/.exec(location.hash) ?? [];
   current = { view: view === '' ? 'overview' : view, arg: decodeURIComponent(arg) };
   for (const a of nav.querySelectorAll('a')) a.classList.toggle('current', a.dataset.view === current.view || (current.view === 'device' && a.dataset.view === 'devices'));
@@ -146,9 +147,13 @@ function route() {
 
 window.addEventListener('hashchange', route);
 
+/** Show the current view again soon (several updates in a row make one refresh), unless the page moved on. */
 function scheduleRefresh() {
   clearTimeout(refreshTimer);
-  refreshTimer = setTimeout(() => route(), 200);
+  const at = location.hash;
+  refreshTimer = setTimeout(() => {
+    if (location.hash === at) route();
+  }, 200);
 }
 
 // ---- overview -------------------------------------------------------------------------------------------------
@@ -325,104 +330,104 @@ async function showDevice(jid) {
   const commandResult = h('pre', { id: 'command-result', hidden: true });
   main.replaceChildren(
     ...[
-    h('h1', { id: 'device-name' }, d.name, ' ', stateBadge(d.state)),
-    h(
-      'div',
-      { class: 'cards' },
-      card('dev-jid', 'JID', d.jid, d.via ? `heard on the ${d.via} broker` : null, 'small mono'),
-      card('dev-mapping', 'Mapping', d.mapping, d.origin),
-      card('dev-seen', 'Last seen', when(d.lastSeen)),
-      card('dev-subs', 'Subscribers online', `${d.subscribers.online} / ${d.subscribers.total}`),
-      card('dev-rate', 'Readings / min', String(d.readingsPerMinute)),
-    ),
-    h('h2', {}, 'Recent readings'),
-    chart(d.series),
-    h(
-      'ul',
-      { class: 'events', id: 'readings' },
-      [...d.readings].reverse().slice(0, 10).map((r) => h('li', {}, h('span', { class: 'when' }, new Date(r.at).toLocaleTimeString()), r.body ?? `(${r.size} characters, not kept)`)),
-    ),
-    h(
-      'div',
-      { class: 'grid2' },
-      h('section', {}, h('h2', {}, 'Rejections'), h('div', { id: 'rejections' }, rejectionList(d.rejections, false))),
+      h('h1', { id: 'device-name' }, d.name, ' ', stateBadge(d.state)),
       h(
-        'section',
-        {},
-        h('h2', {}, 'Commands'),
-        d.commands.length === 0
-          ? h('p', { class: 'muted', id: 'commands' }, 'None yet.')
-          : h(
-              'ul',
-              { class: 'events', id: 'commands' },
-              d.commands.map((c) =>
-                h(
-                  'li',
-                  { 'data-code': c.code },
-                  h('span', { class: 'when' }, new Date(c.at).toLocaleTimeString()),
-                  h('strong', { class: c.code === 'OK' ? 'good' : 'bad' }, c.code),
-                  ` ${c.command} from ${c.from} (${c.origin})${c.confirmed ? ', confirmed' : ''}${c.queued ? ', held until the device was back' : ''}`,
-                  c.message ? h('div', {}, c.message) : null,
-                ),
-              ),
-            ),
+        'div',
+        { class: 'cards' },
+        card('dev-jid', 'JID', d.jid, d.via ? `heard on the ${d.via} broker` : null, 'small mono'),
+        card('dev-mapping', 'Mapping', d.mapping, d.origin),
+        card('dev-seen', 'Last seen', when(d.lastSeen)),
+        card('dev-subs', 'Subscribers online', `${d.subscribers.online} / ${d.subscribers.total}`),
+        card('dev-rate', 'Readings / min', String(d.readingsPerMinute)),
       ),
-    ),
-    d.commandNames.length
-      ? h(
+      h('h2', {}, 'Recent readings'),
+      chart(d.series),
+      h(
+        'ul',
+        { class: 'events', id: 'readings' },
+        [...d.readings].reverse().slice(0, 10).map((r) => h('li', {}, h('span', { class: 'when' }, new Date(r.at).toLocaleTimeString()), r.body ?? `(${r.size} characters, not kept)`)),
+      ),
+      h(
+        'div',
+        { class: 'grid2' },
+        h('section', {}, h('h2', {}, 'Rejections'), h('div', { id: 'rejections' }, rejectionList(d.rejections, false))),
+        h(
           'section',
           {},
-          h('h2', {}, 'Send a command'),
-          h(
-            'form',
-            {
-              id: 'command-form',
-              onsubmit: async (e) => {
-                e.preventDefault();
-                const { data } = await api(`/api/devices/${encodeURIComponent(d.jid)}/command`, { command: commandSelect.value, payload: commandPayload.value || '{}' });
-                commandResult.hidden = false;
-                commandResult.textContent = JSON.stringify(data, null, 2);
+          h('h2', {}, 'Commands'),
+          d.commands.length === 0
+            ? h('p', { class: 'muted', id: 'commands' }, 'None yet.')
+            : h(
+                'ul',
+                { class: 'events', id: 'commands' },
+                d.commands.map((c) =>
+                  h(
+                    'li',
+                    { 'data-code': c.code },
+                    h('span', { class: 'when' }, new Date(c.at).toLocaleTimeString()),
+                    h('strong', { class: c.code === 'OK' ? 'good' : 'bad' }, c.code),
+                    ` ${c.command} from ${c.from} (${c.origin})${c.confirmed ? ', confirmed' : ''}${c.queued ? ', held until the device was back' : ''}`,
+                    c.message ? h('div', {}, c.message) : null,
+                  ),
+                ),
+              ),
+        ),
+      ),
+      d.commandNames.length
+        ? h(
+            'section',
+            {},
+            h('h2', {}, 'Send a command'),
+            h(
+              'form',
+              {
+                id: 'command-form',
+                onsubmit: async (e) => {
+                  e.preventDefault();
+                  const { data } = await api(`/api/devices/${encodeURIComponent(d.jid)}/command`, { command: commandSelect.value, payload: commandPayload.value || '{}' });
+                  commandResult.hidden = false;
+                  commandResult.textContent = JSON.stringify(data, null, 2);
+                },
               },
-            },
-            h('div', { class: 'toolbar' }, commandSelect),
-            commandPayload,
-            h('p', {}, h('button', { type: 'submit' }, 'Send as operator')),
-            commandResult,
-          ),
-        )
-      : null,
-    h('h2', {}, 'Manage'),
-    h(
-      'form',
-      {
-        class: 'inline',
-        id: 'rename-form',
-        onsubmit: async (e) => {
-          e.preventDefault();
-          const { data } = await api(`/api/devices/${encodeURIComponent(d.jid)}/rename`, { name: renameInput.value });
-          outcome.textContent = data.status === 'ok' ? `Renamed to ${data.data.name}.` : data.error;
-          if (data.status === 'ok') scheduleRefresh();
-        },
-      },
-      renameInput,
-      h('button', { type: 'submit' }, 'Rename'),
+              h('div', { class: 'toolbar' }, commandSelect),
+              commandPayload,
+              h('p', {}, h('button', { type: 'submit' }, 'Send as operator')),
+              commandResult,
+            ),
+          )
+        : null,
+      h('h2', {}, 'Manage'),
       h(
-        'button',
+        'form',
         {
-          type: 'button',
-          class: 'danger',
-          id: 'remove',
-          onclick: async () => {
-            if (!confirm(`Forget ${d.jid}? It comes back with its next reading.`)) return;
-            const { data } = await api(`/api/devices/${encodeURIComponent(d.jid)}/remove`, {});
-            if (data.status === 'ok') location.hash = '#/devices';
-            else outcome.textContent = data.error;
+          class: 'inline',
+          id: 'rename-form',
+          onsubmit: async (e) => {
+            e.preventDefault();
+            const { data } = await api(`/api/devices/${encodeURIComponent(d.jid)}/rename`, { name: renameInput.value });
+            outcome.textContent = data.status === 'ok' ? `Renamed to ${data.data.name}.` : data.error;
+            if (data.status === 'ok') scheduleRefresh();
           },
         },
-        'Remove',
+        renameInput,
+        h('button', { type: 'submit' }, 'Rename'),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'danger',
+            id: 'remove',
+            onclick: async () => {
+              if (!confirm(`Forget ${d.jid}? It comes back with its next reading.`)) return;
+              const { data } = await api(`/api/devices/${encodeURIComponent(d.jid)}/remove`, {});
+              if (data.status === 'ok') location.hash = '#/devices';
+              else outcome.textContent = data.error;
+            },
+          },
+          'Remove',
+        ),
       ),
-    ),
-    outcome,
+      outcome,
     ].filter(Boolean),
   );
 }
@@ -461,9 +466,9 @@ async function showMappings() {
   const reloadOut = h('span', { id: 'reload-result', class: 'muted' });
   main.replaceChildren(
     h('h1', {}, 'Mappings'),
-    ...[data.lastReloadFailure
-      ? h('div', { class: 'card bad', id: 'reload-failure' }, `The last reload (${data.lastReloadFailure.origin}) changed nothing:`, h('ul', {}, data.lastReloadFailure.problems.map((p) => h('li', {}, p))))
-      : null].filter(Boolean),
+    ...(data.lastReloadFailure
+      ? [h('div', { class: 'card bad', id: 'reload-failure' }, `The last reload (${data.lastReloadFailure.origin}) changed nothing:`, h('ul', {}, data.lastReloadFailure.problems.map((p) => h('li', {}, p))))]
+      : []),
     h(
       'div',
       { class: 'toolbar' },

@@ -145,6 +145,8 @@ describe('status page', function () {
     before(async function () {
       browser = await chromium.launch(CHROMIUM);
       page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+      // A wait that fails names what it waited for, well within the test's own timeout.
+      page.setDefaultTimeout(10_000);
     });
 
     it('asks for the token before showing anything', async function () {
