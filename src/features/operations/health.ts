@@ -12,8 +12,21 @@ export interface Readiness {
   readonly checks: { readonly xmpp: boolean; readonly broker: boolean; readonly database: boolean };
 }
 
+/** The database check writes; an open status page asks every second, so its answer is reused this long. */
+const DATABASE_CHECK_MS = 5000;
+const lastDatabaseCheck = new WeakMap<object, { at: number; ok: boolean }>();
+
+function databaseWritable(stores: Kernel['stores']): boolean {
+  const now = Date.now();
+  const last = lastDatabaseCheck.get(stores);
+  if (last && now - last.at < DATABASE_CHECK_MS) return last.ok;
+  const ok = stores.writable();
+  lastDatabaseCheck.set(stores, { at: now, ok });
+  return ok;
+}
+
 export function readiness(k: Pick<Kernel, 'xmpp' | 'mqtt' | 'stores'>): Readiness {
-  const checks = { xmpp: k.xmpp.online, broker: k.mqtt.listening, database: k.stores.writable() };
+  const checks = { xmpp: k.xmpp.online, broker: k.mqtt.listening, database: databaseWritable(k.stores) };
   return { ready: checks.xmpp && checks.broker && checks.database, checks };
 }
 
