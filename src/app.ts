@@ -7,10 +7,10 @@
  *   start     features in dependency order (kernel/feature.ts):
  *               metrics → reports → xmpp-link (connects in the background) → presence → uplink → availability →
  *               commands → disco → audit → mqtt-listeners (devices may connect) → bridge-topics (state `online`) →
- *               reload
+ *               reload → operations → requests (<base>/bridge/request/#) → http (status page, /metrics; when enabled)
  *   stop      `bridge_stopping` (availability stops tracking: disconnects are not news; reports flush what they
  *             counted), then the reverse order:
- *               reload → bridge-topics (state `offline`) → mqtt-listeners (no new readings) → audit (flushed) →
+ *               http → requests → operations → reload → bridge-topics (state `offline`) → mqtt-listeners (no new readings) → audit (flushed) →
  *               disco → commands (queue sweep) → availability → uplink (what was accepted is committed and, if
  *               possible, confirmed) → presence (unavailable for every online device) → xmpp-link (the stream
  *               closes) → reports → metrics
@@ -37,6 +37,9 @@ import { MetricsFeature } from './features/observe/metrics.js';
 import { ReportsFeature } from './features/observe/reports.js';
 import { PresenceService } from './features/presence/presence.js';
 import { ReloadFeature, type ReloadOutcome } from './features/reload/reload.js';
+import { HttpFeature } from './features/http/feature.js';
+import { OperationsFeature } from './features/operations/feature.js';
+import { RequestsFeature } from './features/requests/feature.js';
 import type { Delivery } from './features/uplink/delivery.js';
 import { UplinkFeature } from './features/uplink/feature.js';
 import { AccessPolicy } from './kernel/access-policy.js';
@@ -47,7 +50,9 @@ import { FeatureRunner, type Feature } from './kernel/feature.js';
 import type { Kernel } from './kernel/kernel.js';
 import { MappingSet } from './kernel/mapping-set.js';
 import { MqttEdge } from './kernel/mqtt-edge.js';
+import { Operations } from './kernel/operations.js';
 import { StanzaRouter } from './kernel/stanza-router.js';
+import { UserPresence } from './kernel/user-presence.js';
 import type { FatalRefusal, XmppLink } from './kernel/xmpp-link.js';
 import type { BridgeSetup } from './load.js';
 import type { Logger } from './log.js';
@@ -55,7 +60,7 @@ import { Metrics } from './observe/metrics.js';
 import { AuditLog } from './store/audit.js';
 import { SqliteCommandQueue } from './store/command-queue.js';
 import { CredentialStore } from './store/credentials.js';
-import { instanceId, openDatabase, type Db } from './store/db.js';
+import { instanceId, openDatabase, probeWritable, type Db } from './store/db.js';
 import { SqliteDeviceStore } from './store/devices.js';
 import { Outbox } from './store/outbox.js';
 import { SqliteSubscriptions } from './store/subscriptions.js';
@@ -82,6 +87,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   private readonly runner: FeatureRunner;
   private readonly uplink: UplinkFeature;
   private readonly reloader: ReloadFeature;
+  private readonly http: HttpFeature | undefined;
   private readonly firstOnline: Promise<void>;
   private stopping = false;
 
@@ -123,11 +129,14 @@ export class Bridge extends EventEmitter<BridgeEvents> {
         outbox: new Outbox(this.db),
         commandQueue: new SqliteCommandQueue(this.db),
         instanceId: instanceId(this.db),
+        writable: () => probeWritable(this.db),
       },
       mqtt: new MqttEdge(sides, bus, log.child({ part: 'mqtt' })),
       xmpp,
       router,
       disco: new DiscoRegistry(),
+      operations: new Operations(),
+      users: new UserPresence(router),
     };
     // The loaded mappings were checked together by the loader; the set checks them again, as it does every change.
     const applied = mappings.apply(setup.mappings);
@@ -140,6 +149,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.firstOnline.catch(() => undefined); // surfaced through 'fatal' and ready()
     this.uplink = new UplinkFeature(this.kernel);
     this.reloader = new ReloadFeature(this.kernel);
+    this.http = config.http.enabled ? new HttpFeature(this.kernel) : undefined;
     this.runner = new FeatureRunner(this.features());
   }
 
@@ -160,6 +170,9 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       new MqttListenersFeature(k, ['uplink', 'availability', 'commands', 'presence']),
       new BridgeTopicsFeature(k),
       this.reloader,
+      new OperationsFeature(k),
+      new RequestsFeature(k),
+      ...(this.http ? [this.http] : []),
     ];
   }
 
@@ -173,6 +186,11 @@ export class Bridge extends EventEmitter<BridgeEvents> {
 
   get link(): XmppLink {
     return this.kernel.xmpp;
+  }
+
+  /** The status page's base URL, when it is enabled and listening. */
+  get httpUrl(): string | undefined {
+    return this.http?.url;
   }
 
   get delivery(): Delivery {

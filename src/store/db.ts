@@ -99,6 +99,10 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE credentials ADD COLUMN login_address TEXT;
   ALTER TABLE credentials ADD COLUMN login_at INTEGER;
   `,
+  `
+  -- The name an operator gave a device (status page, request API); NULL: the mapping's name template.
+  ALTER TABLE devices ADD COLUMN name TEXT;
+  `,
 ];
 
 /** A random id for this database, created once: it makes reading stanza ids unique across bridges and stable across restarts. */
@@ -112,6 +116,16 @@ export function instanceId(db: Db): string {
 
 /** Owner-only: the database holds credential hashes, the outbox's readings and the audit log. */
 export const DB_FILE_MODE = 0o600;
+
+/** Whether the database takes a write now (disk full, read-only file system, lost file): one small committed write. */
+export function probeWritable(db: Db): boolean {
+  try {
+    db.prepare("INSERT INTO meta (key, value) VALUES ('probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(Date.now()));
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export function openDatabase(dataDir: string, file = 'bridge.db'): Db {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });

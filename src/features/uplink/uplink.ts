@@ -35,7 +35,8 @@ export interface ReadingRoutes {
 export class Uplink {
   constructor(
     private readonly router: ReadingRoutes,
-    private readonly registry: DeviceRegistry,
+    /** The registry, or (preview) one that answers `register` without registering (DeviceRegistry.peek). */
+    private readonly registry: Pick<DeviceRegistry, 'identify' | 'register'>,
   ) {}
 
   /** Synchronous and total: every publish ends as unmapped, a reading, or a rejection. */
