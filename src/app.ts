@@ -7,10 +7,12 @@
  *   start     features in dependency order (kernel/feature.ts):
  *               metrics → reports → xmpp-link (connects in the background) → presence → uplink → availability →
  *               commands → disco → audit → import (approved devices restored, discovery watched) → mqtt-listeners
- *               (devices may connect) → bridge-topics (state `online`) → reload
+ *               (devices may connect) → bridge-topics (state `online`) → reload → operations → requests
+ *               (<base>/bridge/request/#) → http (status page, /metrics; when enabled)
  *   stop      `bridge_stopping` (availability stops tracking: disconnects are not news; reports flush what they
  *             counted), then the reverse order:
- *               reload → bridge-topics (state `offline`) → mqtt-listeners (no new readings) → import → audit (flushed) →
+ *               http → requests → operations → reload → bridge-topics (state `offline`) → mqtt-listeners (no new
+ *               readings) → import → audit (flushed) →
  *               disco → commands (queue sweep) → availability → uplink (what was accepted is committed and, if
  *               possible, confirmed) → presence (unavailable for every online device) → xmpp-link (the stream
  *               closes) → reports → metrics
@@ -37,6 +39,9 @@ import { MetricsFeature } from './features/observe/metrics.js';
 import { ReportsFeature } from './features/observe/reports.js';
 import { PresenceService } from './features/presence/presence.js';
 import { ReloadFeature, type ReloadOutcome } from './features/reload/reload.js';
+import { HttpFeature } from './features/http/feature.js';
+import { OperationsFeature } from './features/operations/feature.js';
+import { RequestsFeature } from './features/requests/feature.js';
 import type { Delivery } from './features/uplink/delivery.js';
 import { UplinkFeature } from './features/uplink/feature.js';
 import { AccessPolicy } from './kernel/access-policy.js';
@@ -48,7 +53,9 @@ import { FeatureRunner, type Feature } from './kernel/feature.js';
 import type { Kernel } from './kernel/kernel.js';
 import { MappingSet } from './kernel/mapping-set.js';
 import { MqttEdge } from './kernel/mqtt-edge.js';
+import { Operations } from './kernel/operations.js';
 import { StanzaRouter } from './kernel/stanza-router.js';
+import { UserPresence } from './kernel/user-presence.js';
 import type { FatalRefusal, XmppLink } from './kernel/xmpp-link.js';
 import type { BridgeSetup } from './load.js';
 import type { Logger } from './log.js';
@@ -56,7 +63,7 @@ import { Metrics } from './observe/metrics.js';
 import { AuditLog } from './store/audit.js';
 import { SqliteCommandQueue } from './store/command-queue.js';
 import { CredentialStore } from './store/credentials.js';
-import { instanceId, openDatabase, type Db } from './store/db.js';
+import { instanceId, openDatabase, probeWritable, type Db } from './store/db.js';
 import { SqliteDeviceStore } from './store/devices.js';
 import { SqliteImportStore } from './store/imports.js';
 import { Outbox } from './store/outbox.js';
@@ -69,6 +76,8 @@ const MAX_DEVICES = 100_000;
 export interface EdgeOverrides {
   readonly link?: XmppLink;
   readonly sides?: (kernel: Pick<Kernel, 'mappings' | 'registry' | 'log'>) => MqttSide[];
+  /** The embedded broker without listeners: connections only through `EmbeddedBroker.accept` (in-memory streams). */
+  readonly listen?: false;
 }
 
 interface BridgeEvents {
@@ -82,6 +91,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   private readonly runner: FeatureRunner;
   private readonly uplink: UplinkFeature;
   private readonly reloader: ReloadFeature;
+  private readonly http: HttpFeature | undefined;
   private readonly firstOnline: Promise<void>;
   private stopping = false;
 
@@ -94,7 +104,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const bus = new EventBus(log);
     const registry = new DeviceRegistry(config.xmpp.domain, new SqliteDeviceStore(this.db), MAX_DEVICES, bus);
     const mappings = new MappingSet(registry, bus);
-    const sides = edges.sides?.({ mappings, registry, log }) ?? realSides(setup, log, bus, mappings, credentials);
+    const sides = edges.sides?.({ mappings, registry, log }) ?? realSides(setup, log, bus, mappings, credentials, edges.listen ?? true);
     const xmpp =
       edges.link ??
       new ComponentLink({
@@ -124,11 +134,14 @@ export class Bridge extends EventEmitter<BridgeEvents> {
         commandQueue: new SqliteCommandQueue(this.db),
         imports: new SqliteImportStore(this.db),
         instanceId: instanceId(this.db),
+        writable: () => probeWritable(this.db),
       },
       mqtt: new MqttEdge(sides, bus, log.child({ part: 'mqtt' })),
       xmpp,
       router,
       disco: new DiscoRegistry(),
+      operations: new Operations(),
+      users: new UserPresence(router),
     };
     // The loaded mappings were checked together by the loader; the set checks them again, as it does every change.
     const applied = mappings.apply(setup.mappings);
@@ -141,6 +154,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.firstOnline.catch(() => undefined); // surfaced through 'fatal' and ready()
     this.uplink = new UplinkFeature(this.kernel);
     this.reloader = new ReloadFeature(this.kernel);
+    this.http = config.http.enabled ? new HttpFeature(this.kernel) : undefined;
     this.runner = new FeatureRunner(this.features());
   }
 
@@ -162,6 +176,9 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       new MqttListenersFeature(k, ['uplink', 'availability', 'commands', 'presence', 'import']),
       new BridgeTopicsFeature(k),
       this.reloader,
+      new OperationsFeature(k),
+      new RequestsFeature(k),
+      ...(this.http ? [this.http] : []),
     ];
   }
 
@@ -175,6 +192,11 @@ export class Bridge extends EventEmitter<BridgeEvents> {
 
   get link(): XmppLink {
     return this.kernel.xmpp;
+  }
+
+  /** The status page's base URL, when it is enabled and listening. */
+  get httpUrl(): string | undefined {
+    return this.http?.url;
   }
 
   get delivery(): Delivery {
@@ -215,7 +237,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
 }
 
 /** The brokers the configuration asks for. */
-function realSides(setup: BridgeSetup, log: Logger, bus: EventBus, mappings: MappingSet, credentials: CredentialStore): MqttSide[] {
+function realSides(setup: BridgeSetup, log: Logger, bus: EventBus, mappings: MappingSet, credentials: CredentialStore, listen: boolean): MqttSide[] {
   const { config } = setup;
   const sides: MqttSide[] = [];
   if (config.mqtt.embedded.enabled) {
@@ -224,7 +246,7 @@ function realSides(setup: BridgeSetup, log: Logger, bus: EventBus, mappings: Map
     const access = new AccessControl(credentials, mappings, { allowAnonymous: e.allowAnonymous, ...e.auth, acl: e.acl, baseTopic: config.baseTopic }, log.child({ part: 'access' }), (type, _key, data) => {
       if (isBrokerEvent(type)) bus.emit(type, data);
     });
-    sides.push(new EmbeddedBroker(e, log.child({ part: 'broker' }), access));
+    sides.push(new EmbeddedBroker(e, log.child({ part: 'broker' }), access, { listen }));
   }
   if (config.mqtt.external) sides.push(new ExternalBroker(config.mqtt.external, log.child({ part: 'mqtt-client' }), `${config.baseTopic}/bridge/state`));
   return sides;

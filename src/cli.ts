@@ -29,6 +29,7 @@ Commands:
   device     manage MQTT credentials: add, list, remove, rotate
   devices    imported devices (Zigbee2MQTT, Home Assistant discovery, Tasmota, Homie): list, approve, block
   audit      show the command audit log
+  preview    show what the bridge would do with one publish (mapping, device, errors, stanza), sending nothing
 
 Run 'mqtt-xmpp-bridge <command> --help' for a command's options.`,
   start: `Usage: mqtt-xmpp-bridge start --config FILE
@@ -97,6 +98,19 @@ Options:
   --limit N           at most N entries (default 50)
   --json              one JSON object per line
   -h, --help          this help`,
+  preview: `Usage: mqtt-xmpp-bridge preview --config FILE --topic T (--payload P | --file F) [--json]
+
+Runs one publish through the bridge's own uplink and delivery mode without sending anything: the mapping and the
+device it hits, the validation errors, and the exact stanza that would be sent. Needs no broker or XMPP server.
+Exit code 0 when it would be delivered, 1 when it is rejected or no mapping takes the topic.
+
+Options:
+  -c, --config FILE   configuration file (YAML)
+  --topic T           the MQTT topic
+  --payload P         the payload, as text
+  --file F            the payload, read from a file (bytes as they are)
+  --json              print the result as JSON
+  -h, --help          this help`,
   demo: `Usage: mqtt-xmpp-bridge demo [--dir DIR]
 
 Starts a private Prosody on 127.0.0.1 (needs: sudo apt-get install -y prosody), creates a demo account, starts the
@@ -134,6 +148,9 @@ async function main(argv: string[]): Promise<number> {
     from?: string;
     limit?: string;
     json?: boolean;
+    topic?: string;
+    payload?: string;
+    file?: string;
     source?: string;
     status?: string;
   };
@@ -152,6 +169,9 @@ async function main(argv: string[]): Promise<number> {
         from: { type: 'string' },
         limit: { type: 'string' },
         json: { type: 'boolean' },
+        topic: { type: 'string' },
+        payload: { type: 'string' },
+        file: { type: 'string' },
         source: { type: 'string' },
         status: { type: 'string' },
       },
@@ -192,6 +212,11 @@ async function main(argv: string[]): Promise<number> {
       if (!requireConfig(values.config)) return EXIT_CONFIG;
       const { auditCommand } = await import('./cli/audit.js');
       return auditCommand({ config: values.config, ...(values.device ? { device: values.device } : {}), ...(values.from ? { from: values.from } : {}), limit: Number(values.limit ?? 50) || 50, json: values.json ?? false });
+    }
+    case 'preview': {
+      if (!requireConfig(values.config)) return EXIT_CONFIG;
+      const { previewCommand } = await import('./cli/preview.js');
+      return previewCommand({ config: values.config, topic: values.topic, payload: values.payload, file: values.file, json: values.json ?? false });
     }
     case 'demo': {
       const { runDemo } = await import('./demo/run.js');

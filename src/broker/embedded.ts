@@ -91,6 +91,8 @@ export class EmbeddedBroker implements MqttSide {
     private readonly cfg: EmbeddedConfig,
     private readonly log: Logger,
     private readonly access: AccessControl,
+    /** `listen: false`: no listener is opened; connections come only through `accept` (in-memory streams in tests). */
+    private readonly opts: { readonly listen: boolean } = { listen: true },
   ) {}
 
   async start(handlers: MqttSideHandlers): Promise<void> {
@@ -140,22 +142,33 @@ export class EmbeddedBroker implements MqttSide {
     aedes.on('clientError', (client, err) => this.log.debug({ clientId: client.id, err: err.message }, 'MQTT client error'));
     aedes.on('connectionError', (client, err) => this.log.debug({ clientId: client.id, err: err.message }, 'MQTT connection error'));
 
-    this.listeners = new BrokerListeners({
-      cfg,
-      log: this.log,
-      events,
-      onEvent: (type, data) => handlers.onBrokerEvent(type, data),
-      maxFrameBytes: cfg.maxPayloadBytes + PUBLISH_OVERHEAD,
-      connections: () => this.sockets.size,
-      accept: (conn, remote, req, secure) => this.handle(aedes, conn, remote, req, secure),
-    });
-    await this.listeners.start();
+    if (this.opts.listen) {
+      this.listeners = new BrokerListeners({
+        cfg,
+        log: this.log,
+        events,
+        onEvent: (type, data) => handlers.onBrokerEvent(type, data),
+        maxFrameBytes: cfg.maxPayloadBytes + PUBLISH_OVERHEAD,
+        connections: () => this.sockets.size,
+        accept: (conn, remote, req, secure) => this.handle(aedes, conn, remote, req, secure),
+      });
+      await this.listeners.start();
+    }
 
     this.revocationTimer = setInterval(() => {
       if (this.access.credentialsChangedElsewhere()) this.recheckSessions();
     }, REVOCATION_POLL_MS);
     this.revocationTimer.unref();
     this.log.info(this.addresses(), 'embedded MQTT broker listening');
+  }
+
+  /**
+   * A connection that did not come through a listener — an in-memory stream in tests — guarded and handled like any
+   * other.
+   */
+  accept(conn: Duplex, remote: string): void {
+    if (!this.aedes) throw new Error('the embedded broker is not started');
+    this.handle(this.aedes, conn, remote);
   }
 
   /** One accepted connection: the guard around it (sizes, pre-authentication budget, packet rules), then aedes. */

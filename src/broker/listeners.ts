@@ -12,7 +12,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
-import { createWebSocketStream, WebSocketServer } from 'ws';
+import { createWebSocketStream, WebSocketServer, type WebSocket } from 'ws';
 import type { BridgeConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { EventReporter } from './event-reporter.js';
@@ -126,6 +126,10 @@ export class BrokerListeners {
     wss.on('connection', (socket, req) => {
       const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
       if (this.overLimit(remote)) return void socket.terminate();
+      refuseTextFrames(socket, () => {
+        this.o.log.info({ remote }, 'MQTT over WebSocket: a text frame; connection closed');
+        this.o.events.record('protocol_violation', `websocket-text-frame|${req.socket.remoteAddress}`, { remote, reason: 'websocket-text-frame' });
+      });
       const stream = createWebSocketStream(socket);
       stream.on('error', () => socket.terminate());
       this.o.accept(stream, remote, req, secure ? (req.socket as TLSSocket) : undefined);
@@ -224,4 +228,21 @@ function pickMqttProtocol(protocols: Set<string>): string | false {
 
 function hostOf(a: AddressInfo): string {
   return a.family === 'IPv6' ? `[${a.address}]` : a.address;
+}
+
+/**
+ * [MQTT-6.0.0-1] MQTT packets MUST be sent in binary frames; on any other data frame the connection MUST be closed.
+ * ws has no option for it, and its stream adapter would hand a text frame's bytes to the broker like any other: the
+ * socket's `message` events are filtered before any listener sees them, so a text frame reaches nobody.
+ */
+function refuseTextFrames(socket: WebSocket, onRefused: () => void): void {
+  const emit = socket.emit.bind(socket);
+  socket.emit = ((event: string | symbol, ...args: unknown[]): boolean => {
+    if (event === 'message' && args[1] === false) {
+      onRefused();
+      socket.terminate();
+      return false;
+    }
+    return emit(event, ...args);
+  }) as typeof socket.emit;
 }

@@ -67,6 +67,19 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       for (const message of filterProblems(rule.topic)) problems.push({ file: fileLabel, path: `/mqtt/embedded/acl/${i}/topic`, message });
     });
   }
+  const httpRaw = (raw['http'] ?? {}) as { enabled?: boolean; tls?: { enabled?: boolean; certFile?: string; keyFile?: string } };
+  const httpToken = resolveFileSecret(httpRaw, 'token', 'tokenFile', '/http', base, fileLabel, problems, warnings);
+  if (httpRaw.enabled) {
+    if (httpToken === undefined) problems.push({ file: fileLabel, path: '/http/token', message: 'no admin token: set http.tokenFile, or BRIDGE_HTTP_TOKEN in the environment' });
+    else if (httpToken.length < 16) problems.push({ file: fileLabel, path: '/http/token', message: 'the admin token must be at least 16 characters long' });
+    if (httpRaw.tls?.enabled) {
+      for (const key of ['certFile', 'keyFile'] as const) {
+        const f = httpRaw.tls[key];
+        if (!f) problems.push({ file: fileLabel, path: `/http/tls/${key}`, message: 'is required when TLS is enabled' });
+        else if (!existsSync(resolve(base, f))) problems.push({ file: fileLabel, path: `/http/tls/${key}`, message: `${resolve(base, f)} does not exist` });
+      }
+    }
+  }
   const importRaw = (raw['import'] ?? {}) as Record<string, { jid?: unknown; name?: unknown } | undefined>;
   for (const [source, cfg] of Object.entries(importRaw)) {
     if (typeof cfg?.jid === 'string') {
@@ -122,6 +135,19 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
           }
         : {}),
     },
+    http: {
+      enabled: r.http.enabled,
+      host: r.http.host,
+      port: r.http.port,
+      token: httpToken ?? '',
+      tls: {
+        enabled: r.http.tls.enabled,
+        ...(r.http.tls.certFile !== undefined ? { certFile: resolve(base, r.http.tls.certFile) } : {}),
+        ...(r.http.tls.keyFile !== undefined ? { keyFile: resolve(base, r.http.tls.keyFile) } : {}),
+      },
+      history: { ...r.http.history },
+    },
+    operator: { ...(r.operator.jid !== undefined ? { jid: r.operator.jid.toLowerCase() } : {}) },
     xmpp: {
       service: r.xmpp.service,
       domain,
@@ -184,6 +210,14 @@ interface RawConfig {
       keyFile?: string;
     };
   };
+  http: {
+    enabled: boolean;
+    host: string;
+    port: number;
+    tls: { enabled: boolean; certFile?: string; keyFile?: string };
+    history: BridgeConfig['http']['history'];
+  };
+  operator: { jid?: string };
   xmpp: {
     service: string;
     domain: string;

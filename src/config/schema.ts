@@ -253,6 +253,54 @@ export const configSchema = {
         },
       },
     },
+    http: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'The status page, the HTTP API, /metrics (Prometheus) and /healthz, /readyz (docs/OPERATIONS.md). Off unless enabled.',
+      properties: {
+        enabled: { type: 'boolean', default: false },
+        host: { type: 'string', default: '127.0.0.1', description: 'Listen address; loopback unless you put the page behind a proxy or on a trusted network.' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080, description: '0 picks a free port.' },
+        token: { type: 'string', description: 'Admin token, at least 16 characters: the login of the page, the bearer token of the API and /metrics. Prefer tokenFile or BRIDGE_HTTP_TOKEN.' },
+        tokenFile: { type: 'string', minLength: 1, description: 'File holding the admin token.' },
+        tls: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'HTTPS; certificate and key are reloaded when they change on disk, as the broker\'s are.',
+          properties: {
+            enabled: { type: 'boolean', default: false },
+            certFile: { type: 'string', description: 'PEM certificate (chain).' },
+            keyFile: { type: 'string', description: 'PEM private key.' },
+          },
+        },
+        history: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'What the page keeps in memory per device (ring buffers; docs/OPERATIONS.md gives the memory it takes).',
+          properties: {
+            readings: { type: 'integer', minimum: 0, maximum: 1000, default: 30, description: 'Recent readings per device (the chart).' },
+            rejections: { type: 'integer', minimum: 0, maximum: 1000, default: 5, description: 'Recent rejections per device, with their schema errors.' },
+            commands: { type: 'integer', minimum: 0, maximum: 1000, default: 5, description: 'Recent commands per device, with their outcomes.' },
+          },
+        },
+      },
+    },
+    operator: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'The identity of the operator behind the status page and the request API.',
+      properties: {
+        jid: {
+          type: 'string',
+          pattern: '^[^@/\\s]+@[^@/\\s]+$',
+          description: 'Commands sent from the status page or <base>/bridge/request/device/command are sent as this bare JID: it must be among the operators of the device\'s mapping.',
+        },
+      },
+    },
     xmpp: {
       type: 'object',
       additionalProperties: false,
@@ -427,6 +475,16 @@ export interface BridgeConfig {
     readonly highWaterBytes: number;
     readonly commandTtlSeconds: number;
   };
+  readonly http: {
+    readonly enabled: boolean;
+    readonly host: string;
+    readonly port: number;
+    /** Resolved from token, tokenFile or BRIDGE_HTTP_TOKEN; required when enabled. */
+    readonly token: string;
+    readonly tls: { readonly enabled: boolean; readonly certFile?: string; readonly keyFile?: string };
+    readonly history: { readonly readings: number; readonly rejections: number; readonly commands: number };
+  };
+  readonly operator: { readonly jid?: string };
   readonly xmpp: {
     readonly service: string;
     readonly domain: string;

@@ -40,6 +40,7 @@ export async function runDemo(opts: { dir?: string }): Promise<number> {
   mkdirSync(join(dir, 'prosody'), { recursive: true });
   const secret = randomBytes(16).toString('hex');
   const password = `demo-${randomBytes(3).toString('hex')}`;
+  const statusToken = randomBytes(18).toString('base64url');
 
   let prosody: ProsodyInstance | undefined;
   let bridge: Bridge | undefined;
@@ -65,6 +66,7 @@ export async function runDemo(opts: { dir?: string }): Promise<number> {
     await prosody.register('demo', password);
 
     const mqttPort = await preferPort(1883);
+    const httpPort = await preferPort(8080);
     const wsPort = await preferPort(8083);
     const configFile = join(dir, 'bridge.yaml');
     writeFileSync(
@@ -77,6 +79,9 @@ export async function runDemo(opts: { dir?: string }): Promise<number> {
         // The simulated devices connect without credentials; a real deployment should not.
         mqtt: { embedded: { host: LISTEN, port: mqttPort, websocket: { host: LISTEN, port: wsPort }, allowAnonymous: true } },
         xmpp: { service: `xmpp://${LISTEN}:${ports.componentPort}`, domain: DOMAIN, secret },
+        // The status page, on loopback; commands sent from it go out as the demo user.
+        http: { enabled: true, host: LISTEN, port: httpPort, token: statusToken },
+        operator: { jid: `demo@${HOST}` },
         // Devices that describe themselves (docs/IMPORT.md): no mapping names them.
         import: demoImportConfig(HOST),
       }),
@@ -103,7 +108,7 @@ export async function runDemo(opts: { dir?: string }): Promise<number> {
       prosody = await startProsody({ ...prosodyOpts, tls });
       await bridge.ready(); // the component reconnects by itself
     }
-    printInstructions({ prosody, password, tls: tls !== undefined, mqttUrl, ws: bridge.addresses().websocket ?? '', devices, dir, created });
+    printInstructions({ prosody, password, tls: tls !== undefined, mqttUrl, ws: bridge.addresses().websocket ?? '', devices, dir, created, statusUrl: bridge.httpUrl ?? '', statusToken });
   } catch (err) {
     console.error(`demo failed: ${(err as Error).message}`);
     await cleanup();
@@ -185,6 +190,8 @@ function printInstructions(o: {
   devices: readonly SimulatedDevice[];
   dir: string;
   created: boolean;
+  statusUrl: string;
+  statusToken: string;
 }): void {
   const mqtt = new URL(o.mqttUrl);
   const port = o.prosody.c2sPort;
@@ -196,6 +203,10 @@ Log in with any XMPP client (Gajim, Dino, Conversations, Psi+, Profanity…):
   password  ${o.password}
   server    ${LISTEN}, port ${port}${port === 5222 ? ' (the standard port: most clients find it by themselves)' : ' (set it in the client\'s advanced/connection settings)'}
   ${o.tls ? 'security  STARTTLS with a self-signed certificate made for this demo: accept it when the client asks' : 'security  none (openssl was not found): allow plain-text connections in the client'}
+
+Watch the bridge in a browser (live status page, metrics, preview):
+  status    ${o.statusUrl}
+  token     ${o.statusToken}   (the page asks for it once; scripts send it as "Authorization: Bearer …")
 
 Your roster already holds the demo devices, each with its own JID and presence:
 ${o.devices.map((d) => `  ${d.jid.padEnd(30)} ${d.name}: ${d.what}`).join('\n')}

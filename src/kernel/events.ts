@@ -40,6 +40,8 @@ export interface CommandEvent {
   readonly confirmed?: boolean;
   readonly queued?: boolean;
   readonly message?: string;
+  /** From the command received to its outcome. */
+  readonly elapsedMs?: number;
 }
 
 export interface MappingsChange {
@@ -58,6 +60,8 @@ export interface BridgeEvents {
   device_added: { readonly device: Device };
   device_removed: { readonly device: Device; readonly reason: string };
   device_availability: { readonly device: Device; readonly reason: string };
+  /** An operator renamed a device (status page, request API). */
+  device_renamed: { readonly device: Device; readonly before: string };
   // Mappings
   mappings_changed: MappingsChange;
   mappings_reloaded: { readonly origin: string; readonly added: readonly string[]; readonly replaced: readonly string[]; readonly removed: readonly string[]; readonly warnings: readonly string[] };
@@ -187,6 +191,7 @@ export const EVENT_CATALOGUE: { readonly [K in EventName]: EventSpec<EventPayloa
     message: 'device availability',
     report: ({ device, reason }) => ({ deviceId: device.id, jid: device.jid, online: device.online, reason }),
   },
+  device_renamed: { level: 'info', message: 'device renamed', report: ({ device, before }) => ({ ...deviceData(device), name: device.name, before }) },
   mappings_changed: { message: 'mappings changed' },
   mappings_reloaded: { level: 'info', message: 'mappings reloaded', report: (d) => ({ ...d }) },
   mappings_reload_failed: { level: 'error', message: 'mappings not reloaded: nothing was changed', report: (d) => ({ ...d }) },

@@ -10,7 +10,9 @@
  *   mqtt       the MQTT edge (mqtt-edge.ts) over the embedded and/or external broker
  *   xmpp       the XMPP edge (xmpp-link.ts) and `router`, the one stanza router
  *   disco      what features add to service discovery (disco-registry.ts)
- *   metrics    counters
+ *   metrics    counters, gauges and histograms (Prometheus, observe/metrics.ts)
+ *   operations what an operator can ask (operations.ts), provided by features, reached by the request API and HTTP
+ *   users      which users the bridge last saw available (user-presence.ts)
  *
  * Built by the composition root (app.ts), which also picks the edges: the real ones, or in-memory ones in tests.
  */
@@ -23,7 +25,9 @@ import type { DiscoRegistry } from './disco-registry.js';
 import type { EventBus } from './events.js';
 import type { MappingSet } from './mapping-set.js';
 import type { MqttEdge } from './mqtt-edge.js';
+import type { Operations } from './operations.js';
 import type { StanzaRouter } from './stanza-router.js';
+import type { UserPresence } from './user-presence.js';
 import type { CommandQueueStore, DeviceStore, ImportStore, OutboxStore, SubscriptionStore } from './stores.js';
 import type { XmppLink } from './xmpp-link.js';
 
@@ -36,6 +40,8 @@ export interface Stores {
   readonly imports: ImportStore;
   /** A random id of this bridge's state, created once: it makes stanza ids unique across bridges and stable across restarts. */
   readonly instanceId: string;
+  /** Whether the durable state takes a write now (readiness). */
+  writable(): boolean;
 }
 
 export interface Kernel {
@@ -51,4 +57,6 @@ export interface Kernel {
   readonly xmpp: XmppLink;
   readonly router: StanzaRouter;
   readonly disco: DiscoRegistry;
+  readonly operations: Operations;
+  readonly users: UserPresence;
 }

@@ -33,6 +33,11 @@ export class MqttEdge {
     private readonly log: Logger,
   ) {}
 
+  /** Whether the brokers are started (listening, or attached). */
+  get listening(): boolean {
+    return this.started;
+  }
+
   /** The one handler of device publishes (the uplink). */
   onPublish(handler: PublishHandler): void {
     this.publishHandler = handler;

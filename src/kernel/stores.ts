@@ -15,6 +15,8 @@ export interface DeviceRow {
   readonly segments: Readonly<Record<string, string>>;
   readonly firstSeen: number;
   readonly lastSeen: number;
+  /** A name an operator gave the device, instead of the mapping's. */
+  readonly name?: string;
 }
 
 export interface NewOutboxRow {
@@ -50,6 +52,8 @@ export interface DeviceStore {
   /** Every device of one mapping (a mapping added at run time brings its known devices back). */
   byMapping(mappingId: string): DeviceRow[];
   delete(jid: string): void;
+  /** An operator's name for the device; undefined: back to the mapping's. */
+  setName(jid: string, name: string | undefined): void;
 }
 
 /** Presence subscriptions of users to devices (RFC 6121 §3). */

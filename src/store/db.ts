@@ -100,6 +100,10 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE credentials ADD COLUMN login_at INTEGER;
   `,
   `
+  -- The name an operator gave a device (status page, request API); NULL: the mapping's name template.
+  ALTER TABLE devices ADD COLUMN name TEXT;
+  `,
+  `
   -- Devices that described themselves on the broker (docs/IMPORT.md): the description last seen, and the operator's
   -- decision. Kept so imported devices (their JIDs, hence their subscriptions) survive a broker that lost its retained
   -- messages, and so a blocked device stays blocked when it announces itself again.
@@ -133,14 +137,25 @@ export function instanceId(db: Db): string {
 /** Owner-only: the database holds credential hashes, the outbox's readings and the audit log. */
 export const DB_FILE_MODE = 0o600;
 
+/** Whether the database takes a write now (disk full, read-only file system, lost file): one small committed write. */
+export function probeWritable(db: Db): boolean {
+  try {
+    db.prepare("INSERT INTO meta (key, value) VALUES ('probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(Date.now()));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function openDatabase(dataDir: string, file = 'bridge.db'): Db {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const path = join(dataDir, file);
   restrictFiles(path);
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
-  // NORMAL in WAL mode: a commit survives a process crash (the WAL is in the OS page cache); FULL adds an fsync per
-  // commit for power loss. The outbox batches commits, so the choice is made there per write where it matters.
+  // NORMAL in WAL mode: a commit survives a process crash (the WAL is in the OS page cache); FULL would add an fsync
+  // per commit for power loss. One setting for the whole database: a power cut can lose the last commits
+  // (docs/RELIABILITY.md, "Loss windows"); the outbox's group commit keeps their number small.
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
   migrate(db);

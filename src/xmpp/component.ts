@@ -1,7 +1,7 @@
 /**
  * The XEP-0114 link to the XMPP server: `@xmpp/component` with the repairs this product needs.
  *
- * - Reconnects with capped exponential backoff and full jitter, instead of the library's fixed 1 s loop.
+ * - Reconnects with capped exponential backoff and equal jitter, instead of the library's fixed 1 s loop.
  * - Treats `not-authorized` (wrong secret), `host-unknown` (domain not configured) and `conflict` (another instance
  *   holds the domain; Prosody allows one connection per component) as fatal: the library retries them once a second
  *   forever, and on `conflict` its start() never settles. Except one case: `conflict` answering the handshake of a
@@ -35,7 +35,7 @@ export interface ComponentLinkOptions {
   readonly domain: string;
   readonly secret: string;
   readonly log: Logger;
-  /** First reconnect delay; doubles per failure up to maxDelayMs (full jitter). */
+  /** First reconnect delay; doubles per failure up to maxDelayMs (equal jitter: half fixed, half random). */
   readonly initialDelayMs?: number;
   readonly maxDelayMs?: number;
   /** Time allowed for one connection attempt: TCP connect, the server's stream header, the handshake answer. */
@@ -264,6 +264,9 @@ export class ComponentLink extends EventEmitter<LinkEvents> implements XmppLink 
         xmpp.once('online', onOnline);
         xmpp.once('error', onError);
       });
+      // Awaited only once the stream is open: when connect() fails first (ECONNREFUSED while the server is down), the
+      // library's 'error' event rejects it unobserved — which would end the process (an unhandled rejection).
+      online.catch(() => undefined);
       // One deadline for the whole attempt. The library's own waits (open(): the server's stream header;
       // authenticate(): the handshake answer) take their timeout from `timeout`; they start after ours, so ours
       // fires first, and destroying the socket with it (below) rejects them at once: none outlives this attempt.
@@ -382,7 +385,8 @@ export class ComponentLink extends EventEmitter<LinkEvents> implements XmppLink 
     if (this.timer || this.stopped || this.fatalError) return;
     const initial = this.opts.initialDelayMs ?? 500;
     const max = this.opts.maxDelayMs ?? 30_000;
-    // Exponential backoff with full jitter (AWS architecture blog, "Exponential Backoff And Jitter").
+    // Exponential backoff with "equal jitter" (AWS architecture blog, "Exponential Backoff And Jitter"): half the
+    // ceiling is waited for sure, half at random — attempts spread out, yet never come back at once.
     const ceiling = Math.min(max, initial * 2 ** Math.min(this.failures, 16));
     const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
     this.failures += 1;

@@ -1,7 +1,8 @@
 /**
  * The demo works as it prints: run `mqtt-xmpp-bridge demo`, read the account it prints, log in over STARTTLS with an
  * independent client (slixmpp), find the devices in the roster with presence — the hand-mapped ones and those
- * imported from a simulated Zigbee2MQTT network and ESPHome node — receive a reading; Ctrl-C stops it all.
+ * imported from a simulated Zigbee2MQTT network and ESPHome node — receive a reading; open the status page it prints
+ * with its token; Ctrl-C stops it all.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -42,6 +43,13 @@ describe('demo', function () {
       const server = /server\s+([\d.]+), port (\d+)/.exec(out);
       assert.ok(account && password && server, out);
       assert.match(out, /STARTTLS with a self-signed certificate/);
+      // The status page: printed beside the account, behind the printed token.
+      const status = /status\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+      const token = /token\s+(\S+)/.exec(out)?.[1];
+      assert.ok(status && token, out);
+      assert.equal((await fetch(`${status}/api/devices`)).status, 401);
+      const devices = (await (await fetch(`${status}/api/devices`, { headers: { authorization: `Bearer ${token}` } })).json()) as { total: number };
+      assert.equal(devices.total, 9, 'four hand-mapped devices and five imported ones');
       const { stdout } = await execFileAsync('/usr/bin/python3', [
         join(ROOT, 'test/integration/python/demo_login.py'),
         server[1]!,

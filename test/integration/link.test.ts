@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import xml from '@xmpp/xml';
 import { pino } from 'pino';
 import { ComponentLink } from '../../src/xmpp/component.js';
+import { freePort } from '../../src/servers/ports.js';
 import { exitOf, removeDir, spawnCli, startTestServer, writeBridgeConfig, type ProsodyTestServer } from './harness.js';
 
 interface LogLine {
@@ -81,6 +82,30 @@ describe('component link: timeouts and refusals, as logged', function () {
     server.prosody.freeze();
     const ping = xml('iq', { type: 'get', id: 'barrier-7', to: server.domain, from: server.domain }, xml('ping', { xmlns: 'urn:xmpp:ping' }));
     await assert.rejects(link.request(ping, 1000), { name: 'TimeoutError', message: 'no reply to iq barrier-7 (ping) within 1000 ms' });
+  });
+
+  it('keeps trying while nothing listens on the component port (the server is down), and never exits', async function () {
+    const port = await freePort(); // nothing listens there: every attempt is refused (ECONNREFUSED)
+    const cfg = writeBridgeConfig({ server, config: { log: { level: 'info' }, xmpp: { service: `xmpp://127.0.0.1:${port}` } } });
+    const bridge = spawnCli(['start', '--config', cfg.configFile]);
+    try {
+      const failures = (): number => bridge.output().split('\n').filter((l) => l.includes('"msg":"XMPP server connection failed"') && l.includes('ECONNREFUSED')).length;
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`fewer than 3 refused attempts within 20 s:\n${bridge.output()}`)), 20_000);
+        const check = (): void => {
+          if (failures() < 3) return;
+          clearTimeout(timer);
+          resolve();
+        };
+        bridge.stdout!.on('data', check);
+        bridge.once('exit', (code) => reject(new Error(`the bridge exited (${code}) while the server was down:\n${bridge.output()}`)));
+      });
+      assert.equal(bridge.exitCode, null, 'still running');
+    } finally {
+      bridge.kill('SIGTERM');
+      assert.equal((await exitOf(bridge, 15_000)).code, 0, bridge.output());
+      removeDir(cfg.dir);
+    }
   });
 
   it('a second bridge on the same domain: exit 2, one line on stderr, one fatal record in the log', async function () {

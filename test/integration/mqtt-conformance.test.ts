@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import type { MqttClient } from 'mqtt';
+import { WebSocket } from 'ws';
 import {
   ackPacket,
   CONNACK_ACCEPTED,
@@ -695,6 +696,46 @@ describe('MQTT 3.1.1 conformance of the embedded broker (raw bytes)', function (
         sub.write(Buffer.concat([ackPacket(PUBCOMP, id), PINGREQ]));
         await closedFor(sub, 'wrong-acknowledgement');
       });
+    });
+  });
+
+  describe('over WebSocket', function () {
+    let run: RunningBridge;
+
+    before(async function () {
+      run = await startBridge({ server });
+    });
+
+    after(async function () {
+      await run?.stop();
+      if (run) removeDir(run.dir);
+    });
+
+    /** Sends one CONNECT in one frame; resolves with the frames answered before the connection closed. */
+    async function connectOverWebSocket(binary: boolean): Promise<{ answers: Buffer[]; closed: boolean }> {
+      const ws = new WebSocket(run.wsUrl, 'mqtt');
+      await new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+      });
+      const answers: Buffer[] = [];
+      ws.on('message', (data: Buffer) => answers.push(data));
+      const closed = new Promise<boolean>((resolve) => ws.once('close', () => resolve(true)));
+      // A binary CONNECT is answered (a CONNACK is 4 bytes, possibly over several frames); a text frame must close the
+      // connection, unanswered.
+      const answered = new Promise<boolean>((resolve) => ws.on('message', () => Buffer.concat(answers).length >= 4 && resolve(false)));
+      ws.send(binary ? connectPacket() : connectPacket().toString('latin1'), { binary });
+      const outcome = await Promise.race([closed, answered]);
+      ws.terminate();
+      return { answers: outcome ? answers : [Buffer.concat(answers)], closed: outcome };
+    }
+
+    it('[MQTT-6.0.0-1] closes a connection that sends an MQTT packet in a text frame, unanswered; a binary frame is answered', async function () {
+      const text = await connectOverWebSocket(false);
+      assert.deepEqual(text, { answers: [], closed: true });
+      const binary = await connectOverWebSocket(true);
+      assert.equal(binary.closed, false);
+      assert.equal(binary.answers[0]?.toString('hex'), CONNACK_ACCEPTED);
     });
   });
 

@@ -84,6 +84,9 @@ describe('loadConfig', () => {
           rateLimit: { messagesPerSecond: 0, burst: 100, policy: 'delay' },
         },
       },
+      // The status page is off unless enabled, and on loopback (docs/OPERATIONS.md).
+      http: { enabled: false, host: '127.0.0.1', port: 8080, token: '', tls: { enabled: false }, history: { readings: 30, rejections: 5, commands: 5 } },
+      operator: {},
       xmpp: {
         service: 'xmpp://127.0.0.1:5347',
         domain: 'iot.example.org', // domains compare case-insensitively (RFC 7622 §3.2)
@@ -113,6 +116,38 @@ describe('loadConfig', () => {
       ),
       audit: { maxAgeDays: 90, maxRows: 100000, maxPayloadBytes: 1024 },
     });
+  });
+
+  it('requires an admin token of 16 characters or more when the status page is enabled', () => {
+    const off = loadConfig(writeConfig('xmpp: { domain: iot.example.org, secret: s }\n'), {});
+    assert.equal(off.config.http.enabled, false);
+    const missing = problemsOf(() => loadConfig(writeConfig('xmpp: { domain: iot.example.org, secret: s }\nhttp: { enabled: true }\n'), {}));
+    assert.deepEqual(
+      missing.map((p) => [p.path, p.message]),
+      [['/http/token', 'no admin token: set http.tokenFile, or BRIDGE_HTTP_TOKEN in the environment']],
+    );
+    const short = problemsOf(() => loadConfig(writeConfig('xmpp: { domain: iot.example.org, secret: s }\nhttp: { enabled: true }\n'), { BRIDGE_HTTP_TOKEN: 'short' }));
+    assert.deepEqual(
+      short.map((p) => [p.path, p.message]),
+      [['/http/token', 'the admin token must be at least 16 characters long']],
+    );
+    const fromEnv = loadConfig(writeConfig('xmpp: { domain: iot.example.org, secret: s }\n'), { BRIDGE_HTTP_ENABLED: 'true', BRIDGE_HTTP_PORT: '0', BRIDGE_HTTP_TOKEN: 'a-token-of-20-chars!', BRIDGE_OPERATOR_JID: 'Ops@Example.org' });
+    assert.equal(fromEnv.config.http.enabled, true);
+    assert.equal(fromEnv.config.http.port, 0);
+    assert.equal(fromEnv.config.http.token, 'a-token-of-20-chars!');
+    assert.equal(fromEnv.config.operator.jid, 'ops@example.org');
+  });
+
+  it('reads the admin token from http.tokenFile, and checks HTTPS files when TLS is on', () => {
+    const token = { 'admin.token': { text: 'token-from-a-file-0123\n', mode: 0o600 } };
+    const problems = problemsOf(() => loadConfig(writeConfig('xmpp: { domain: iot.example.org, secret: s }\nhttp: { enabled: true, tokenFile: ./admin.token, tls: { enabled: true, certFile: ./none.pem } }\n', token), {}));
+    assert.deepEqual(
+      problems.map((p) => p.path).sort(),
+      ['/http/tls/certFile', '/http/tls/keyFile'],
+    );
+    const { config, warnings } = loadConfig(writeConfig('xmpp: { domain: iot.example.org, secret: s }\nhttp: { enabled: true, tokenFile: ./admin.token }\n', token), {});
+    assert.equal(config.http.token, 'token-from-a-file-0123');
+    assert.deepEqual(warnings, []);
   });
 
   it('returns a frozen configuration', () => {

@@ -28,7 +28,8 @@ import { ajvErrorsToPathMessages, summarize } from '../../schemas/format-errors.
 import { TokenBucket } from '../../broker/token-bucket.js';
 import type { ConfirmationTracker } from './confirmations.js';
 
-export type CommandOrigin = 'chat' | 'iq' | 'adhoc';
+/** How the command came: typed in a chat, an IQ, an XEP-0050 form, or an operator's request (MQTT request API, status page). */
+export type CommandOrigin = 'chat' | 'iq' | 'adhoc' | 'mqtt' | 'http';
 
 export interface CommandRequest {
   /** Bare JID of the sender. */
@@ -76,7 +77,7 @@ export class Downlink {
     private readonly publish: Publish,
     private readonly confirmations: ConfirmationTracker,
     private readonly defaultTtlMs: number,
-    private readonly onOutcome: (req: CommandRequest, outcome: Result<CommandOutcome>) => void = () => undefined,
+    private readonly onOutcome: (req: CommandRequest, outcome: Result<CommandOutcome>, elapsedMs: number) => void = () => undefined,
     private readonly rate: RateOptions = { perMinute: 0, burst: 1 },
   ) {}
 
@@ -96,8 +97,9 @@ export class Downlink {
   }
 
   async execute(req: CommandRequest): Promise<Result<CommandOutcome>> {
+    const started = performance.now();
     const outcome = await this.run(req);
-    this.onOutcome(req, outcome);
+    this.onOutcome(req, outcome, performance.now() - started);
     return outcome;
   }
 

@@ -13,8 +13,9 @@
  *   apply     descriptions → mappings (to-mapping.ts, schemas compiled once per model) → ONE change of the mapping set
  *             per message or settling window (a bridge/devices list of 5,000 devices is one change); a change the set
  *             refuses is retried without the devices it names, which are refused (IMPORT_CONFLICT)
- *   decide    approve and block from the CLI (another process: the store is polled), the request topics
- *             `<base>/bridge/request/import/list|approve|block`, and an admin-only XEP-0050 command on the component
+ *   decide    approve and block from the CLI (another process: the store is polled), the operations
+ *             `import/list|approve|block` (kernel/operations.ts: the request topics `<base>/bridge/request/import/…`
+ *             and the status page), and an admin-only XEP-0050 command on the component
  *
  * Joins, renames (same hardware id: same JID, new name and topics), leaves and removals apply as they happen; each is
  * an event (import_* in the catalogue) reported on `<base>/bridge/event`.
@@ -30,7 +31,7 @@ import type { Kernel } from '../../kernel/kernel.js';
 import type { ImportRow, ImportStatus } from '../../kernel/stores.js';
 import type { Mapping } from '../../mapping/mapping.js';
 import { filterMatches, type Segments } from '../../mapping/topic-pattern.js';
-import { requestTopic, respond } from '../requests.js';
+import type { Actor, OperationOutcome } from '../../kernel/operations.js';
 import { ImportAdmin } from './admin.js';
 import { admit } from './policy.js';
 import { checkDescription, type TopicClaims } from './safety.js';
@@ -122,9 +123,8 @@ export class ImportFeature implements Feature {
       }
     }
     if (this.sources.size > 0) {
-      const base = this.k.config.baseTopic;
       for (const op of ['list', 'approve', 'block'] as const) {
-        this.unwatch.push(this.k.mqtt.watch(requestTopic(base, `import/${op}`), (_t, payload) => void respond(this.k, `import/${op}`, payload, (req) => this.request(op, req.body))));
+        this.unwatch.push(this.k.operations.provide(`import/${op}`, (params, actor) => this.operation(op, params, actor)));
       }
       this.pollTimer = setInterval(() => this.pollDecisions(), DECISION_POLL_MS);
       this.pollTimer.unref();
@@ -190,17 +190,22 @@ export class ImportFeature implements Feature {
     return fail('DEVICE_UNKNOWN', `no imported device "${id}"${source ? ` in ${source}` : ''}`);
   }
 
-  private request(op: 'list' | 'approve' | 'block', body: Record<string, unknown>): { ok: true; data: Record<string, unknown> } | { ok: false; error: string } {
-    const source = typeof body['source'] === 'string' ? body['source'] : undefined;
+  /**
+   * The operations `import/list` (optional `source`, `status`: `pending` — the waiting devices — and `devices`, those
+   * matching), `import/approve` and `import/block` (`id`: the hardware id; `source` when two sources know it).
+   */
+  private operation(op: 'list' | 'approve' | 'block', params: Record<string, unknown>, actor: Actor): OperationOutcome {
+    const source = typeof params['source'] === 'string' ? params['source'] : undefined;
     if (op === 'list') {
-      const status = body['status'];
-      if (status !== undefined && status !== 'pending' && status !== 'approved' && status !== 'blocked') return { ok: false, error: 'status must be pending, approved or blocked' };
-      return { ok: true, data: { devices: this.list({ ...(source ? { source } : {}), ...(status ? { status } : {}) }) } };
+      const status = params['status'];
+      if (status !== undefined && status !== 'pending' && status !== 'approved' && status !== 'blocked') return { ok: false, code: 'REQUEST_INVALID', error: 'status must be pending, approved or blocked' };
+      const pending = this.list({ ...(source ? { source } : {}), status: 'pending' });
+      return { ok: true, data: { pending, devices: status === 'pending' ? pending : this.list({ ...(source ? { source } : {}), ...(status ? { status } : {}) }) } };
     }
-    const id = body['id'];
-    if (typeof id !== 'string' || id === '') return { ok: false, error: 'give the device\'s "id" (its hardware id) and, when ambiguous, its "source"' };
-    const r = this.decide(id, op === 'approve' ? 'approved' : 'blocked', 'request', source);
-    return r.ok ? { ok: true, data: { device: r.value } } : { ok: false, error: r.error.message };
+    const id = params['id'];
+    if (typeof id !== 'string' || id === '') return { ok: false, code: 'REQUEST_INVALID', error: 'give the device\'s "id" (its hardware id) and, when ambiguous, its "source"' };
+    const r = this.decide(id, op === 'approve' ? 'approved' : 'blocked', actor.via === 'http' ? 'status-page' : 'request', source);
+    return r.ok ? { ok: true, data: { device: r.value } } : { ok: false, code: r.error.code, error: r.error.message };
   }
 
   /** The CLI (another process) wrote the store: apply its decisions. */

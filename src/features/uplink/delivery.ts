@@ -109,7 +109,7 @@ export class Delivery {
    */
   accept(reading: Reading, out: OutgoingReading, done: (err?: Error) => void): void {
     if (reading.qos === 0) {
-      if (this.writable()) this.write(out, this.qos0Id());
+      if (this.writable()) this.write(out, this.qos0Id(), reading.receivedAt);
       else this.buffer(reading);
       done();
       return;
@@ -167,7 +167,7 @@ export class Delivery {
     for (const p of batch) p.done();
     if (this.mode !== 'live') return;
     batch.forEach((p, i) => {
-      this.write(p.out, this.readingId(ids[i]!));
+      this.write(p.out, this.readingId(ids[i]!), p.reading.receivedAt);
       this.lastSent = ids[i]!;
       this.unconfirmed += 1;
     });
@@ -178,8 +178,9 @@ export class Delivery {
     return this.mode === 'live' && this.link.online && this.link.pendingBytes < this.opts.highWaterBytes;
   }
 
-  private write(out: OutgoingReading, id: string): void {
+  private write(out: OutgoingReading, id: string, receivedAt: number): void {
     const stanzas = out.write(id);
+    this.metrics.observe('uplink_latency_seconds', (Date.now() - receivedAt) / 1000);
     this.metrics.inc('readings_delivered_total');
     this.metrics.inc('stanzas_sent_total', undefined, stanzas);
     if (this.mode === 'live' && this.link.pendingBytes >= this.opts.highWaterBytes) {
@@ -312,7 +313,7 @@ export class Delivery {
     this.qos0 = [];
     for (const r of buffered) {
       const out = this.modeOf(r.device).prepare(r.device, r.json, r.value, this.lateSince(r.receivedAt));
-      if (out.ok) this.write(out.value, this.qos0Id());
+      if (out.ok) this.write(out.value, this.qos0Id(), r.receivedAt);
     }
     if (gen !== this.generation) return;
     // Caught up, in the same turn as the last empty page: nothing committed meanwhile was missed.
@@ -343,7 +344,7 @@ export class Delivery {
       this.metrics.inc('readings_dropped_total', out.error.code);
       return false;
     }
-    this.write(out.value, this.readingId(row.id));
+    this.write(out.value, this.readingId(row.id), row.receivedAt);
     return true;
   }
 

@@ -14,6 +14,7 @@ import type { Rejection, UplinkOutcome } from './uplink.js';
 import { ChatDelivery, type ReadingDelivery } from './chat-delivery.js';
 import { Delivery } from './delivery.js';
 import { Uplink } from './uplink.js';
+import { mappingLabel } from '../../observe/metrics.js';
 
 export class UplinkFeature implements Feature {
   readonly name = 'uplink';
@@ -46,6 +47,8 @@ export class UplinkFeature implements Feature {
       k.log.child({ part: 'delivery' }),
       k.bus,
     );
+    k.metrics.gauge('held_publishes', () => this.delivery.backlog.held);
+    k.metrics.gauge('qos0_buffered', () => this.delivery.backlog.qos0);
   }
 
   start(): void {
@@ -92,7 +95,7 @@ export class UplinkFeature implements Feature {
       metrics.inc('readings_replayed_total');
       return done();
     }
-    metrics.inc('readings_total');
+    metrics.inc('readings_total', mappingLabel(device.mapping));
     const out = this.modeOf(device).prepare(device, reading.json, reading.value);
     if (!out.ok) {
       this.reject({ error: out.error, topic: reading.topic, clientId: msg.clientId, deviceId: device.id, mappingId: device.mapping.id });

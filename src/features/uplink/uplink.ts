@@ -78,12 +78,15 @@ export class Uplink {
 
   constructor(
     private readonly router: ReadingRoutes,
-    private readonly registry: DeviceRegistry,
+    /** The registry, or (preview) one that answers `register` without registering (DeviceRegistry.peek). */
+    private readonly registry: Pick<DeviceRegistry, 'identify' | 'register' | 'byJid'>,
   ) {}
 
   /**
    * Synchronous and total: every publish ends as unmapped, a reading, a rejection — or, for a mapping with payload
    * formats, `merged`: then `done` belongs to the uplink, and `resume` gets the reading at the end of the turn.
+   * Without `resume` (a preview), a mapping with payload formats gives its reading at once: this message merged into
+   * the device's state, which is left as it was.
    */
   process(msg: InboundPublish, done?: Done, resume?: Resume): UplinkOutcome {
     const route = this.router.route(msg.topic);
@@ -97,13 +100,18 @@ export class Uplink {
     const identity = this.registry.identify(mapping, route.segments);
     if (!identity.ok) return reject(identity.error);
 
-    if (mapping.sources && done && resume) {
+    if (mapping.sources) {
       const source = sourceOf(mapping, mapping.sources, msg.topic);
       if (!source) return { kind: 'unmapped' };
       const decoded = decodePayload(source.decodings, msg.payload);
       if (!decoded.ok) return reject(decoded.error, identity.value.id);
-      this.merge(mapping, route.segments, identity.value, source, decoded.value, msg, done, resume);
-      return { kind: 'merged' };
+      if (done && resume) {
+        this.merge(mapping, route.segments, identity.value, source, decoded.value, msg, done, resume);
+        return { kind: 'merged' };
+      }
+      let outcome: UplinkOutcome = { kind: 'unmapped' };
+      this.settle({ mapping, segments: route.segments, identity: identity.value, assignments: decoded.value, momentary: [], dones: [], resume: (o) => (outcome = o), topic: msg.topic, qos: msg.qos, clientId: msg.clientId }, false);
+      return outcome;
     }
 
     const parsed = parseJsonPayload(msg.payload);
@@ -151,8 +159,9 @@ export class Uplink {
     for (const p of all) this.settle(p);
   }
 
-  private settle(p: Pending): void {
-    this.pending.delete(p.identity.jid);
+  /** The reading of a device's merged updates; `keep`: the state is kept (false: a preview). */
+  private settle(p: Pending, keep = true): void {
+    if (keep) this.pending.delete(p.identity.jid);
     const dones = p.dones;
     const done: Done = (err) => {
       for (const d of dones) d(err);
@@ -167,7 +176,7 @@ export class Uplink {
     const state = mergeState(previous, p.assignments);
     const json = JSON.stringify(state);
     if (json.length > MAX_STATE_BYTES) {
-      if (known) this.states.delete(known);
+      if (known && keep) this.states.delete(known);
       return reject(new BridgeError('PAYLOAD_TOO_LARGE', `the device's merged state would exceed ${MAX_STATE_BYTES} bytes; it was reset`));
     }
     const valid = validate(p.mapping, state);
@@ -176,7 +185,7 @@ export class Uplink {
     if (!device.ok) return reject(device.error);
     const now = Date.now();
     device.value.lastSeen = now;
-    this.states.set(device.value, p.momentary.length > 0 ? forget(state, p.momentary) : state);
+    if (keep) this.states.set(device.value, p.momentary.length > 0 ? forget(state, p.momentary) : state);
     p.resume({ kind: 'reading', reading: { device: device.value, topic: p.topic, json, value: state, qos: p.qos, receivedAt: now } }, done);
   }
 }
