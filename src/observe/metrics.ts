@@ -58,6 +58,9 @@ export const METRIC_CATALOGUE = {
   xmpp_reconnects_total: { kind: 'counter', help: 'Times the XMPP component stream came up again after it was lost.' },
   foreign_instances_total: { kind: 'counter', help: 'Times another bridge was noticed on the same component domain.' },
   http_logins_failed_total: { kind: 'counter', help: 'Status page logins refused (wrong token).' },
+  // Import (features/import)
+  imports_refused_total: { kind: 'counter', label: 'code', help: 'Discovery messages or devices not imported, by code (IMPORT_TOPIC_FORBIDDEN, …).' },
+  imported_devices: { kind: 'gauge', label: 'status', help: 'Devices of the enabled import sources, by status (pending, approved, blocked).' },
   // Read when scraped
   devices_known: { kind: 'gauge', help: 'Devices the bridge knows (mapped and seen).' },
   devices_online: { kind: 'gauge', help: 'Devices online.' },

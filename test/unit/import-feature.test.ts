@@ -215,6 +215,7 @@ describe('import feature', () => {
       ],
     );
     assert.equal(refused[1]!.reason, 'zigbee2mqtt/power_plug/set is the command topic of device 0x0017880104e45524');
+    assert.equal(t.bridge.metrics.get('imports_refused_total', 'IMPORT_TOPIC_TAKEN'), 1, 'counted by code');
     assert.equal(t.bridge.registry.byJid('evil@iot.example.org'), undefined);
   });
 

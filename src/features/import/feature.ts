@@ -126,6 +126,17 @@ export class ImportFeature implements Feature {
       for (const op of ['list', 'approve', 'block'] as const) {
         this.unwatch.push(this.k.operations.provide(`import/${op}`, (params, actor) => this.operation(op, params, actor)));
       }
+      this.unwatch.push(
+        this.k.metrics.gauge('imported_devices', () => {
+          const counts = new Map<string, number>([
+            ['pending', 0],
+            ['approved', 0],
+            ['blocked', 0],
+          ]);
+          for (const entries of this.entries.values()) for (const e of entries.values()) counts.set(e.row.status, (counts.get(e.row.status) ?? 0) + 1);
+          return counts;
+        }),
+      );
       this.pollTimer = setInterval(() => this.pollDecisions(), DECISION_POLL_MS);
       this.pollTimer.unref();
     }
