@@ -13,6 +13,7 @@
 import { fail, ok, type Result } from '../errors.js';
 import { renderTemplate } from '../importers/template.js';
 import type { CommandPayload } from '../mapping/mapping.js';
+import { valueAt } from './json-path.js';
 
 export function encodeCommand(format: CommandPayload | undefined, json: string, value: unknown): Result<string> {
   if (!format || format.format === 'json') return ok(json);
@@ -42,13 +43,4 @@ export function encodeCommand(format: CommandPayload | undefined, json: string, 
       return ok(JSON.stringify(out));
     }
   }
-}
-
-function valueAt(root: unknown, path: readonly string[]): unknown {
-  let v = root;
-  for (const key of path) {
-    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, key)) return undefined;
-    v = (v as Record<string, unknown>)[key];
-  }
-  return v;
 }
