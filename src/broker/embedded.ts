@@ -167,7 +167,11 @@ export class EmbeddedBroker implements MqttSide {
     });
     this.aedes = aedes;
 
-    aedes.on('clientReady', (client) => handlers.onClientConnected(client.id));
+    // aedes emits clientReady after the session queue is emptied: a client that sent DISCONNECT right after its
+    // CONNACK may already be closed (and its clientDisconnect already emitted). It is not connected any more.
+    aedes.on('clientReady', (client) => {
+      if (!client.closed) handlers.onClientConnected(client.id);
+    });
     aedes.on('clientDisconnect', (client) => {
       // A persistent session keeps its subscriptions (aedes queues QoS 1 messages for it); a clean one does not.
       if (client.clean) this.subscriptions.delete(client.id);
