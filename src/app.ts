@@ -6,12 +6,12 @@
  *             → stanza router
  *   start     features in dependency order (kernel/feature.ts):
  *               metrics → reports → xmpp-link (connects in the background) → presence → uplink → availability →
- *               commands → disco → audit → mqtt-listeners (devices may connect) → bridge-topics (state `online`) →
- *               reload
+ *               commands → disco → pubsub → vcard → audit → mqtt-listeners (devices may connect) → bridge-topics
+ *               (state `online`) → reload
  *   stop      `bridge_stopping` (availability stops tracking: disconnects are not news; reports flush what they
  *             counted), then the reverse order:
  *               reload → bridge-topics (state `offline`) → mqtt-listeners (no new readings) → audit (flushed) →
- *               disco → commands (queue sweep) → availability → uplink (what was accepted is committed and, if
+ *               vcard → pubsub → disco → commands (queue sweep) → availability → uplink (what was accepted is committed and, if
  *               possible, confirmed) → presence (unavailable for every online device) → xmpp-link (the stream
  *               closes) → reports → metrics
  *             then last-seen times are flushed and the database closes.
@@ -36,6 +36,8 @@ import { BridgeTopicsFeature } from './features/observe/bridge-topics.js';
 import { MetricsFeature } from './features/observe/metrics.js';
 import { ReportsFeature } from './features/observe/reports.js';
 import { PresenceService } from './features/presence/presence.js';
+import { PubsubFeature } from './features/pubsub/pubsub.js';
+import { VcardFeature } from './features/vcard/vcard.js';
 import { ReloadFeature, type ReloadOutcome } from './features/reload/reload.js';
 import type { Delivery } from './features/uplink/delivery.js';
 import { UplinkFeature } from './features/uplink/feature.js';
@@ -49,6 +51,7 @@ import { MappingSet } from './kernel/mapping-set.js';
 import { MqttEdge } from './kernel/mqtt-edge.js';
 import { StanzaRouter } from './kernel/stanza-router.js';
 import type { FatalRefusal, XmppLink } from './kernel/xmpp-link.js';
+import { UserPresence } from './kernel/user-presence.js';
 import type { BridgeSetup } from './load.js';
 import type { Logger } from './log.js';
 import { Metrics } from './observe/metrics.js';
@@ -59,6 +62,9 @@ import { instanceId, openDatabase, type Db } from './store/db.js';
 import { SqliteDeviceStore } from './store/devices.js';
 import { Outbox } from './store/outbox.js';
 import { SqliteSubscriptions } from './store/subscriptions.js';
+import { SqliteLatestReadings } from './store/latest.js';
+import { SqlitePresenceRequests } from './store/presence-requests.js';
+import { SqlitePubsubSubscriptions } from './store/pubsub.js';
 import { ComponentLink } from './xmpp/component.js';
 
 const MAX_DEVICES = 100_000;
@@ -118,12 +124,16 @@ export class Bridge extends EventEmitter<BridgeEvents> {
         subscriptions: new SqliteSubscriptions(this.db),
         outbox: new Outbox(this.db),
         commandQueue: new SqliteCommandQueue(this.db),
+        presenceRequests: new SqlitePresenceRequests(this.db),
+        pubsub: new SqlitePubsubSubscriptions(this.db),
+        latest: new SqliteLatestReadings(this.db),
         instanceId: instanceId(this.db),
       },
       mqtt: new MqttEdge(sides, bus, log.child({ part: 'mqtt' })),
       xmpp,
       router,
       disco: new DiscoRegistry(),
+      users: new UserPresence(),
     };
     // The loaded mappings were checked together by the loader; the set checks them again, as it does every change.
     const applied = mappings.apply(setup.mappings);
@@ -152,6 +162,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       new AvailabilityTracker(k),
       new CommandsFeature(k),
       new DiscoFeature(k),
+      new PubsubFeature(k),
+      new VcardFeature(k),
       new AuditFeature(k, this.audit),
       new MqttListenersFeature(k, ['uplink', 'availability', 'commands', 'presence']),
       new BridgeTopicsFeature(k),
@@ -202,6 +214,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       await this.runner.stop();
     } finally {
       this.kernel.registry.flush();
+      this.kernel.stores.latest.flush();
       this.audit.flush();
       this.db.close();
     }

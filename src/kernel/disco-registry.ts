@@ -17,6 +17,7 @@ export class DiscoRegistry {
   private readonly component = new Set<string>();
   private readonly device: ((d: Device) => readonly string[])[] = [];
   private readonly nodes: DiscoNode[] = [];
+  private readonly items: ((d: Device, from: string) => readonly Element[])[] = [];
 
   /** A feature (namespace) the component itself supports. */
   componentFeature(ns: string): void {
@@ -30,6 +31,15 @@ export class DiscoRegistry {
 
   node(provider: DiscoNode): void {
     this.nodes.push(provider);
+  }
+
+  /** Items a device lists in disco#items without a node (e.g. its PubSub node), decided per device and requester. */
+  deviceItems(fn: (d: Device, from: string) => readonly Element[]): void {
+    this.items.push(fn);
+  }
+
+  deviceItemsOf(d: Device, from: string): Element[] {
+    return this.items.flatMap((fn) => fn(d, from));
   }
 
   componentFeaturesOf(): string[] {

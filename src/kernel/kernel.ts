@@ -10,6 +10,7 @@
  *   mqtt       the MQTT edge (mqtt-edge.ts) over the embedded and/or external broker
  *   xmpp       the XMPP edge (xmpp-link.ts) and `router`, the one stanza router
  *   disco      what features add to service discovery (disco-registry.ts)
+ *   users      which users the bridge sees online, and whose presence it sees at all (user-presence.ts)
  *   metrics    counters
  *
  * Built by the composition root (app.ts), which also picks the edges: the real ones, or in-memory ones in tests.
@@ -24,7 +25,16 @@ import type { EventBus } from './events.js';
 import type { MappingSet } from './mapping-set.js';
 import type { MqttEdge } from './mqtt-edge.js';
 import type { StanzaRouter } from './stanza-router.js';
-import type { CommandQueueStore, DeviceStore, OutboxStore, SubscriptionStore } from './stores.js';
+import type {
+  CommandQueueStore,
+  DeviceStore,
+  LatestReadingStore,
+  OutboxStore,
+  PresenceRequestStore,
+  PubsubSubscriptionStore,
+  SubscriptionStore,
+} from './stores.js';
+import type { UserPresence } from './user-presence.js';
 import type { XmppLink } from './xmpp-link.js';
 
 export interface Stores {
@@ -32,6 +42,9 @@ export interface Stores {
   readonly subscriptions: SubscriptionStore;
   readonly outbox: OutboxStore;
   readonly commandQueue: CommandQueueStore;
+  readonly presenceRequests: PresenceRequestStore;
+  readonly pubsub: PubsubSubscriptionStore;
+  readonly latest: LatestReadingStore;
   /** A random id of this bridge's state, created once: it makes stanza ids unique across bridges and stable across restarts. */
   readonly instanceId: string;
 }
@@ -49,4 +62,5 @@ export interface Kernel {
   readonly xmpp: XmppLink;
   readonly router: StanzaRouter;
   readonly disco: DiscoRegistry;
+  readonly users: UserPresence;
 }

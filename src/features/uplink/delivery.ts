@@ -121,6 +121,20 @@ export class Delivery {
     }
   }
 
+  /**
+   * Stanzas outside the outbox and its order — the current value for a returning follower or a new subscriber: written
+   * now if the stream is live, else dropped (the follower is then no longer online as far as the bridge knows, and gets
+   * the value when they are seen again). Returns whether it was written.
+   */
+  direct(out: OutgoingReading): boolean {
+    if (!this.writable()) {
+      this.metrics.inc('readings_dropped_total', 'XMPP_OFFLINE');
+      return false;
+    }
+    this.write(out, this.qos0Id());
+    return true;
+  }
+
   /** Stop: commit what is pending, then wait (bounded) for the server to confirm what was sent. */
   async stop(timeoutMs = 3000): Promise<void> {
     this.link.off('online', this.onOnline);
@@ -311,8 +325,9 @@ export class Delivery {
     const buffered = this.qos0;
     this.qos0 = [];
     for (const r of buffered) {
-      const out = this.modeOf(r.device).prepare(r.device, r.json, r.value, this.lateSince(r.receivedAt));
-      if (out.ok) this.write(out.value, this.qos0Id());
+      const late = this.lateSince(r.receivedAt);
+      const out = this.modeOf(r.device).prepare(r.device, r, late ? { delayedSince: late } : {});
+      if (out.ok && out.value.recipients > 0) this.write(out.value, this.qos0Id());
     }
     if (gen !== this.generation) return;
     // Caught up, in the same turn as the last empty page: nothing committed meanwhile was missed.
@@ -338,11 +353,14 @@ export class Delivery {
       this.log.error({ row: row.id, deviceJid: row.deviceJid, err: (err as Error).message }, 'outbox row is not valid JSON; dropped');
       return false;
     }
-    const out = this.modeOf(device).prepare(device, row.json, value, this.lateSince(row.receivedAt));
+    const late = this.lateSince(row.receivedAt);
+    const out = this.modeOf(device).prepare(device, { json: row.json, value, receivedAt: row.receivedAt }, late ? { delayedSince: late } : {});
     if (!out.ok) {
       this.metrics.inc('readings_dropped_total', out.error.code);
       return false;
     }
+    // Nobody to tell now (every follower is away): they get the device's latest value when they are back.
+    if (out.value.recipients === 0) return false;
     this.write(out.value, this.readingId(row.id));
     return true;
   }
