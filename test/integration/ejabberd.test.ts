@@ -206,7 +206,7 @@ describe('ejabberd 23.01 as the XMPP server', function () {
     const n = published.length;
     const reply = alice.waitFor(isMessageFrom(KETTLE, (m) => /^[✓✗]/.test(m.getChildText('body') ?? '')), 'the reply to "set state=on"');
     await alice.send(xml('message', { to: KETTLE, type: 'chat' }, xml('body', {}, 'set state=on')));
-    assert.equal((await reply).getChildText('body'), '✓ set: confirmed — {"state":"ON","power":1850}');
+    assert.equal((await reply).getChildText('body'), '✓ set: confirmed — ON, 1850.0 W');
     await eventually(() => published.length > n, 'the probe sees the command');
     assert.deepEqual(published.slice(n), [{ topic: 'plugs/kettle/set', payload: '{"state":"ON"}' }]);
 

@@ -68,7 +68,7 @@ describe('federation: a device on server A, users on server B', function () {
     assert.equal(reply.getChild('command', 'urn:mqtt-xmpp-bridge:command:0')?.attrs['status'], 'confirmed');
     const chat = bob.waitFor(isMessageFrom(PLUG, (m) => (m.getChildText('body') ?? '').startsWith('✓ set')), 'the chat command reply', 30_000);
     await bob.send(xml('message', { to: PLUG, type: 'chat' }, xml('body', {}, 'set state=OFF')));
-    assert.equal((await chat).getChildText('body'), '✓ set: confirmed — {"state":"OFF","power":5}');
+    assert.equal((await chat).getChildText('body'), '✓ set: confirmed — OFF, 5.0 W');
   });
 
   it('refuses a user of a domain the mapping does not allow, as if the device did not exist', async function () {
