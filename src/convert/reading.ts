@@ -66,15 +66,20 @@ export function readingBody(value: unknown, segments: Segments, template: Templa
  * Build the message for one recipient. Callers sending one reading to many recipients build once and re-address
  * (`stanza.attrs.to = …`): the content is identical.
  */
-export function readingStanza(input: ReadingInput, to: string, limits: ConvertLimits): Result<{ stanza: Element; bytes: number }> {
-  let text: string;
+/** The body text exactly as a reading's message carries it: rendered, XML-safe, cut to the limit. */
+export function readingText(value: unknown, segments: Segments, template: Template | undefined, maxChars: number): Result<string> {
   try {
-    text = readingBody(input.value, input.segments, input.body);
+    return ok(truncate(xmlSafeText(readingBody(value, segments, template)), maxChars));
   } catch {
     // Rendering recurses into the value; payloads are depth-checked when parsed, this is the last line of defence.
     return fail('PAYLOAD_TOO_DEEP', 'the reading is nested too deeply to render');
   }
-  const body = truncate(xmlSafeText(text), limits.maxBodyChars);
+}
+
+export function readingStanza(input: ReadingInput, to: string, limits: ConvertLimits): Result<{ stanza: Element; bytes: number }> {
+  const text = readingText(input.value, input.segments, input.body, limits.maxBodyChars);
+  if (!text.ok) return text;
+  const body = text.value;
   const stanza = xml(
     'message',
     { from: input.from, to, type: input.type, id: input.id },

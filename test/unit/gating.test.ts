@@ -89,6 +89,16 @@ describe('presence-gated delivery', () => {
     assert.deepEqual(t.link.take(readingsTo(BOB)), [], 'nothing new since: nothing sent');
   });
 
+  it('offline: latest — nothing when the current value reads as the one they have', async () => {
+    await start();
+    await publish(21);
+    await offline(ALICE);
+    await publish(21); // newer, reads the same
+    await online(ALICE);
+    await settle();
+    assert.deepEqual(t.link.take(readingsTo(ALICE)).map(temperature), [21], 'only the one sent while she was there');
+  });
+
   it('offline: store — every reading goes to every follower, online or not', async () => {
     await start({ offline: 'store' });
     await publish(21);

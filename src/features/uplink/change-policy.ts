@@ -6,7 +6,8 @@
  *     with a per-field `minInterval` — when that field last counted long enough ago;
  *   - any other value (an enum, a boolean, a text, an object) counts on every change, and is sent at once: a door that
  *     opens does not wait for an interval;
- *   - a field the reading does not carry is not a change (devices often report a few fields at a time).
+ *   - a field the reading does not carry is not a change (devices often report a few fields at a time), nor is a
+ *     field the mapping ignores (diagnostics such as linkquality).
  * A reading with a counting number change is sent when `minInterval` has passed since the last one sent; before that
  * it is held, and when the interval ends the newest held reading is sent (coalesced). A reading with no change is held,
  * unless `maxInterval` passed since the last one sent (a heartbeat). Held readings are counted by the caller; the
@@ -41,7 +42,7 @@ export function evaluate(policy: ChangePolicy, last: SentState, value: unknown, 
   const numbers: string[] = [];
   let state = false;
   const consider = (path: string, before: unknown, after: unknown, field: FieldChangePolicy | undefined): void => {
-    if (after === undefined) return; // not reported this time
+    if (after === undefined || field?.ignore) return; // not reported this time, or not worth a stanza on its own
     if (typeof before === 'number' && typeof after === 'number') {
       if (!beyond(field?.deadband ?? policy.deadband, before, after)) return;
       const minMs = field?.minIntervalMs ?? 0;

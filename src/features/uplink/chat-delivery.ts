@@ -85,7 +85,7 @@ export class ChatDelivery implements ReadingDelivery {
           stanza.attrs['to'] = to;
           link.send(stanza);
         }
-        log.delivered(device, recipients, reading.receivedAt);
+        log.delivered(device, recipients, reading.receivedAt, stanza.getChildText('body') ?? '');
         return recipients.length;
       },
     });

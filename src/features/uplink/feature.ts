@@ -14,6 +14,7 @@ import type { MqttSide, InboundPublish } from '../../broker/mqtt-side.js';
 import type { Device } from '../../devices/device.js';
 import type { Feature } from '../../kernel/feature.js';
 import type { Kernel } from '../../kernel/kernel.js';
+import { readingText } from '../../convert/reading.js';
 import type { Reading, Rejection } from './uplink.js';
 import { ChangeGate } from './change-policy.js';
 import { ChatDelivery, type ReadingDelivery } from './chat-delivery.js';
@@ -167,13 +168,15 @@ export class UplinkFeature implements Feature {
   /** The device's current value to one follower, XEP-0203 stamped with when it was received, unless they have it. */
   private sendLatest(device: Device, user: string): void {
     const latest = this.k.stores.latest.get(device.jid);
-    if (!latest || latest.receivedAt <= this.recipients.lastSent(device, user)) return;
+    if (!latest) return;
     let value: unknown;
     try {
       value = JSON.parse(latest.json) as unknown;
     } catch {
       return; // only validated JSON is stored
     }
+    const text = readingText(value, device.segments, device.mapping.body, this.k.config.xmpp.maxBodyChars);
+    if (!text.ok || !this.recipients.missed(device, user, latest.receivedAt, text.value)) return;
     const out = this.modeOf(device).prepare(device, { json: latest.json, value, receivedAt: latest.receivedAt }, { delayedSince: new Date(latest.receivedAt), to: [user] });
     if (!out.ok) return;
     if (this.delivery.direct(out.value)) this.k.metrics.inc('readings_latest_sent_total');

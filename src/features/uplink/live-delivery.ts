@@ -70,7 +70,7 @@ export class LiveDelivery implements ReadingDelivery {
           }
           sent += 1;
         }
-        this.recipients.delivered(device, recipients, reading.receivedAt);
+        this.recipients.delivered(device, recipients, reading.receivedAt, body);
         return sent;
       },
     });

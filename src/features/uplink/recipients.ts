@@ -6,16 +6,17 @@
  * follower, and their servers keep it for the ones away. Followers who are away get nothing now: with `offline: latest`
  * they get the current value once when they are back (uplink feature), with `drop` nothing.
  *
- * It also remembers, per (device, follower), the time of the newest reading they were sent, so a returning follower
- * is sent the current value only when they missed something.
+ * It also remembers, per (device, follower), the newest reading they were sent (when it was received, and its text),
+ * so a returning follower is sent the current value only when they missed something: a newer reading that reads
+ * differently (a plug reporting "OFF, 0.4 W" every 15 seconds has nothing new to tell).
  */
 import type { Device } from '../../devices/device.js';
 import type { SubscriptionStore } from '../../kernel/stores.js';
 import type { UserPresence } from '../../kernel/user-presence.js';
 
 export class Recipients {
-  /** device JID → follower → receivedAt of the newest reading they were sent. */
-  private readonly sent = new Map<string, Map<string, number>>();
+  /** device JID → follower → the newest reading they were sent. */
+  private readonly sent = new Map<string, Map<string, Sent>>();
 
   constructor(
     private readonly subscriptions: SubscriptionStore,
@@ -42,16 +43,17 @@ export class Recipients {
     return all.filter((u) => this.users.isOnline(u));
   }
 
-  /** These followers were sent the reading received at `receivedAt`. */
-  delivered(device: Device, users: readonly string[], receivedAt: number): void {
+  /** These followers were sent the reading received at `receivedAt`, which reads `text`. */
+  delivered(device: Device, users: readonly string[], receivedAt: number, text: string): void {
     let map = this.sent.get(device.jid);
-    if (!map) this.sent.set(device.jid, (map = new Map<string, number>()));
-    for (const u of users) if ((map.get(u) ?? 0) < receivedAt) map.set(u, receivedAt);
+    if (!map) this.sent.set(device.jid, (map = new Map<string, Sent>()));
+    for (const u of users) if ((map.get(u)?.at ?? 0) < receivedAt) map.set(u, { at: receivedAt, text });
   }
 
-  /** receivedAt of the newest reading this follower was sent (0: none since the bridge started). */
-  lastSent(device: Device, user: string): number {
-    return this.sent.get(device.jid)?.get(user) ?? 0;
+  /** Whether the follower missed the reading received at `receivedAt` reading `text` (nothing sent to them since). */
+  missed(device: Device, user: string, receivedAt: number, text: string): boolean {
+    const last = this.sent.get(device.jid)?.get(user);
+    return last === undefined || (receivedAt > last.at && text !== last.text);
   }
 
   /** Forget a follower (unsubscribed), or every follower of a device (removed). */
@@ -59,4 +61,9 @@ export class Recipients {
     if (user === undefined) this.sent.delete(deviceJid);
     else this.sent.get(deviceJid)?.delete(user);
   }
+}
+
+interface Sent {
+  readonly at: number;
+  readonly text: string;
 }
