@@ -63,7 +63,7 @@ interface RawChanges {
   deadband?: RawDeadband;
   minInterval?: number;
   maxInterval?: number;
-  fields: Record<string, { deadband?: RawDeadband; minInterval?: number }>;
+  fields: Record<string, { deadband?: RawDeadband; minInterval?: number; ignore?: boolean }>;
 }
 
 interface RawCommand {
@@ -335,7 +335,11 @@ function changePolicyOf(raw: RawChanges, schema: CompiledSchema | undefined, pro
       problem(`changes/fields/${path}`, `"${path}" is not a property of schema ${schema?.id ?? ''}`);
     }
     const deadband = deadbandOf(f.deadband);
-    fields.set(path, { ...(deadband ? { deadband } : {}), ...(f.minInterval !== undefined ? { minIntervalMs: ms(f.minInterval) } : {}) });
+    fields.set(path, {
+      ...(deadband ? { deadband } : {}),
+      ...(f.minInterval !== undefined ? { minIntervalMs: ms(f.minInterval) } : {}),
+      ...(f.ignore ? { ignore: true } : {}),
+    });
   }
   const deadband = deadbandOf(raw.deadband);
   return { ...(deadband ? { deadband } : {}), minIntervalMs, maxIntervalMs, fields };

@@ -36,6 +36,8 @@ export interface FieldChangePolicy {
   readonly deadband?: Deadband;
   /** A change of this field alone counts at most this often (ms). */
   readonly minIntervalMs?: number;
+  /** A change of this field alone never counts. */
+  readonly ignore?: boolean;
 }
 
 /**

@@ -106,13 +106,14 @@ export const mappingFileSchema = {
               fields: {
                 type: 'object',
                 default: {},
-                description: 'Per field (payload path): deadband and minInterval. Enum, boolean and text fields count on every change.',
+                description: 'Per field (payload path): deadband, minInterval, ignore. Enum, boolean and text fields count on every change.',
                 additionalProperties: {
                   type: 'object',
                   additionalProperties: false,
                   properties: {
                     deadband,
                     minInterval: seconds('A change of this field alone counts at most this often (seconds).'),
+                    ignore: { type: 'boolean', description: 'A change of this field alone never counts (diagnostics such as linkquality).' },
                   },
                 },
               },

@@ -73,6 +73,11 @@ describe('change policy', () => {
       assert.deepEqual(evaluate(p, last({ battery: { level: 80 } }), { battery: { level: 75 } }, 0).numbers, ['battery.level']);
     });
 
+    it('ignores the changes of an ignored field', () => {
+      const p = policy({ fields: new Map([['linkquality', { ignore: true }]]) });
+      assert.deepEqual(evaluate(p, last({ contact: true, linkquality: 100 }), { contact: true, linkquality: 120 }, 0), { state: false, numbers: [] });
+    });
+
     it('lets a field with its own minInterval count only that often', () => {
       const p = policy({ fields: new Map([['battery', { minIntervalMs: 60_000 }]]) });
       const sent = { value: { battery: 80 }, at: 0, fieldAt: new Map([['battery', 10_000]]) };
