@@ -118,7 +118,7 @@ describe('demo', function () {
       await closeMqtt(watcher);
 
       // A person logs in at once.
-      const proc = spawn('/usr/bin/python3', [join(ROOT, 'test/integration/python/demo_person.py'), server[1]!, server[2]!, account, password, join(dir, 'prosody/certs/localhost.crt'), '100'], {
+      const proc = spawn('/usr/bin/python3', [join(ROOT, 'test/integration/python/demo_person.py'), server[1], server[2]!, account, password, join(dir, 'prosody/certs/localhost.crt'), '100'], {
         stdio: ['pipe', 'pipe', 'pipe'],
       });
       person = new Person(proc);
