@@ -17,13 +17,18 @@ export interface SimulatedDevice {
 
 export interface Simulator {
   readonly devices: readonly SimulatedDevice[];
+  /**
+   * Hold every device still (no reports) or let them go on; resolves once every report already sent is acknowledged
+   * by the broker. Measurements hold them over an instant they count around.
+   */
+  hold(still: boolean): Promise<void>;
   stop(): Promise<void>;
 }
 
 export interface SimulatorOptions {
   /** A climate reading this often (ms); the plug reports every 3 intervals. Default 5 s. */
   readonly intervalMs?: number;
-  /** The door opens this often (ms), for two intervals. Default 5 minutes, the first time after one minute. */
+  /** The door opens this often (ms), for two intervals. Default 5 minutes; the first time after 12 intervals. */
   readonly doorEveryMs?: number;
 }
 
@@ -41,13 +46,24 @@ export async function startSimulator(mqttUrl: string, domain: string, opts: Simu
   const clients = new Set<MqttClient>();
   const timers: NodeJS.Timeout[] = [];
   let stopped = false;
+  let still = false;
+  /** Reports sent and not yet acknowledged. */
+  const inFlight = new Set<Promise<unknown>>();
+  const publish = (c: MqttClient, topic: string, payload: string, opts: mqtt.IClientPublishOptions): void => {
+    const p = c.publishAsync(topic, payload, opts).catch(() => undefined);
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p));
+  };
   const connect = async (clientId: string, o: mqtt.IClientOptions = {}): Promise<MqttClient> => {
     const c = await mqtt.connectAsync(mqttUrl, { clientId, reconnectPeriod: 1000, ...o });
     clients.add(c);
     c.on('error', () => undefined); // a device keeps trying; the demo's output is for people
     return c;
   };
-  const every = (ms: number, fn: () => void, first = 0): void => {
+  const every = (ms: number, report: () => void, first = 0): void => {
+    const fn = (): void => {
+      if (!still) report();
+    };
     timers.push(
       setTimeout(() => {
         fn();
@@ -62,7 +78,7 @@ export async function startSimulator(mqttUrl: string, domain: string, opts: Simu
     every(intervalMs, () => {
       t += (Math.random() - 0.5) * 0.4;
       const reading = { temperature: Math.round(t * 100) / 100, humidity: Math.round(s.humidity + Math.random() * 4), battery: 87 };
-      void c.publishAsync(`sensors/${s.site}/${s.device}/telemetry`, JSON.stringify(reading), { qos: 1 }).catch(() => undefined);
+      publish(c, `sensors/${s.site}/${s.device}/telemetry`, JSON.stringify(reading), { qos: 1 });
     });
   }
 
@@ -70,7 +86,7 @@ export async function startSimulator(mqttUrl: string, domain: string, opts: Simu
   let on = false;
   let plug: MqttClient | undefined;
   const report = (): void => {
-    void plug?.publishAsync('plugs/kettle/state', JSON.stringify({ state: on ? 'ON' : 'OFF', power: on ? 1850 + Math.random() * 50 : 0.4 }), { qos: 1 }).catch(() => undefined);
+    if (plug) publish(plug, 'plugs/kettle/state', JSON.stringify({ state: on ? 'ON' : 'OFF', power: on ? 1850 + Math.random() * 50 : 0.4 }), { qos: 1 });
   };
   const plugIn = async (): Promise<void> => {
     const p = await connect('plug-kettle', { will: { topic: 'plugs/kettle/availability', payload: Buffer.from('offline'), qos: 1, retain: true } });
@@ -115,7 +131,7 @@ export async function startSimulator(mqttUrl: string, domain: string, opts: Simu
   const gw = await connect('zigbee2mqtt-demo');
   await gw.publishAsync('zigbee2mqtt/door/front/availability', '{"state":"online"}', { qos: 1, retain: true });
   const door = (closed: boolean): void => {
-    void gw.publishAsync('zigbee2mqtt/door/front', JSON.stringify({ contact: closed, battery: 93, linkquality: 100 + Math.round(Math.random() * 40) }), { qos: 1 }).catch(() => undefined);
+    publish(gw, 'zigbee2mqtt/door/front', JSON.stringify({ contact: closed, battery: 93, linkquality: 100 + Math.round(Math.random() * 40) }), { qos: 1 });
   };
   door(true);
   let closing: NodeJS.Timeout | undefined;
@@ -125,7 +141,7 @@ export async function startSimulator(mqttUrl: string, domain: string, opts: Simu
       door(false);
       closing = setTimeout(() => door(true), intervalMs * 2);
     },
-    Math.min(doorEveryMs, 60_000),
+    Math.min(doorEveryMs, intervalMs * 12),
   );
 
   return {
@@ -135,6 +151,10 @@ export async function startSimulator(mqttUrl: string, domain: string, opts: Simu
       { jid: `plug-kettle@${domain}`, name: 'kettle plug', what: 'switch it: write "on" or "off" to it' },
       { jid: `door-front@${domain}`, name: 'front door', what: 'opens now and then' },
     ],
+    async hold(v: boolean) {
+      still = v;
+      await Promise.all([...inFlight]);
+    },
     async stop() {
       stopped = true;
       clearTimeout(closing);
