@@ -173,6 +173,37 @@ describe('presence-gated delivery', () => {
     assert.deepEqual(t.link.take(readingsTo(ALICE)).map(temperature), [26]);
   });
 
+  it('a follower back while the backlog is replayed gets the current value right after it', async () => {
+    const alarm = { id: 'alarm', topic: 'alarms/{device}', jid: 'alarm-{device}', schema: 'urn:mqtt-xmpp-bridge:example:door', delivery: { offline: 'store' }, access: { viewers: ['*@example.org'] } };
+    t = await startTestBridge({ mappings: [climate(), alarm], config: { delivery: { barrierIntervalMs: 5 } } });
+    const ALARM = `alarm-hall@${DOMAIN}`;
+    await publish(20);
+    await t.side.device('alarms/hall', '{"contact":true}');
+    for (const d of [DEVICE, ALARM]) {
+      await inject(xml('presence', { from: ALICE, to: d, type: 'subscribe' }));
+      await inject(xml('presence', { from: ALICE, to: d, type: 'subscribed' }));
+    }
+    await online(ALICE);
+    await settle();
+    t.link.take();
+    t.link.down();
+    for (const c of [false, true, false]) await t.side.device('alarms/hall', JSON.stringify({ contact: c }), { qos: 1 }); // kept for everyone
+    await publish(28); // nobody known online: kept as the latest value
+    t.link.holdRequests = true;
+    t.link.up();
+    await new Promise<void>((resolve) => {
+      const check = (): void => (t.link.held.length > 0 ? resolve() : void setTimeout(check, 5));
+      check();
+    });
+    await online(ALICE); // her presence comes back while the replay waits for its barrier
+    await settle();
+    assert.deepEqual(t.link.take(readingsTo(ALICE)).filter((m) => m.attrs['from'] === DEVICE), [], 'not before the backlog');
+    t.link.holdRequests = false;
+    for (const h of t.link.held.splice(0)) h.resolve();
+    await t.link.next((el) => readingsTo(ALICE)(el) && el.attrs['from'] === DEVICE, 'the current value after the replay');
+    assert.equal(t.bridge.metrics.get('readings_dropped_total', 'XMPP_OFFLINE'), 0);
+  });
+
   it('a follower who stops sharing presence is no longer taken as online', async () => {
     await start();
     await inject(xml('presence', { from: ALICE, to: DEVICE, type: 'unsubscribed' }));

@@ -60,6 +60,8 @@ export class Delivery {
   private pending: Pending[] = [];
   private held: Pending[] = [];
   private qos0: Reading[] = [];
+  /** Current values for returning followers that came while the stream was catching up. */
+  private afterReplay: OutgoingReading[] = [];
   private commitScheduled = false;
   private lastSent = 0;
   private unconfirmed = 0;
@@ -123,15 +125,24 @@ export class Delivery {
 
   /**
    * Stanzas outside the outbox and its order — the current value for a returning follower or a new subscriber: written
-   * now if the stream is live, else dropped (the follower is then no longer online as far as the bridge knows, and gets
-   * the value when they are seen again). Returns whether it was written.
+   * now if the stream is live; while it catches up (replay after a reconnect, when followers' presence comes back),
+   * after the backlog (bounded like the QoS 0 buffer); dropped when the stream is down (the bridge then knows nobody
+   * online, and sends the value when they are seen again). Returns whether it was written or queued.
    */
   direct(out: OutgoingReading): boolean {
-    if (!this.writable()) {
+    if (this.writable()) {
+      this.write(out, this.qos0Id());
+      return true;
+    }
+    if (!this.link.online || this.stopped) {
       this.metrics.inc('readings_dropped_total', 'XMPP_OFFLINE');
       return false;
     }
-    this.write(out, this.qos0Id());
+    this.afterReplay.push(out);
+    if (this.afterReplay.length > this.opts.qos0Buffer) {
+      this.afterReplay.shift();
+      this.metrics.inc('readings_dropped_total', 'QOS0_OVERFLOW');
+    }
     return true;
   }
 
@@ -299,6 +310,9 @@ export class Delivery {
   private goOffline(): void {
     this.generation += 1;
     this.mode = 'backlog';
+    // The followers they were for are no longer known to be online.
+    if (this.afterReplay.length > 0) this.metrics.inc('readings_dropped_total', 'XMPP_OFFLINE', this.afterReplay.length);
+    this.afterReplay = [];
     this.unconfirmed = 0;
     this.lastSent = 0;
     clearTimeout(this.barrierTimer);
@@ -330,6 +344,9 @@ export class Delivery {
       if (out.ok && out.value.recipients > 0) this.write(out.value, this.qos0Id());
     }
     if (gen !== this.generation) return;
+    const direct = this.afterReplay;
+    this.afterReplay = [];
+    for (const out of direct) this.write(out, this.qos0Id());
     // Caught up, in the same turn as the last empty page: nothing committed meanwhile was missed.
     this.mode = 'live';
     if (replayed + buffered.length > 0) {

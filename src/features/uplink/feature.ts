@@ -78,10 +78,10 @@ export class UplinkFeature implements Feature {
       k.bus.on('user_available', ({ user, device }) => this.userBack(user, device)),
       k.bus.on('subscription_approved', ({ device, user }) => this.sendLatest(device, user)),
       k.bus.on('subscription_removed', ({ device, user }) => this.forget(device.jid, user)),
+      // A removed device's latest value stays: its mapping may come back with it (the registry keeps it too).
       k.bus.on('device_removed', ({ device }) => {
         this.forget(device.jid);
         this.gate.forget(device);
-        k.stores.latest.delete(device.jid);
       }),
     );
     void this.followFilters();
