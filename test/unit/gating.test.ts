@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
-import { DOMAIN, startTestBridge, type TestBridge } from '../support/test-bridge.js';
+import { DOMAIN, settled, startTestBridge, type TestBridge } from '../support/test-bridge.js';
 
 const NS_JSON = 'urn:xmpp:json:0';
 const DEVICE = `home-kitchen@${DOMAIN}`;
@@ -46,9 +46,7 @@ describe('presence-gated delivery', () => {
   const online = (user: string, resource = 'phone'): Promise<unknown> => inject(xml('presence', { from: `${user}/${resource}`, to: DEVICE }));
   const offline = (user: string, resource = 'phone'): Promise<unknown> => inject(xml('presence', { from: `${user}/${resource}`, to: DEVICE, type: 'unavailable' }));
   /** Let the bridge finish what the last action started (writes happen in the next turns). */
-  const settle = async (): Promise<void> => {
-    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-  };
+  const settle = (): Promise<void> => settled(t);
 
   async function start(delivery: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Promise<void> {
     t = await startTestBridge({ mappings: [climate(delivery, extra)], config: { delivery: { barrierIntervalMs: 5 } } });
@@ -196,7 +194,7 @@ describe('presence-gated delivery', () => {
       check();
     });
     await online(ALICE); // her presence comes back while the replay waits for its barrier
-    await settle();
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
     assert.deepEqual(t.link.take(readingsTo(ALICE)).filter((m) => m.attrs['from'] === DEVICE), [], 'not before the backlog');
     t.link.holdRequests = false;
     for (const h of t.link.held.splice(0)) h.resolve();

@@ -11,7 +11,7 @@ import { LiveDelivery, periodKey } from '../../src/features/uplink/live-delivery
 import { Recipients } from '../../src/features/uplink/recipients.js';
 import { UserPresence } from '../../src/kernel/user-presence.js';
 import type { Device } from '../../src/devices/device.js';
-import { DOMAIN, startTestBridge, type TestBridge } from '../support/test-bridge.js';
+import { DOMAIN, settled, startTestBridge, type TestBridge } from '../support/test-bridge.js';
 
 const NS_CORRECT = 'urn:xmpp:message-correct:0';
 const NS_HINTS = 'urn:xmpp:hints';
@@ -36,9 +36,7 @@ describe('delivery modes', () => {
   afterEach(() => t?.stop());
 
   const publish = (temp: number): Promise<void> => t.side.device('sensors/home/kitchen/telemetry', JSON.stringify({ temperature: temp }), { qos: 1 });
-  const settle = async (): Promise<void> => {
-    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-  };
+  const settle = (): Promise<void> => settled(t);
   const join = async (user: string): Promise<void> => {
     await t.link.inject(xml('presence', { from: user, to: DEVICE, type: 'subscribe' }));
     await t.link.inject(xml('presence', { from: user, to: DEVICE, type: 'subscribed' }));

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
-import { DOMAIN, startTestBridge, type TestBridge } from '../support/test-bridge.js';
+import { DOMAIN, settled, startTestBridge, type TestBridge } from '../support/test-bridge.js';
 
 const DEVICE = `home-kitchen@${DOMAIN}`;
 const ALICE = 'alice@example.org';
@@ -33,9 +33,7 @@ describe('what a roster shows', () => {
   afterEach(() => t?.stop());
 
   const publish = (temperature: number, humidity = 40): Promise<void> => t.side.device('sensors/home/kitchen/telemetry', JSON.stringify({ temperature, humidity }), { qos: 1 });
-  const settle = async (): Promise<void> => {
-    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-  };
+  const settle = (): Promise<void> => settled(t);
   const iq = (to: string, child: Element, from = `${ALICE}/phone`): Promise<Element | undefined> => t.link.inject(xml('iq', { type: 'get', to, from, id: 'q1' }, child));
 
   async function start(extra: Record<string, unknown> = {}): Promise<void> {

@@ -100,6 +100,11 @@ export class Delivery {
     if (this.link.online) this.goOnline();
   }
 
+  /** Live, with nothing waiting to be committed or written (tests and the status of the bridge). */
+  get caughtUp(): boolean {
+    return this.mode === 'live' && !this.commitScheduled && this.pending.length === 0 && this.afterReplay.length === 0;
+  }
+
   /** Readings waiting in the outbox (durable) and in the QoS 0 buffer. */
   get backlog(): { outbox: number; qos0: number; held: number } {
     return { outbox: this.outbox.size, qos0: this.qos0.length, held: this.held.length };
