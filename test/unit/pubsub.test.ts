@@ -96,6 +96,17 @@ describe('PubSub on device JIDs (XEP-0060)', () => {
     assert.deepEqual(condition(await iq('set', pubsub(xml('subscribe', { node: 'readings', jid: stranger })), stranger)), ['item-not-found'], 'not a viewer: no such device');
   });
 
+  it('bounds the subscriptions an account may hold on a device (its clients)', async () => {
+    const codes: string[] = [];
+    for (let i = 0; i < 11; i++) {
+      const me = `robot@example.org/r${i}`;
+      const reply = await iq('set', pubsub(xml('subscribe', { node: 'readings', jid: me })), me);
+      codes.push(reply!.attrs['type'] === 'result' ? 'ok' : reply!.getChild('error')!.getChildElements().map((c) => c.name).join('+'));
+    }
+    assert.deepEqual(codes, [...Array(10).fill('ok'), 'not-allowed+too-many-subscriptions']);
+    assert.equal(t.bridge.kernel.stores.pubsub.of(DEVICE, 'readings').size, 10);
+  });
+
   it('stops notifying a subscriber the mapping no longer lets view the device', async () => {
     await iq('set', pubsub(xml('subscribe', { node: 'readings', jid: ROBOT })));
     await new Promise((r) => setImmediate(r));

@@ -10,7 +10,7 @@
  * §5.5). Nodes are the bridge's: publishing, creating, configuring and deleting are refused (`forbidden`, §7.1.3.1).
  *
  * Access is the mapping's viewers, checked on every request and on every notification (a reload may have changed
- * them). A device the requester may not view answers exactly like one that does not exist (`item-not-found`).
+ * them). Subscriptions are bounded: 10 per account (its clients) and 1,000 per device (`too-many-subscriptions`). A device the requester may not view answers exactly like one that does not exist (`item-not-found`).
  * Subscriptions are durable (PubsubSubscriptionStore); notifications are best effort (not in the outbox).
  */
 import xml from '@xmpp/xml';
@@ -27,6 +27,10 @@ import { ItemHistory, type Item } from './items.js';
 
 /** The one node of every device. */
 export const NODE = 'readings';
+
+/** Subscriptions one account may hold on one device (its clients), and a device may have: durable state stays bounded. */
+const MAX_PER_ACCOUNT = 10;
+const MAX_PER_DEVICE = 1000;
 
 /** XEP-0060 §10: what a device's PubSub service supports. */
 const FEATURES = ['', '#subscribe', '#retrieve-items', '#retrieve-subscriptions', '#last-published', '#item-ids'].map((f) => `${NS_PUBSUB}${f}`);
@@ -145,6 +149,13 @@ export class PubsubFeature implements Feature {
     const jid = op.attrs['jid'];
     // §6.1.3.1: one may only subscribe oneself (the bare JID or one of one's own full JIDs).
     if (!jid || bareJid(jid) !== req.fromBare) return pubsubError('bad-request', 'modify', 'invalid-jid');
+    const existing = this.k.stores.pubsub.of(device.jid, NODE);
+    if (!existing.has(jid)) {
+      let mine = 0;
+      for (const s of existing) if (bareJid(s) === req.fromBare) mine += 1;
+      // §6.1.3.9: a subscription limit.
+      if (mine >= MAX_PER_ACCOUNT || existing.size >= MAX_PER_DEVICE) return pubsubError('not-allowed', 'cancel', 'too-many-subscriptions');
+    }
     if (this.k.stores.pubsub.add(device.jid, NODE, jid)) this.k.bus.emit('pubsub_subscribed', { device, node: NODE, subscriber: jid });
     // §6.1.7: the last published item, right after the result.
     const last = this.items(device, 1)[0];
