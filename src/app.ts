@@ -6,11 +6,13 @@
  *             → stanza router
  *   start     features in dependency order (kernel/feature.ts):
  *               metrics → reports → xmpp-link (connects in the background) → presence → uplink → availability →
- *               commands → disco → pubsub → vcard → audit → mqtt-listeners (devices may connect) → bridge-topics
- *               (state `online`) → reload
+ *               commands → disco → pubsub → vcard → audit → import (approved devices restored, discovery watched) →
+ *               mqtt-listeners (devices may connect) → bridge-topics (state `online`) → reload → operations → requests
+ *               (<base>/bridge/request/#) → http (status page, /metrics; when enabled)
  *   stop      `bridge_stopping` (availability stops tracking: disconnects are not news; reports flush what they
  *             counted), then the reverse order:
- *               reload → bridge-topics (state `offline`) → mqtt-listeners (no new readings) → audit (flushed) →
+ *               http → requests → operations → reload → bridge-topics (state `offline`) → mqtt-listeners (no new
+ *               readings) → import → audit (flushed) →
  *               vcard → pubsub → disco → commands (queue sweep) → availability → uplink (what was accepted is committed and, if
  *               possible, confirmed) → presence (unavailable for every online device) → xmpp-link (the stream
  *               closes) → reports → metrics
@@ -39,27 +41,33 @@ import { PresenceService } from './features/presence/presence.js';
 import { PubsubFeature } from './features/pubsub/pubsub.js';
 import { VcardFeature } from './features/vcard/vcard.js';
 import { ReloadFeature, type ReloadOutcome } from './features/reload/reload.js';
+import { HttpFeature } from './features/http/feature.js';
+import { OperationsFeature } from './features/operations/feature.js';
+import { RequestsFeature } from './features/requests/feature.js';
 import type { Delivery } from './features/uplink/delivery.js';
 import { UplinkFeature } from './features/uplink/feature.js';
 import { AccessPolicy } from './kernel/access-policy.js';
 import { DiscoRegistry } from './kernel/disco-registry.js';
 import { MqttListenersFeature, XmppLinkFeature } from './kernel/edges.js';
 import { EventBus, isBrokerEvent } from './kernel/events.js';
+import { ImportFeature } from './features/import/feature.js';
 import { FeatureRunner, type Feature } from './kernel/feature.js';
 import type { Kernel } from './kernel/kernel.js';
 import { MappingSet } from './kernel/mapping-set.js';
 import { MqttEdge } from './kernel/mqtt-edge.js';
+import { Operations } from './kernel/operations.js';
 import { StanzaRouter } from './kernel/stanza-router.js';
-import type { FatalRefusal, XmppLink } from './kernel/xmpp-link.js';
 import { UserPresence } from './kernel/user-presence.js';
+import type { FatalRefusal, XmppLink } from './kernel/xmpp-link.js';
 import type { BridgeSetup } from './load.js';
 import type { Logger } from './log.js';
 import { Metrics } from './observe/metrics.js';
 import { AuditLog } from './store/audit.js';
 import { SqliteCommandQueue } from './store/command-queue.js';
 import { CredentialStore } from './store/credentials.js';
-import { instanceId, openDatabase, type Db } from './store/db.js';
+import { instanceId, openDatabase, probeWritable, type Db } from './store/db.js';
 import { SqliteDeviceStore } from './store/devices.js';
+import { SqliteImportStore } from './store/imports.js';
 import { Outbox } from './store/outbox.js';
 import { SqliteSubscriptions } from './store/subscriptions.js';
 import { SqliteLatestReadings } from './store/latest.js';
@@ -73,6 +81,8 @@ const MAX_DEVICES = 100_000;
 export interface EdgeOverrides {
   readonly link?: XmppLink;
   readonly sides?: (kernel: Pick<Kernel, 'mappings' | 'registry' | 'log'>) => MqttSide[];
+  /** The embedded broker without listeners: connections only through `EmbeddedBroker.accept` (in-memory streams). */
+  readonly listen?: false;
 }
 
 interface BridgeEvents {
@@ -86,6 +96,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   private readonly runner: FeatureRunner;
   private readonly uplink: UplinkFeature;
   private readonly reloader: ReloadFeature;
+  private readonly http: HttpFeature | undefined;
   private readonly firstOnline: Promise<void>;
   private stopping = false;
 
@@ -94,11 +105,11 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const { config } = setup;
     this.db = openDatabase(config.dataDir);
     const credentials = new CredentialStore(this.db);
-    this.audit = new AuditLog(this.db, (err, lost) => log.error({ err: err.message, lost }, 'audit log write failed'));
+    this.audit = new AuditLog(this.db, { ...config.audit, retention: true, onError: (err, lost) => log.error({ err: err.message, lost }, 'audit log write failed') });
     const bus = new EventBus(log);
     const registry = new DeviceRegistry(config.xmpp.domain, new SqliteDeviceStore(this.db), MAX_DEVICES, bus);
     const mappings = new MappingSet(registry, bus);
-    const sides = edges.sides?.({ mappings, registry, log }) ?? realSides(setup, log, bus, mappings, credentials);
+    const sides = edges.sides?.({ mappings, registry, log }) ?? realSides(setup, log, bus, mappings, credentials, edges.listen ?? true);
     const xmpp =
       edges.link ??
       new ComponentLink({
@@ -106,6 +117,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
         domain: config.xmpp.domain,
         secret: config.xmpp.secret,
         log: log.child({ part: 'xmpp' }),
+        handshakeTimeoutMs: config.xmpp.handshakeTimeoutMs,
+        conflictRetryMs: config.xmpp.conflictRetrySeconds * 1000,
         ...(config.xmpp.caFile ? { ca: readFileSync(config.xmpp.caFile) } : {}),
       });
     const router = new StanzaRouter(log);
@@ -127,12 +140,15 @@ export class Bridge extends EventEmitter<BridgeEvents> {
         presenceRequests: new SqlitePresenceRequests(this.db),
         pubsub: new SqlitePubsubSubscriptions(this.db),
         latest: new SqliteLatestReadings(this.db),
+        imports: new SqliteImportStore(this.db),
         instanceId: instanceId(this.db),
+        writable: () => probeWritable(this.db),
       },
       mqtt: new MqttEdge(sides, bus, log.child({ part: 'mqtt' })),
       xmpp,
       router,
       disco: new DiscoRegistry(),
+      operations: new Operations(),
       users: new UserPresence(),
     };
     // The loaded mappings were checked together by the loader; the set checks them again, as it does every change.
@@ -146,6 +162,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.firstOnline.catch(() => undefined); // surfaced through 'fatal' and ready()
     this.uplink = new UplinkFeature(this.kernel);
     this.reloader = new ReloadFeature(this.kernel);
+    this.http = config.http.enabled ? new HttpFeature(this.kernel) : undefined;
     this.runner = new FeatureRunner(this.features());
   }
 
@@ -165,9 +182,13 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       new PubsubFeature(k),
       new VcardFeature(k),
       new AuditFeature(k, this.audit),
-      new MqttListenersFeature(k, ['uplink', 'availability', 'commands', 'presence']),
+      new ImportFeature(k),
+      new MqttListenersFeature(k, ['uplink', 'availability', 'commands', 'presence', 'import']),
       new BridgeTopicsFeature(k),
       this.reloader,
+      new OperationsFeature(k),
+      new RequestsFeature(k),
+      ...(this.http ? [this.http] : []),
     ];
   }
 
@@ -181,6 +202,11 @@ export class Bridge extends EventEmitter<BridgeEvents> {
 
   get link(): XmppLink {
     return this.kernel.xmpp;
+  }
+
+  /** The status page's base URL, when it is enabled and listening. */
+  get httpUrl(): string | undefined {
+    return this.http?.url;
   }
 
   get delivery(): Delivery {
@@ -215,23 +241,23 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     } finally {
       this.kernel.registry.flush();
       this.kernel.stores.latest.flush();
-      this.audit.flush();
+      this.audit.close();
       this.db.close();
     }
   }
 }
 
 /** The brokers the configuration asks for. */
-function realSides(setup: BridgeSetup, log: Logger, bus: EventBus, mappings: MappingSet, credentials: CredentialStore): MqttSide[] {
+function realSides(setup: BridgeSetup, log: Logger, bus: EventBus, mappings: MappingSet, credentials: CredentialStore, listen: boolean): MqttSide[] {
   const { config } = setup;
   const sides: MqttSide[] = [];
   if (config.mqtt.embedded.enabled) {
     const e = config.mqtt.embedded;
     // Every refused login is an event (counted); reports are throttled per address by the catalogue.
-    const access = new AccessControl(credentials, mappings, { allowAnonymous: e.allowAnonymous, ...e.auth }, log.child({ part: 'access' }), (type, _key, data) => {
+    const access = new AccessControl(credentials, mappings, { allowAnonymous: e.allowAnonymous, ...e.auth, acl: e.acl, baseTopic: config.baseTopic }, log.child({ part: 'access' }), (type, _key, data) => {
       if (isBrokerEvent(type)) bus.emit(type, data);
     });
-    sides.push(new EmbeddedBroker(e, log.child({ part: 'broker' }), access));
+    sides.push(new EmbeddedBroker(e, log.child({ part: 'broker' }), access, { listen }));
   }
   if (config.mqtt.external) sides.push(new ExternalBroker(config.mqtt.external, log.child({ part: 'mqtt-client' }), `${config.baseTopic}/bridge/state`));
   return sides;

@@ -1,36 +1,36 @@
 /**
- * The embedded MQTT broker: aedes on TCP and on WebSocket (`/mqtt`). Identity and transport only — payload work
- * happens in the uplink pipeline, reached through `authorizePublish`, the one aedes hook that runs before a QoS 1
- * PUBACK / QoS 2 PUBREC is written, so a publish is acknowledged only once the bridge has taken it.
+ * The embedded MQTT broker: aedes behind the listeners of listeners.ts (TCP, WebSocket, TLS, WSS), with the hooks of
+ * hooks.ts (identity and rights, access.ts) and the session table of sessions.ts. Identity and transport only —
+ * payload work happens in the uplink pipeline, reached through `authorizePublish`, the one aedes hook that runs
+ * before a QoS 1 PUBACK / QoS 2 PUBREC is written, so a publish is acknowledged only once the bridge has taken it.
  *
- * Hardening, all from `mqtt.embedded` in the config: a packet-size guard on the byte stream (frame-guard.ts), a
- * connection limit across TCP and WebSocket, aedes' own connect timeout, topic-level limit and drain timeout (a
- * subscriber that stops reading is disconnected instead of stalling delivery to everyone), the CONNECT rules aedes
- * misses (connect-rules.ts) and a per-client publish rate limit (publish-limiter.ts).
+ * Hardening, all from `mqtt.embedded` in the config: a guard on the byte stream ahead of aedes (frame-guard.ts,
+ * guard-core.ts: packet sizes, a memory budget for connections not yet accepted, the MQTT 3.1.1 packet rules), a
+ * connection limit across listeners, aedes' own connect timeout, topic-level limit and drain timeout (a subscriber
+ * that stops reading is disconnected instead of stalling delivery to everyone), the CONNECT rules aedes misses
+ * (connect-rules.ts) and a per-client publish rate limit (publish-limiter.ts).
  *
- * TLS (`mqtt.embedded.tls`): MQTT over TLS and, with `websocketPort`, WebSocket over TLS, through the same guard,
- * limit and hooks. The certificate, key and CA are reloaded when they change on disk (tls.ts). With client
- * certificates, a certificate verified against caFile names the identity (its subject CN).
+ * Revocation: once a second the broker asks the credential store whether another process (the `device` CLI) wrote
+ * the database — one `PRAGMA data_version`, nothing on the hot path — and if so re-checks the credential of every
+ * session: a removed or rotated credential ends the session's connections and discards its stored state.
  */
-import { once } from 'node:events';
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
-import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
-import { createWebSocketStream, WebSocketServer } from 'ws';
+import type { TLSSocket } from 'node:tls';
+import { Aedes, type Client, type PublishPacket } from 'aedes';
 import type { BridgeConfig } from '../config/schema.js';
-import type { BrokerEventName } from '../kernel/events.js';
 import type { Logger } from '../log.js';
 import { filterMatches } from '../mapping/topic-pattern.js';
-import type { AccessControl, Identity } from './access.js';
-import { connectRules, type NextAuthenticate } from './connect-rules.js';
+import { identityKey, type AccessControl } from './access.js';
 import { EventReporter } from './event-reporter.js';
-import { GuardedConnection, MqttFrameScanner, type FrameViolation } from './frame-guard.js';
-import { payloadBytes, type MqttSide, type MqttSideHandlers, type PublishOptions, type SubscriptionKind } from './mqtt-side.js';
+import { GuardedConnection } from './frame-guard.js';
+import { describeReport, GuardCore, type GuardReport } from './guard-core.js';
+import { brokerHooks } from './hooks.js';
+import { BrokerListeners } from './listeners.js';
+import { payloadBytes, type Addresses, type MqttSide, type MqttSideHandlers, type Publisher, type PublishOptions, type SubscriptionKind } from './mqtt-side.js';
+import { PreAuthBudget } from './pre-auth-budget.js';
 import { PublishRateLimiter } from './publish-limiter.js';
-import { contextOptions, describeMaterial, FileChangeWatcher, loadTlsMaterial, tlsServerOptions, type TlsMaterial } from './tls.js';
+import { SessionTable, type Session } from './sessions.js';
 
 type EmbeddedConfig = BridgeConfig['mqtt']['embedded'];
 
@@ -40,84 +40,69 @@ const PUBLISH_OVERHEAD = 65535 + 2 + 2;
 /** Events that may repeat thousands of times a second go out at most once per key in this window (counted exactly). */
 const EVENT_WINDOW_MS = 10_000;
 
+/** How often the credential store is asked whether the CLI changed it. */
+const REVOCATION_POLL_MS = 1000;
+
+/** The stored-session calls of aedes' persistence (aedes-persistence, promise API) that revocation needs. */
+interface Batch {
+  readonly filters: Record<SubscriptionKind, Set<string>>;
+  readonly done: Promise<void>;
+}
+
+/** Retained messages in aedes' persistence (aedes-persistence, promise API). */
+interface RetainedStore {
+  createRetainedStream(pattern: string): AsyncIterable<PublishPacket>;
+}
+
+interface StoredSessions {
+  cleanSubscriptions(client: { id: string }): Promise<unknown>;
+  removeSubscriptions(client: { id: string }, topics: string[]): Promise<unknown>;
+  cleanIncoming?(client: { id: string }): Promise<unknown>;
+  delWill(client: { id: string }): Promise<unknown>;
+  outgoingStream(client: { id: string }): AsyncIterable<{ messageId?: number }>;
+  outgoingClearMessageId(client: { id: string }, packet: { messageId?: number }): Promise<unknown>;
+}
+
 export class EmbeddedBroker implements MqttSide {
   readonly name = 'embedded';
+  /** Every client authenticated here: a watched message names its publisher (`publisherOf`). */
+  readonly knowsPublishers = true;
   private aedes: Aedes | undefined;
-  private tcp: Server | undefined;
-  private http: HttpServer | undefined;
-  private wss: WebSocketServer | undefined;
-  /** MQTT over TLS, and WebSocket over TLS on an https server (both only with `tls.enabled`). */
-  private tlsServer: TlsServer | undefined;
-  private https: HttpsServer | undefined;
-  private wssSecure: WebSocketServer | undefined;
-  private tlsWatcher: FileChangeWatcher | undefined;
-  /** The material the TLS listeners use now. */
-  private tlsMaterial: TlsMaterial | undefined;
-  /** Raw sockets of the TLS listeners, handshakes in progress included, so stop() can end them all. */
-  private readonly tlsRaw = new Set<Socket>();
-  /** The TLS socket under each guarded connection of a TLS listener (where the client certificate is). */
-  private readonly tlsSockets = new WeakMap<object, TLSSocket>();
-  private readonly sockets = new Set<Duplex>();
+  private listeners: BrokerListeners | undefined;
+  private handlers: MqttSideHandlers | undefined;
   private events: EventReporter | undefined;
   private limiter: PublishRateLimiter<Client> | undefined;
-  /** Topic filters per client id, from SUBSCRIBE/UNSUBSCRIBE: whether a command would reach anyone. */
-  private readonly subscriptions = new Map<string, Set<string>>();
-
-  /** The identity each client authenticated as (set in `authenticate`, read by the authorization hooks). */
-  private readonly identities = new WeakMap<Client, Identity>();
+  private revocationTimer: NodeJS.Timeout | undefined;
+  private readonly sessions = new SessionTable<Client>();
+  /** Guarded connections open now (the connection limit counts them). */
+  private readonly sockets = new Set<Duplex>();
+  /** `address:port` of each connection aedes handles (aedes only sees the guard around the socket). */
+  private readonly remotes = new WeakMap<object, string>();
+  /** The TLS socket under each guarded connection of a TLS listener (where the client certificate is). */
+  private readonly tlsSockets = new WeakMap<object, TLSSocket>();
+  /** One budget for the bytes held by all connections not accepted yet (pre-auth-budget.ts). */
+  private readonly budget = new PreAuthBudget();
+  /** Internal subscriptions of watched filters, by filter: aedes calls each with the messages it matches. */
+  private readonly watched = new Map<string, (packet: PublishPacket, cb: () => void) => void>();
+  /** Filters subscribed in this turn whose retained messages are still to be replayed. */
+  private replayBatch: Batch | undefined;
 
   constructor(
     private readonly cfg: EmbeddedConfig,
     private readonly log: Logger,
     private readonly access: AccessControl,
+    /** `listen: false`: no listener is opened; connections come only through `accept` (in-memory streams in tests). */
+    private readonly opts: { readonly listen: boolean } = { listen: true },
   ) {}
 
-  /** Internal subscriptions of watched filters, by filter: aedes calls each with the messages it matches. */
-  private readonly watched = new Map<string, (packet: PublishPacket, cb: () => void) => void>();
-  private handlers: MqttSideHandlers | undefined;
-
   async start(handlers: MqttSideHandlers): Promise<void> {
-    this.handlers = handlers;
     const cfg = this.cfg;
-    const maxPayload = cfg.maxPayloadBytes;
-    const events = new EventReporter((type, data) => handlers.onBrokerEvent(type as BrokerEventName, data), EVENT_WINDOW_MS);
+    this.handlers = handlers;
+    const events = new EventReporter((type, data) => handlers.onBrokerEvent(type, data), EVENT_WINDOW_MS);
     this.events = events;
     const limiter = PublishRateLimiter.enabled(cfg.rateLimit) ? new PublishRateLimiter<Client>(cfg.rateLimit) : undefined;
     this.limiter = limiter;
-    /** `address:port` of each connection aedes handles, for logs (aedes only sees the guard around the socket). */
-    const remotes = new WeakMap<object, string>();
-    const authenticate: NextAuthenticate = (client, username, password, done) => {
-      const remote = remotes.get(client.conn) ?? '';
-      this.access
-        .authenticate({
-          clientId: client.id,
-          username: username ?? undefined,
-          password: password ?? undefined,
-          certificateName: this.certificateNameOf(client.conn),
-          address: remote.slice(0, remote.lastIndexOf(':')),
-        })
-        .then((verdict) => {
-          if (verdict.ok) {
-            this.identities.set(client, verdict.identity);
-            return done(null, true);
-          }
-          // aedes answers with a CONNACK carrying this return code, then closes [MQTT-3.2.2-5].
-          const err = new Error(verdict.reason) as AuthenticateError;
-          err.returnCode = verdict.returnCode;
-          done(err, false);
-        })
-        .catch((err: unknown) => {
-          this.log.error({ err: (err as Error).message }, 'authentication failed unexpectedly');
-          const e = new Error('server unavailable') as AuthenticateError;
-          e.returnCode = 3;
-          done(e, false);
-        });
-    };
-    const rules = connectRules((client, reason) => {
-      const remote = remotes.get(client.conn);
-      this.log.info({ remote, reason }, 'MQTT CONNECT refused');
-      events.record('connection_refused', reason, { reason, remote });
-    }, authenticate);
+    const sessions = this.sessions;
 
     const aedes = await Aedes.createBroker({
       // A connection that sends no complete CONNECT in time is closed (aedes' timer starts when it takes the socket).
@@ -126,183 +111,88 @@ export class EmbeddedBroker implements MqttSide {
       maxTopicLevels: cfg.maxTopicLevels,
       // A subscriber whose socket stays full this long is disconnected, so it cannot exhaust aedes' delivery slots.
       drainTimeout: cfg.drainTimeoutMs,
-      preConnect: rules.preConnect,
-      authenticate: rules.authenticate,
-      authorizeSubscribe: (client: Client, sub: Subscription, callback: (error: Error | null, subscription?: Subscription | null) => void) => {
-        const identity = this.identities.get(client);
-        if (identity && this.access.maySubscribe(identity, sub.topic)) return callback(null, sub);
-        events.record('subscribe_denied', client.id, { clientId: client.id, identity: identityName(identity), filter: sub.topic });
-        // A null subscription is answered with the SUBACK failure code 0x80 [MQTT-3.9.3-2].
-        callback(null, null);
-      },
-      authorizePublish: (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void) => {
-        // [MQTT-3.3.2-2] no wildcards in a topic name; aedes refuses them before this hook.
-        if (packet.topic.startsWith('$SYS')) return callback(new Error('$SYS topics are reserved'));
-        // A client publishes only what its identity may; a Will is checked the same way when it fires.
-        const identity = client ? this.identities.get(client) : undefined;
-        if (client && (!identity || !this.access.mayPublish(identity, packet.topic))) {
-          events.record('publish_denied', client.id, { clientId: client.id, identity: identityName(identity), topic: packet.topic });
-          // [MQTT-3.3.5-2] a refused PUBLISH cannot be answered: the connection is closed.
-          return callback(new Error(`not authorized to publish on ${packet.topic}`));
-        }
-        const payload = payloadBytes(packet.payload);
-        if (payload.length > maxPayload) {
-          // MQTT 3.1.1 cannot refuse a PUBLISH except by closing the connection (the error does that).
-          handlers.onBrokerEvent('payload_too_large', { clientId: client?.id, topic: packet.topic, bytes: payload.length, limit: maxPayload });
-          return callback(new Error('payload too large'));
-        }
-        const forward = (): void =>
-          handlers.onPublish(
-            { topic: packet.topic, payload, qos: packet.qos, retain: packet.retain, clientId: client?.id ?? undefined, replay: false },
-            (err) => callback(err ?? null),
-          );
-        // Will messages come through here after their client has closed: they are not the client's rate to limit.
-        if (!limiter || !client || client.closed) return forward();
-        const verdict = limiter.admit(client, (err) => (err ? callback(err) : forward()));
-        if (verdict !== 'passed') {
-          const { messagesPerSecond, burst, policy } = cfg.rateLimit;
-          events.record('rate_limited', client.id, { clientId: client.id, policy, messagesPerSecond, burst });
-        }
-      },
+      ...brokerHooks({
+        cfg,
+        access: this.access,
+        sessions,
+        events,
+        limiter,
+        handlers,
+        log: this.log,
+        remoteOf: (conn) => (typeof conn === 'object' && conn !== null ? this.remotes.get(conn) : undefined) ?? '',
+        certificateNameOf: (conn) => this.certificateNameOf(conn),
+        forgetSubscription: (client, filter) => void this.stored()?.removeSubscriptions({ id: client.id }, [filter]).catch(() => undefined),
+      }),
     });
     this.aedes = aedes;
 
-    // aedes emits clientReady after the session queue is emptied: a client that sent DISCONNECT right after its
-    // CONNACK may already be closed (and its clientDisconnect already emitted). It is not connected any more.
     aedes.on('clientReady', (client) => {
+      // After CONNACK: the subscriptions aedes restored for a persistent session, each granted again just now.
+      sessions.ready(client, client.clean, Object.keys((client as Client & { subscriptions: Record<string, unknown> }).subscriptions));
+      // aedes emits clientReady after the session queue is emptied: a client that sent DISCONNECT right after its
+      // CONNACK may already be closed (and its clientDisconnect already emitted). It is not connected any more.
       if (!client.closed) handlers.onClientConnected(client.id);
     });
-    aedes.on('clientDisconnect', (client) => {
-      // A persistent session keeps its subscriptions (aedes queues QoS 1 messages for it); a clean one does not.
-      if (client.clean) this.subscriptions.delete(client.id);
-      handlers.onClientDisconnected(client.id);
-    });
+    aedes.on('clientDisconnect', (client) => handlers.onClientDisconnected(client.id));
     aedes.on('subscribe', (subs, client) => {
-      let set = this.subscriptions.get(client.id);
-      if (!set) this.subscriptions.set(client.id, (set = new Set()));
-      for (const sub of subs) set.add(sub.topic);
-      handlers.onSubscribed?.(client.id);
+      // aedes reports refused filters too, with the failure code 0x80 as their QoS [MQTT-3.9.3-2]: only granted ones count.
+      const granted = subs.filter((s) => (s.qos as number) !== 0x80).map((s) => s.topic);
+      sessions.subscribed(client, granted);
+      if (granted.length > 0) handlers.onSubscribed?.(client.id);
     });
-    aedes.on('unsubscribe', (topics, client) => {
-      const set = this.subscriptions.get(client.id);
-      for (const t of topics) set?.delete(t);
-    });
+    aedes.on('unsubscribe', (topics, client) => sessions.unsubscribed(client, topics));
     aedes.on('clientError', (client, err) => this.log.debug({ clientId: client.id, err: err.message }, 'MQTT client error'));
     aedes.on('connectionError', (client, err) => this.log.debug({ clientId: client.id, err: err.message }, 'MQTT connection error'));
 
-    const guard = (conn: Duplex, remote: string): Duplex => {
-      const guarded = new GuardedConnection(conn, new MqttFrameScanner(maxPayload + PUBLISH_OVERHEAD), (v: FrameViolation) => {
-        this.log.warn({ remote, ...v }, 'MQTT packet over the size limit; connection closed');
-        handlers.onBrokerEvent('packet_too_large', { remote, ...v, limit: maxPayload + PUBLISH_OVERHEAD });
+    if (this.opts.listen) {
+      this.listeners = new BrokerListeners({
+        cfg,
+        log: this.log,
+        events,
+        onEvent: (type, data) => handlers.onBrokerEvent(type, data),
+        maxFrameBytes: cfg.maxPayloadBytes + PUBLISH_OVERHEAD,
+        connections: () => this.sockets.size,
+        accept: (conn, remote, req, secure) => this.handle(aedes, conn, remote, req, secure),
       });
-      this.sockets.add(guarded);
-      remotes.set(guarded, remote);
-      return guarded;
-    };
-    const handle = (conn: Duplex, remote: string, req?: IncomingMessage, secure?: TLSSocket): void => {
-      const guarded = guard(conn, remote);
-      if (secure) this.tlsSockets.set(guarded, secure);
-      const client = aedes.handle(guarded, req);
-      guarded.on('close', () => {
-        this.sockets.delete(guarded);
-        // Publishes held for this client are dropped with it: nothing keeps a closed client alive.
-        limiter?.release(client);
-      });
-    };
-    /** Beyond `maxConnections` (TCP and WebSocket together) a new connection is closed at once, before aedes sees it. */
-    const overLimit = (remote: string): boolean => {
-      if (this.sockets.size < cfg.maxConnections) return false;
-      this.log.debug({ remote, limit: cfg.maxConnections }, 'MQTT connection refused: connection limit');
-      events.record('connection_refused', 'limit', { reason: 'limit', remote, limit: cfg.maxConnections });
-      return true;
-    };
-
-    this.tcp = createServer((socket: Socket) => {
-      const remote = `${socket.remoteAddress}:${socket.remotePort}`;
-      if (overLimit(remote)) return void socket.destroy();
-      // A PUBACK must not wait for Nagle's algorithm: with a client that waits for each acknowledgement (mqtt.js
-      // re-sending its store after a reconnect) every packet would otherwise wait a delayed-ACK timeout (~40 ms).
-      socket.setNoDelay(true);
-      handle(socket, remote);
-    });
-    this.tcp.listen(this.cfg.port, this.cfg.host);
-    await once(this.tcp, 'listening');
-
-    if (this.cfg.websocket.enabled) {
-      const ws = this.cfg.websocket;
-      this.http = createHttpServer((_req, res) => {
-        res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket: connect to ' + ws.path + '\n');
-      });
-      // ws enforces the frame limit itself; the scanner covers MQTT packets split over frames.
-      this.wss = new WebSocketServer({ server: this.http, path: ws.path, maxPayload: maxPayload + PUBLISH_OVERHEAD, handleProtocols: pickMqttProtocol });
-      this.wss.on('connection', (socket, req) => {
-        const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
-        if (overLimit(remote)) return void socket.terminate();
-        const stream = createWebSocketStream(socket);
-        stream.on('error', () => socket.terminate());
-        handle(stream, remote, req);
-      });
-      this.http.listen(ws.port, ws.host);
-      await once(this.http, 'listening');
+      await this.listeners.start();
     }
 
-    if (cfg.tls.enabled) {
-      const tls = cfg.tls;
-      // A certificate that cannot be used stops the start: better refused at once than a listener without TLS.
-      const material = loadTlsMaterial(tls);
-      this.tlsMaterial = material;
-      // A handshake gets the same time as a CONNECT: slow handshakes cannot hold sockets for Node's default 120 s.
-      const options = tlsServerOptions(tls, material, cfg.connectTimeoutMs);
-      /** `address:port` of each raw connection, taken at accept: a failed TLS socket may no longer know it. */
-      const rawRemotes = new WeakMap<object, { address: string; remote: string }>();
-      const track = (raw: Socket): void => {
-        rawRemotes.set(raw, { address: raw.remoteAddress ?? '', remote: `${raw.remoteAddress}:${raw.remotePort}` });
-        this.tlsRaw.add(raw);
-        raw.once('close', () => this.tlsRaw.delete(raw));
-      };
-      const handshakeFailed = (err: Error & { code?: unknown }, socket: TLSSocket): void => {
-        // Node keeps the accepted socket as `_parent` of the server-side TLS socket (not a documented property).
-        const raw = (socket as unknown as { _parent?: object })._parent;
-        const from = (raw && rawRemotes.get(raw)) ?? { address: socket.remoteAddress ?? '', remote: `${socket.remoteAddress}:${socket.remotePort}` };
-        this.log.debug({ remote: from.remote, err: err.message }, 'TLS handshake failed');
-        // A peer that just goes away (health checks, port scans) is not worth an event; a refused one is: unknown
-        // CA, missing client certificate, plain MQTT on the TLS port…
-        if (err.code === 'ECONNRESET') return;
-        events.record('tls_handshake_failed', from.address, { remote: from.remote, reason: err.message.trim() });
-      };
-      this.tlsServer = createTlsServer(options, (socket: TLSSocket) => {
-        const remote = `${socket.remoteAddress}:${socket.remotePort}`;
-        if (overLimit(remote)) return void socket.destroy();
-        socket.setNoDelay(true);
-        handle(socket, remote, undefined, socket);
-      });
-      this.tlsServer.on('connection', track);
-      this.tlsServer.on('tlsClientError', handshakeFailed);
-      this.tlsServer.listen(tls.port, tls.host);
-      await once(this.tlsServer, 'listening');
-
-      if (tls.websocketPort !== undefined) {
-        const path = cfg.websocket.path;
-        this.https = createHttpsServer(options, (_req, res) => {
-          res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket: connect to ' + path + '\n');
-        });
-        this.https.on('connection', track);
-        this.https.on('tlsClientError', handshakeFailed);
-        this.wssSecure = new WebSocketServer({ server: this.https, path, maxPayload: maxPayload + PUBLISH_OVERHEAD, handleProtocols: pickMqttProtocol });
-        this.wssSecure.on('connection', (socket, req) => {
-          const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
-          if (overLimit(remote)) return void socket.terminate();
-          const stream = createWebSocketStream(socket);
-          stream.on('error', () => socket.terminate());
-          handle(stream, remote, req, req.socket as TLSSocket);
-        });
-        this.https.listen(tls.websocketPort, tls.host);
-        await once(this.https, 'listening');
-      }
-      const files = [tls.certFile, tls.keyFile, tls.caFile].filter((f): f is string => f !== undefined);
-      this.tlsWatcher = new FileChangeWatcher(files, () => this.reloadTls(handlers), this.log);
-    }
+    this.revocationTimer = setInterval(() => {
+      if (this.access.credentialsChangedElsewhere()) this.recheckSessions();
+    }, REVOCATION_POLL_MS);
+    this.revocationTimer.unref();
     this.log.info(this.addresses(), 'embedded MQTT broker listening');
+  }
+
+  /**
+   * A connection that did not come through a listener — an in-memory stream in tests — guarded and handled like any
+   * other.
+   */
+  accept(conn: Duplex, remote: string): void {
+    if (!this.aedes) throw new Error('the embedded broker is not started');
+    this.handle(this.aedes, conn, remote);
+  }
+
+  /** One accepted connection: the guard around it (sizes, pre-authentication budget, packet rules), then aedes. */
+  private handle(aedes: Aedes, conn: Duplex, remote: string, req?: IncomingMessage, secure?: TLSSocket): void {
+    const limits = { maxRemainingLength: this.cfg.maxPayloadBytes + PUBLISH_OVERHEAD };
+    const guarded = new GuardedConnection(conn, new GuardCore(limits, this.budget), (report: GuardReport) => {
+      const { event, ...data } = report;
+      this.log.warn({ remote, ...data }, `MQTT connection closed: ${describeReport(report)}`);
+      const limit = event === 'packet_too_large' ? (data.limit ?? limits.maxRemainingLength) : data.limit;
+      // Counted per reason and source address; one event per window (an attacker's thousands count, not flood).
+      this.events?.record(event, `${data.reason}|${remote.slice(0, remote.lastIndexOf(':'))}`, { remote, ...data, limit });
+    });
+    this.sockets.add(guarded);
+    this.remotes.set(guarded, remote);
+    if (secure) this.tlsSockets.set(guarded, secure);
+    const client = aedes.handle(guarded, req);
+    guarded.on('close', () => {
+      this.sockets.delete(guarded);
+      this.sessions.closed(client);
+      // Publishes held for this client are dropped with it: nothing keeps a closed client alive.
+      this.limiter?.release(client);
+    });
   }
 
   /**
@@ -318,50 +208,28 @@ export class EmbeddedBroker implements MqttSide {
     return typeof cn === 'string' && cn !== '' ? cn : undefined;
   }
 
-  /** New TLS material from disk for new handshakes; on any problem the current material stays in use. */
-  private reloadTls(handlers: MqttSideHandlers): void {
-    let next: TlsMaterial;
-    try {
-      next = loadTlsMaterial(this.cfg.tls);
-    } catch (err) {
-      const error = (err as Error).message;
-      this.log.error({ err: error }, 'TLS reload failed; the listeners keep the previous certificate');
-      handlers.onBrokerEvent('tls_reload_failed', { error });
-      return;
-    }
-    const previous = this.tlsMaterial;
-    if (previous && previous.digest === next.digest) return; // touched, not changed
-    const context = contextOptions(next);
-    try {
-      this.tlsServer?.setSecureContext(context);
-      this.https?.setSecureContext(context);
-    } catch (err) {
-      const error = (err as Error).message;
-      this.log.error({ err: error }, 'TLS reload failed; the listeners keep the previous certificate');
-      handlers.onBrokerEvent('tls_reload_failed', { error });
-      return;
-    }
-    this.tlsMaterial = next;
-    const data = { ...describeMaterial(next), previousFingerprint256: previous?.fingerprint256 };
-    this.log.info(data, 'TLS certificate reloaded');
-    handlers.onBrokerEvent('tls_reloaded', data);
-  }
-
-  /** Whether some client (connected, or with a persistent session) subscribed to a filter matching `topic`. */
-  isSubscribed(_identity: string, topic: string): boolean {
-    for (const filters of this.subscriptions.values()) for (const f of filters) if (filterMatches(f, topic)) return true;
-    return false;
+  /**
+   * Whether a publish on `topic` would reach device `identity` (its id: the JID local part, the credential name): a
+   * session that speaks for it holds a GRANTED subscription matching the topic (sessions.ts#reaches).
+   */
+  isSubscribed(identity: string, topic: string): boolean {
+    return this.sessions.reaches(identity, topic, (s) => this.access.isGatewayFor(s.identity, s.clientId, topic));
   }
 
   /**
-   * Watched filters see every routed message, Will messages included (those never pass through authorizePublish).
-   * Readings need no subscription here: every device publish passes through authorizePublish.
+   * Watched filters see every routed message, Will messages included (those never pass through authorizePublish),
+   * each with its publisher; then the retained messages the filter matches, as a client's subscription would get
+   * them. Readings need no subscription here — every device publish passes through authorizePublish — but a new
+   * reading filter gets the retained messages it matches, as replays: a mapping added while the bridge runs (an
+   * imported device) starts from its device's retained state, as it does on a broker reached as a client.
    */
   async subscribe(filter: string, kind: SubscriptionKind): Promise<void> {
     const aedes = this.aedes;
-    if (kind !== 'watched' || this.watched.has(filter) || !aedes) return;
+    if (!aedes) return;
+    if (kind === 'readings') return this.replayRetained(filter, 'readings');
+    if (this.watched.has(filter)) return;
     const deliver = (packet: PublishPacket, cb: () => void): void => {
-      this.handlers?.onWatched(filter, packet.topic, payloadBytes(packet.payload));
+      this.handlers?.onWatched(filter, packet.topic, payloadBytes(packet.payload), this.publisherOf(packet));
       cb();
     };
     this.watched.set(filter, deliver);
@@ -372,6 +240,70 @@ export class EmbeddedBroker implements MqttSide {
         reject(err);
       }),
     );
+    // Who published a retained message is not kept with it: these come without a publisher.
+    await this.replayRetained(filter, 'watched');
+  }
+
+  /**
+   * Retained messages for filters subscribed in the same turn, found in ONE pass over the retained store (aedes'
+   * pattern stream is a pass per filter: importing thousands of devices would be thousands of passes).
+   */
+  private replayRetained(filter: string, kind: SubscriptionKind): Promise<void> {
+    let batch = this.replayBatch;
+    if (!batch) {
+      const filters: Batch['filters'] = { readings: new Set(), watched: new Set() };
+      let resolve!: () => void;
+      const done = new Promise<void>((r) => (resolve = r));
+      batch = this.replayBatch = { filters, done };
+      setImmediate(() => {
+        this.replayBatch = undefined;
+        void this.replayNow(filters).finally(resolve);
+      });
+    }
+    batch.filters[kind].add(filter);
+    return batch.done;
+  }
+
+  private async replayNow(filters: Batch['filters']): Promise<void> {
+    const store = (this.aedes as unknown as { persistence?: RetainedStore } | undefined)?.persistence;
+    const h = this.handlers;
+    if (!store || !h) return;
+    const match = (set: ReadonlySet<string>): ((topic: string) => string | undefined) => {
+      const wildcards = [...set].filter((f) => /[+#]/.test(f));
+      return (topic) => (set.has(topic) ? topic : wildcards.find((f) => filterMatches(f, topic)));
+    };
+    const readings = match(filters.readings);
+    const watched = match(filters.watched);
+    try {
+      for await (const packet of store.createRetainedStream('#')) {
+        const payload = payloadBytes(packet.payload);
+        if (filters.readings.size > 0 && readings(packet.topic) !== undefined) {
+          h.onPublish({ topic: packet.topic, payload, qos: packet.qos, retain: true, clientId: undefined, replay: true }, () => undefined);
+        }
+        const w = filters.watched.size > 0 ? watched(packet.topic) : undefined;
+        if (w !== undefined) h.onWatched(w, packet.topic, payload);
+      }
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'retained messages could not be read');
+    }
+  }
+
+  /**
+   * The publisher of a routed message: aedes stamps a client's publish (and its Will) with its client id; the session
+   * holding that id knows the identity. The bridge's own publishes carry none.
+   */
+  private publisherOf(packet: PublishPacket): Publisher | undefined {
+    const clientId = (packet as PublishPacket & { clientId?: string }).clientId;
+    const session = clientId !== undefined ? this.sessions.get(clientId) : undefined;
+    if (clientId === undefined || !session) return undefined;
+    const { identity } = session;
+    const access = this.access;
+    return {
+      identity: identityKey(identity),
+      clientId,
+      mayPublish: (topic) => access.mayPublish(identity, clientId, topic),
+      maySubscribe: (filter) => access.maySubscribe(identity, clientId, filter),
+    };
   }
 
   async unsubscribe(filter: string, kind: SubscriptionKind): Promise<void> {
@@ -382,17 +314,40 @@ export class EmbeddedBroker implements MqttSide {
     await new Promise<void>((resolve) => aedes.unsubscribe(filter, deliver, () => resolve()));
   }
 
-  addresses(): { mqtt?: string; websocket?: string; mqtts?: string; wss?: string } {
-    const out: { mqtt?: string; websocket?: string; mqtts?: string; wss?: string } = {};
-    const tcp = this.tcp?.address() as AddressInfo | null | undefined;
-    if (tcp) out.mqtt = `mqtt://${hostOf(tcp)}:${tcp.port}`;
-    const http = this.http?.address() as AddressInfo | null | undefined;
-    if (http) out.websocket = `ws://${hostOf(http)}:${http.port}${this.cfg.websocket.path}`;
-    const tls = this.tlsServer?.address() as AddressInfo | null | undefined;
-    if (tls) out.mqtts = `mqtts://${hostOf(tls)}:${tls.port}`;
-    const https = this.https?.address() as AddressInfo | null | undefined;
-    if (https) out.wss = `wss://${hostOf(https)}:${https.port}${this.cfg.websocket.path}`;
-    return out;
+  /** The credential store changed: sessions whose credential is gone or rotated end now. */
+  private recheckSessions(): void {
+    for (const s of [...this.sessions.all()]) {
+      if (!this.access.stillValid(s.identity)) void this.revoke(s);
+    }
+  }
+
+  private async revoke(s: Session<Client>): Promise<void> {
+    const data = { clientId: s.clientId, identity: identityKey(s.identity), connected: s.clients.size > 0, persistent: s.persistent };
+    this.log.info(data, 'MQTT session revoked: its credential was removed or rotated');
+    this.handlers?.onBrokerEvent('session_revoked', data);
+    this.sessions.discard(s.clientId);
+    await Promise.all([...s.clients].map((c) => new Promise<void>((resolve) => c.close(() => resolve()))));
+    // Nothing the session held survives it: stored subscriptions, the commands queued for it, its Will.
+    const stored = this.stored();
+    if (!stored) return;
+    const id = { id: s.clientId };
+    try {
+      await stored.cleanSubscriptions(id);
+      await stored.cleanIncoming?.(id);
+      await stored.delWill(id);
+      for await (const packet of stored.outgoingStream(id)) await stored.outgoingClearMessageId(id, packet);
+    } catch (err) {
+      this.log.warn({ clientId: s.clientId, err: (err as Error).message }, 'could not discard a revoked session completely');
+    }
+  }
+
+  /** aedes' persistence (not part of its typed interface). */
+  private stored(): StoredSessions | undefined {
+    return (this.aedes as unknown as { persistence?: StoredSessions } | undefined)?.persistence;
+  }
+
+  addresses(): Addresses {
+    return this.listeners?.addresses() ?? {};
   }
 
   publish(topic: string, payload: string | Buffer, opts: PublishOptions): Promise<void> {
@@ -400,46 +355,24 @@ export class EmbeddedBroker implements MqttSide {
     if (!aedes || aedes.closed) return Promise.reject(new Error('broker is stopped'));
     return new Promise((resolve, reject) => {
       aedes.publish(
-        { cmd: 'publish', topic, payload: typeof payload === 'string' ? Buffer.from(payload) : payload, qos: opts.qos, retain: opts.retain, dup: false },
+        { cmd: 'publish', topic, payload: payloadBytes(payload), qos: opts.qos, retain: opts.retain, dup: false },
         (err) => (err ? reject(err) : resolve()),
       );
     });
   }
 
   async stop(): Promise<void> {
-    const closeServer = (s: Server | HttpServer | undefined): Promise<void> =>
-      s ? new Promise((resolve) => s.close(() => resolve())) : Promise.resolve();
+    clearInterval(this.revocationTimer);
     // Counted but not yet reported events go out while the broker can still publish them.
     this.events?.flushAll();
     this.limiter?.releaseAll();
-    this.wss?.close();
-    this.wssSecure?.close();
-    this.tlsWatcher?.close();
-    this.tlsWatcher = undefined;
-    const closing = [closeServer(this.tcp), closeServer(this.http), closeServer(this.tlsServer), closeServer(this.https)];
+    const closing = this.listeners?.close() ?? Promise.resolve();
     if (this.aedes) {
       const aedes = this.aedes;
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
     }
     for (const s of this.sockets) s.destroy();
-    // TLS handshakes still in progress (and idle https connections) would otherwise hold their server open.
-    for (const s of this.tlsRaw) s.destroy();
-    await Promise.all(closing);
+    this.listeners?.endHandshakes();
+    await closing;
   }
-}
-
-/** MQTT over WebSocket uses the subprotocol "mqtt" (MQTT 3.1.1 §6); older clients send "mqttv3.1". */
-function pickMqttProtocol(protocols: Set<string>): string | false {
-  if (protocols.has('mqtt')) return 'mqtt';
-  if (protocols.has('mqttv3.1')) return 'mqttv3.1';
-  return false;
-}
-
-function hostOf(a: AddressInfo): string {
-  return a.family === 'IPv6' ? `[${a.address}]` : a.address;
-}
-
-function identityName(identity: Identity | undefined): string {
-  if (!identity) return 'unauthenticated';
-  return identity.kind === 'anonymous' ? 'anonymous' : `${identity.kind}:${identity.name}`;
 }

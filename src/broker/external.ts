@@ -22,6 +22,8 @@ const REFUSED = new Set([4, 5, 134, 135]);
 
 export class ExternalBroker implements MqttSide {
   readonly name = 'external';
+  /** The broker's own ACL decided who could publish: it does not tell the bridge who did. */
+  readonly knowsPublishers = false;
   private client: MqttClient | undefined;
   /** Filters subscribed for any kind, with their kinds: subscribed again after every reconnect. */
   private readonly filters = new Map<string, Set<SubscriptionKind>>();

@@ -3,7 +3,6 @@
  * Both implementations deliver device publishes *before* acknowledging them, so the bridge decides when a QoS 1/2
  * publish may be acknowledged.
  */
-import type { BrokerEventName } from '../kernel/events.js';
 
 export type QoS = 0 | 1 | 2;
 
@@ -15,10 +14,22 @@ export interface InboundPublish {
   /** The publishing client's id, when known (embedded broker). */
   readonly clientId: string | undefined;
   /**
-   * A retained message replayed because the bridge subscribed ([MQTT-3.3.1-8]): old state, not news. Only an
-   * existing broker reached as a client produces these.
+   * A retained message replayed because the bridge subscribed ([MQTT-3.3.1-8]), or, on the embedded broker, because a
+   * mapping that reads its topic was added: old state, not news.
    */
   readonly replay: boolean;
+}
+
+/**
+ * Who published a message, as the broker knows it (the embedded broker: the identity the client authenticated as),
+ * and what that identity may do there — the rights a self-description (discovery message) is checked against.
+ */
+export interface Publisher {
+  /** `anonymous`, `device:NAME` or `service:NAME`. */
+  readonly identity: string;
+  readonly clientId: string;
+  mayPublish(topic: string): boolean;
+  maySubscribe(filter: string): boolean;
 }
 
 export interface MqttSideHandlers {
@@ -31,12 +42,14 @@ export interface MqttSideHandlers {
   /**
    * A message on a watched filter, including Will messages the broker publishes for lost clients. `filter` is the
    * subscription it came through when the broker says (embedded), undefined otherwise (the edge matches it).
+   * `publisher`: who sent it, when the broker knows (embedded: a client's publish or Will; not the bridge's own
+   * publishes, nor a retained message replayed on subscription).
    */
-  onWatched(filter: string | undefined, topic: string, payload: Buffer): void;
+  onWatched(filter: string | undefined, topic: string, payload: Buffer, publisher?: Publisher): void;
   onClientConnected(clientId: string): void;
   onClientDisconnected(clientId: string): void;
   /** Something the operator should know about (oversized packet, refused connection…), as a bridge event. */
-  onBrokerEvent(type: BrokerEventName, data: Record<string, unknown>): void;
+  onBrokerEvent(type: string, data: Record<string, unknown>): void;
   /** A client subscribed to something (commands held for a device may now reach it). */
   onSubscribed?(clientId: string): void;
 }
@@ -64,14 +77,24 @@ export type SubscriptionKind = 'readings' | 'watched';
 export interface MqttSide {
   /** `embedded` or `external`: which broker a device was last heard on, so commands go back the same way. */
   readonly name: 'embedded' | 'external';
+  /**
+   * Whether the broker knows who publishes (the embedded one: every client authenticated with it). A broker reached
+   * as a client does not say: its own ACL decided who could publish what.
+   */
+  readonly knowsPublishers: boolean;
   start(handlers: MqttSideHandlers): Promise<void>;
-  /** Start receiving a filter (idempotent per filter and kind; the edge counts its users). */
+  /**
+   * Start receiving a filter (idempotent per filter and kind; the edge counts its users). Retained messages the
+   * filter matches come first, as a subscription gets them: `watched` ones to `onWatched`, `readings` ones to
+   * `onPublish` as replays.
+   */
   subscribe(filter: string, kind: SubscriptionKind): Promise<void>;
   unsubscribe(filter: string, kind: SubscriptionKind): Promise<void>;
   publish(topic: string, payload: string | Buffer, opts: PublishOptions): Promise<void>;
   /**
-   * Whether a publish on `topic` would reach the session of `identity` (a device's credential name): only a broker we
-   * run can tell (undefined otherwise, and the broker's own session handling is trusted).
+   * Whether a publish on `topic` would reach the device `identity` (its id: the JID local part, which is also its
+   * credential name): a session that speaks for that device holds a granted subscription matching the topic. Only a
+   * broker we run can tell (undefined otherwise, and the broker's own session handling is trusted).
    */
   isSubscribed?(identity: string, topic: string): boolean;
   /** Addresses clients can connect to, for logs and the demo: the embedded listeners, or the broker attached to. */

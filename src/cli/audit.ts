@@ -13,7 +13,7 @@ export function auditCommand(a: { config: string; device?: string; from?: string
       return 0;
     }
     for (const e of entries) {
-      console.log(`${new Date(e.at).toISOString()}  ${e.sender}  ${e.device}  ${e.command} (${e.origin})  ${e.outcome}${e.detail ? `  ${e.detail}` : ''}`);
+      console.log(`${new Date(e.at).toISOString()}  ${e.sender}  ${e.device}  ${e.command} (${e.origin})  ${e.outcome}${e.count ? ` ×${e.count}` : ''}${e.detail ? `  ${e.detail}` : ''}`);
     }
     return 0;
   } finally {

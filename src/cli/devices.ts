@@ -1,7 +1,8 @@
 /**
  * `mqtt-xmpp-bridge device add|list|remove|rotate`: MQTT credentials in the data directory. Works while the bridge
- * runs (SQLite in WAL mode; the bridge reads credentials at each login). Passwords are printed once and stored only
- * as scrypt hashes.
+ * runs (SQLite in WAL mode; the bridge reads credentials at each login, and notices within a second that this process
+ * changed them: `rotate` and `remove` end the sessions logged in with the credential). Passwords are printed once
+ * and stored only as scrypt hashes.
  */
 import { loadConfig } from '../config/load.js';
 import { openDatabase } from '../store/db.js';
@@ -45,7 +46,7 @@ export async function deviceCommand(a: DeviceCommandArgs): Promise<number> {
         if (!a.name) return usage();
         const password = await store.rotate(a.name);
         console.log(`New password for ${a.name}: ${password}`);
-        console.log('The old password no longer works; connected clients keep their session until they reconnect.');
+        console.log('The old password no longer works; a running bridge disconnects the clients logged in with it within a second.');
         return 0;
       }
       case 'remove': {
@@ -54,7 +55,7 @@ export async function deviceCommand(a: DeviceCommandArgs): Promise<number> {
           console.error(`no credential "${a.name}"`);
           return 1;
         }
-        console.log(`Removed ${a.name}.`);
+        console.log(`Removed ${a.name}; a running bridge disconnects the clients logged in with it within a second.`);
         return 0;
       }
       case 'list': {

@@ -6,9 +6,12 @@ import { dirname, resolve } from 'node:path';
 import { LoadError, type LoadProblem } from '../errors.js';
 import { createAjv } from '../schemas/ajv.js';
 import { ajvErrorsToPathMessages } from '../schemas/format-errors.js';
+import { filterProblems } from '../broker/acl.js';
+import { LITERAL_FORBIDDEN } from '../devices/device-jid.js';
+import { parseTemplate } from '../mapping/template.js';
 import { applyEnvOverrides } from './env.js';
 import { readYamlFile } from './yaml-file.js';
-import { configSchema, type BridgeConfig, type LogLevel } from './schema.js';
+import { configSchema, type BridgeConfig, type ImportSourceConfig, type ImportSourceName, type LogLevel } from './schema.js';
 
 export interface LoadedConfig {
   readonly config: BridgeConfig;
@@ -56,6 +59,36 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       problems.push({ file: fileLabel, path: '/mqtt/embedded/tls/caFile', message: 'is required to verify client certificates' });
     }
   }
+  const aclRaw = (mqttRaw.embedded as { acl?: unknown } | undefined)?.acl;
+  if (Array.isArray(aclRaw)) {
+    aclRaw.forEach((rule: { topic?: unknown }, i) => {
+      if (typeof rule?.topic !== 'string') return;
+      // %u and %c stand for one level each: the filter is checked with them in place.
+      for (const message of filterProblems(rule.topic)) problems.push({ file: fileLabel, path: `/mqtt/embedded/acl/${i}/topic`, message });
+    });
+  }
+  const httpRaw = (raw['http'] ?? {}) as { enabled?: boolean; tls?: { enabled?: boolean; certFile?: string; keyFile?: string } };
+  const httpToken = resolveFileSecret(httpRaw, 'token', 'tokenFile', '/http', base, fileLabel, problems, warnings);
+  if (httpRaw.enabled) {
+    if (httpToken === undefined) problems.push({ file: fileLabel, path: '/http/token', message: 'no admin token: set http.tokenFile, or BRIDGE_HTTP_TOKEN in the environment' });
+    else if (httpToken.length < 16) problems.push({ file: fileLabel, path: '/http/token', message: 'the admin token must be at least 16 characters long' });
+    if (httpRaw.tls?.enabled) {
+      for (const key of ['certFile', 'keyFile'] as const) {
+        const f = httpRaw.tls[key];
+        if (!f) problems.push({ file: fileLabel, path: `/http/tls/${key}`, message: 'is required when TLS is enabled' });
+        else if (!existsSync(resolve(base, f))) problems.push({ file: fileLabel, path: `/http/tls/${key}`, message: `${resolve(base, f)} does not exist` });
+      }
+    }
+  }
+  const importRaw = (raw['import'] ?? {}) as Record<string, { jid?: unknown; name?: unknown } | undefined>;
+  for (const [source, cfg] of Object.entries(importRaw)) {
+    if (typeof cfg?.jid === 'string') {
+      for (const message of importTemplateProblems(cfg.jid, ['id'], true)) problems.push({ file: fileLabel, path: `/import/${source}/jid`, message });
+    }
+    if (typeof cfg?.name === 'string') {
+      for (const message of importTemplateProblems(cfg.name, ['name', 'id', 'model', 'manufacturer'], false)) problems.push({ file: fileLabel, path: `/import/${source}/name`, message });
+    }
+  }
   if (mqttRaw.embedded?.enabled === false && !mqttRaw.external) {
     problems.push({ file: fileLabel, path: '/mqtt', message: 'no broker: enable mqtt.embedded or configure mqtt.external' });
   }
@@ -77,6 +110,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
         websocket: { ...r.mqtt.embedded.websocket },
         rateLimit: { ...r.mqtt.embedded.rateLimit },
         auth: { ...r.mqtt.embedded.auth },
+        acl: r.mqtt.embedded.acl.map((rule) => ({ ...rule, who: [...rule.who] })),
         tls: {
           ...r.mqtt.embedded.tls,
           ...(r.mqtt.embedded.tls.certFile !== undefined ? { certFile: resolve(base, r.mqtt.embedded.tls.certFile) } : {}),
@@ -101,6 +135,19 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
           }
         : {}),
     },
+    http: {
+      enabled: r.http.enabled,
+      host: r.http.host,
+      port: r.http.port,
+      token: httpToken ?? '',
+      tls: {
+        enabled: r.http.tls.enabled,
+        ...(r.http.tls.certFile !== undefined ? { certFile: resolve(base, r.http.tls.certFile) } : {}),
+        ...(r.http.tls.keyFile !== undefined ? { keyFile: resolve(base, r.http.tls.keyFile) } : {}),
+      },
+      history: { ...r.http.history },
+    },
+    operator: { ...(r.operator.jid !== undefined ? { jid: r.operator.jid.toLowerCase() } : {}) },
     xmpp: {
       service: r.xmpp.service,
       domain,
@@ -111,9 +158,34 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       name: r.xmpp.name,
       commandRate: { ...r.xmpp.commandRate },
       ...(r.xmpp.caFile !== undefined ? { caFile: resolve(base, r.xmpp.caFile) } : {}),
+      handshakeTimeoutMs: r.xmpp.handshakeTimeoutMs,
+      conflictRetrySeconds: r.xmpp.conflictRetrySeconds,
+      admins: [...r.xmpp.admins],
     },
+    import: {
+      zigbee2mqtt: importSource(r.import.zigbee2mqtt),
+      homeassistant: importSource(r.import.homeassistant),
+      tasmota: importSource(r.import.tasmota),
+      homie: importSource(r.import.homie),
+    },
+    audit: { ...r.audit },
   };
+  warnDataDirOpen(config.dataDir, warnings);
   return { config: deepFreeze(config), warnings };
+}
+
+/**
+ * The data directory holds the database (credential hashes, the outbox, the audit log). The bridge creates it 0700
+ * and its files 0600, but a directory made by someone else may let other users in.
+ */
+function warnDataDirOpen(dataDir: string, warnings: string[]): void {
+  let mode: number;
+  try {
+    mode = statSync(dataDir).mode;
+  } catch {
+    return; // not there yet: the bridge creates it 0700
+  }
+  if ((mode & 0o077) !== 0) warnings.push(`${dataDir} (the data directory) is readable by other users; chmod 700 it`);
 }
 
 /** The raw shape after Ajv applied defaults (validated, so the casts below are sound). */
@@ -138,6 +210,14 @@ interface RawConfig {
       keyFile?: string;
     };
   };
+  http: {
+    enabled: boolean;
+    host: string;
+    port: number;
+    tls: { enabled: boolean; certFile?: string; keyFile?: string };
+    history: BridgeConfig['http']['history'];
+  };
+  operator: { jid?: string };
   xmpp: {
     service: string;
     domain: string;
@@ -147,7 +227,36 @@ interface RawConfig {
     name: string;
     commandRate: { perMinute: number; burst: number };
     caFile?: string;
+    handshakeTimeoutMs: number;
+    conflictRetrySeconds: number;
+    admins: string[];
   };
+  import: Record<ImportSourceName, RawImportSource>;
+  audit: BridgeConfig['audit'];
+}
+
+type RawImportSource = Omit<ImportSourceConfig, 'base'> & { base?: string; prefix?: string };
+
+/** `base` (Zigbee2MQTT, Homie) and `prefix` (discovery) are one setting: where the source's topics start. */
+function importSource(raw: RawImportSource): ImportSourceConfig {
+  const { prefix, base, ...rest } = raw;
+  return { ...rest, base: (base ?? prefix)!, allow: [...raw.allow], deny: [...raw.deny], access: { viewers: [...raw.access.viewers], operators: [...raw.access.operators] } };
+}
+
+/**
+ * An import source's `jid` or `name` template: only the listed placeholders; a JID needs `{id}` (the hardware id
+ * keeps devices apart) and literal text that needs no XEP-0106 escaping.
+ */
+function importTemplateProblems(source: string, allowed: readonly string[], isJid: boolean): string[] {
+  const { template, errors } = parseTemplate(source, { rich: false });
+  if (!template) return errors;
+  const out: string[] = [];
+  for (const f of template.fields) if (!allowed.includes(f)) out.push(`{${f}} is not one of ${allowed.map((a) => `{${a}}`).join(', ')}`);
+  if (isJid) {
+    if (!template.fields.includes('id')) out.push('must contain {id}, or two devices would get one JID');
+    for (const part of template.parts) if (part.kind === 'text' && LITERAL_FORBIDDEN.test(part.text)) out.push(`literal text "${part.text}" contains a character a JID local part cannot hold unescaped`);
+  }
+  return out;
 }
 
 /** The component secret: `xmpp.secret` (env BRIDGE_XMPP_SECRET) wins over `xmpp.secretFile`; one is required. */

@@ -9,7 +9,9 @@
  * client that logs in at once sees the devices.
  *
  * The example mappings are used as shipped, plus an invitation of the demo user: a device that appears later (a
- * sensor of your own) asks to be in the demo user's roster by itself.
+ * sensor of your own) asks to be in the demo user's roster by itself. Next to them, a simulated Zigbee2MQTT network
+ * and an ESPHome node are imported from what they publish about themselves (imported.ts), and the status page runs
+ * on loopback.
  *
  * Listening: 127.0.0.1 by default; `--host ADDR` listens on that address, `--public` on every interface (a phone on
  * the same network can log in) — with a warning, since the demo account and anonymous MQTT are then open to the LAN.
@@ -30,6 +32,7 @@ import { createLogger } from '../log.js';
 import { freePort } from '../servers/ports.js';
 import { PROSODY_INSTALL_HINT, prosodyBinary, startProsody, type ProsodyInstance, type ProsodyOptions } from '../servers/prosody.js';
 import { packageRoot } from '../version.js';
+import { demoImportConfig, startImportedDevices } from './imported.js';
 import { startSimulator, UNPLUG_TOPIC, type SimulatedDevice, type Simulator } from './simulator.js';
 
 const HOST = 'localhost';
@@ -59,11 +62,14 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   mkdirSync(join(dir, 'prosody'), { recursive: true });
   const secret = randomBytes(16).toString('hex');
   const password = `demo-${randomBytes(3).toString('hex')}`;
+  const statusToken = randomBytes(18).toString('base64url');
 
   let prosody: ProsodyInstance | undefined;
   let bridge: Bridge | undefined;
   let simulator: Simulator | undefined;
+  let imported: Simulator | undefined;
   const cleanup = async (): Promise<void> => {
+    await imported?.stop().catch(() => undefined);
     await simulator?.stop().catch(() => undefined);
     await bridge?.stop().catch(() => undefined);
     await prosody?.stop().catch(() => undefined);
@@ -92,6 +98,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     await prosody.register('demo', password);
 
     const mqttPort = await preferPort(1883, listen);
+    const httpPort = await preferPort(8080, LOOPBACK);
     const wsPort = await preferPort(8083, listen);
     const configFile = join(dir, 'bridge.yaml');
     writeFileSync(
@@ -104,6 +111,11 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         // The simulated devices connect without credentials; a real deployment should not.
         mqtt: { embedded: { host: listen, port: mqttPort, websocket: { host: listen, port: wsPort }, allowAnonymous: true } },
         xmpp: { service: `xmpp://${LOOPBACK}:${ports.componentPort}`, domain: DOMAIN, secret },
+        // The status page, on loopback whatever the demo listens on; commands sent from it go out as the demo user.
+        http: { enabled: true, host: LOOPBACK, port: httpPort, token: statusToken },
+        operator: { jid: DEMO_USER },
+        // Devices that describe themselves (docs/IMPORT.md): no mapping names them.
+        import: demoImportConfig(HOST),
       }),
       { mode: 0o600 },
     );
@@ -118,9 +130,11 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 
     console.log('Starting simulated devices…');
     simulator = await startSimulator(mqttUrl, DOMAIN);
-    await waitFor(() => simulator!.devices.every((d) => b.registry.byJid(d.jid)?.online), 'the simulated devices did not come online');
-    await subscribeDemoUser(prosody, password, simulator.devices);
-    await waitFor(() => simulator!.devices.every((d) => b.kernel.stores.presenceRequests.get(d.jid, DEMO_USER) === 'granted'), 'the demo user did not share presence with the devices');
+    imported = await startImportedDevices(mqttUrl, DOMAIN);
+    const devices = [...simulator.devices, ...imported.devices];
+    await waitFor(() => devices.every((d) => b.registry.byJid(d.jid)?.online), 'the simulated devices did not come online');
+    await subscribeDemoUser(prosody, password, devices);
+    await waitFor(() => devices.every((d) => b.kernel.stores.presenceRequests.get(d.jid, DEMO_USER) === 'granted'), 'the demo user did not share presence with the devices');
 
     const tls = makeCertificate(join(dir, 'prosody', 'certs'));
     if (tls) {
@@ -131,7 +145,20 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       prosody = await startProsody({ ...prosodyOpts, tls });
       await back;
     }
-    printInstructions({ prosody, shown, password, tls: tls !== undefined, mqttUrl, ws: b.addresses().websocket ?? '', devices: simulator.devices, dir, created, exposed: !isLoopback(listen) });
+    printInstructions({
+      prosody,
+      shown,
+      password,
+      tls: tls !== undefined,
+      mqttUrl,
+      ws: b.addresses().websocket ?? '',
+      devices,
+      dir,
+      created,
+      exposed: !isLoopback(listen),
+      statusUrl: b.httpUrl ?? '',
+      statusToken,
+    });
   } catch (err) {
     console.error(`demo failed: ${(err as Error).message}`);
     await cleanup();
@@ -265,6 +292,8 @@ function printInstructions(o: {
   dir: string;
   created: boolean;
   exposed: boolean;
+  statusUrl: string;
+  statusToken: string;
 }): void {
   const mqttPort = new URL(o.mqttUrl).port;
   const mqtt = `-h ${o.shown} -p ${mqttPort}`;
@@ -284,6 +313,10 @@ Log in with any XMPP client (Gajim, Dino, Conversations, Psi+, Profanity…):
   server    ${o.shown}, port ${port}${port === 5222 && !o.exposed ? ' (the standard port: most clients find it by themselves)' : ' (set it in the client\'s advanced/connection settings)'}
   ${o.tls ? 'security  STARTTLS with a self-signed certificate made for this demo: accept it when the client asks' : 'security  none (openssl was not found): allow plain-text connections in the client'}
 ${o.exposed ? `  Conversations on a phone: Settings → Expert settings → "Extended connection settings", then enter ${o.shown} and ${port} as host and port.\n` : ''}
+Watch the bridge in a browser on this machine (live status page, metrics, preview):
+  status    ${o.statusUrl}
+  token     ${o.statusToken}   (the page asks for it once; scripts send it as "Authorization: Bearer …")
+
 Your roster already holds the demo devices, each with its own JID; its status line shows its latest reading:
 ${o.devices.map((d) => `  ${d.jid.padEnd(30)} ${d.name}: ${d.what}`).join('\n')}
 
@@ -301,6 +334,8 @@ Things to try:
       mosquitto_sub ${mqtt} -t 'mqtt-xmpp-bridge/bridge/#' -v
       mosquitto_pub ${mqtt} -t sensors/home/garage/telemetry -m '{"temperature":"warm"}'
   - Ask a device what it is: service discovery (disco#info), its vCard, or its PubSub node "readings".
+  - The Zigbee2MQTT and ESPHome devices were imported from what they publish about themselves, without a mapping:
+      mosquitto_sub ${mqtt} -t 'zigbee2mqtt/bridge/devices' -t 'homeassistant/#' -v
 
 MQTT broker: mqtt://${o.shown}:${mqttPort} (WebSocket: ${o.ws}); anonymous access is enabled for the simulated devices.
 Logs: ${join(o.dir, 'bridge.log')}, ${o.prosody.logFile}${o.created ? ' (removed on exit)' : ''}

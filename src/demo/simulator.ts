@@ -17,12 +17,16 @@ export interface SimulatedDevice {
 
 export interface Simulator {
   readonly devices: readonly SimulatedDevice[];
+  stop(): Promise<void>;
+}
+
+/** The hand-mapped devices' simulator, which measurements can also hold still. */
+export interface HoldableSimulator extends Simulator {
   /**
    * Hold every device still (no reports) or let them go on; resolves once every report already sent is acknowledged
    * by the broker. Measurements hold them over an instant they count around.
    */
   hold(still: boolean): Promise<void>;
-  stop(): Promise<void>;
 }
 
 export interface SimulatorOptions {
@@ -40,7 +44,7 @@ const CLIMATE = [
   { site: 'home', device: 'bedroom', base: 18.5, humidity: 55 },
 ];
 
-export async function startSimulator(mqttUrl: string, domain: string, opts: SimulatorOptions = {}): Promise<Simulator> {
+export async function startSimulator(mqttUrl: string, domain: string, opts: SimulatorOptions = {}): Promise<HoldableSimulator> {
   const intervalMs = opts.intervalMs ?? 5000;
   const doorEveryMs = opts.doorEveryMs ?? 300_000;
   const clients = new Set<MqttClient>();

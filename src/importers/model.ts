@@ -39,7 +39,17 @@ export interface DeviceDescription {
   readonly warnings: readonly string[];
 }
 
-export type PropertyType = 'number' | 'integer' | 'boolean' | 'string' | 'enum' | 'object' | 'array';
+export type PropertyType =
+  | 'number'
+  | 'integer'
+  | 'boolean'
+  | 'string'
+  | 'enum'
+  | 'object'
+  | 'array'
+  // --- Additions for Zigbee2MQTT and Homie (src/importers/zigbee2mqtt.ts, homie.ts) ---
+  /** Any JSON object or array, structure not described (Homie `json` datatype). */
+  | 'json';
 
 export interface Property {
   /** Key of the field in the reading JSON (a path segment; composites nest with `properties`). */
@@ -74,6 +84,27 @@ export interface Property {
   readonly properties?: readonly Property[];
   /** `array`: the type of the items. */
   readonly items?: Property;
+
+  // --- Additions for Zigbee2MQTT and Homie (src/importers/zigbee2mqtt.ts, homie.ts) ---
+  /** Zigbee2MQTT endpoint name (`l1`, `left`) of a property such as `state_l1`; shown next to the label. */
+  readonly endpoint?: string;
+  /** The source's category: Zigbee2MQTT `diagnostic` / `config` (both also set `diagnostic`). */
+  readonly category?: 'diagnostic' | 'config';
+  /**
+   * A momentary value (an event, not lasting state): Zigbee2MQTT `action`, Homie non-retained properties. It is not
+   * kept in the device's merged state, and Zigbee2MQTT may clear it with `""` (its legacy action sensor).
+   */
+  readonly momentary?: boolean;
+  /**
+   * Values the property also takes besides its type and range: Zigbee2MQTT presets that are not numbers (`"previous"`,
+   * `null`) or lie outside `value_min`/`value_max` (`color_temp_startup` 65535).
+   */
+  readonly extraValues?: readonly (string | number | boolean | null)[];
+  /** `array`: bounds on the number of items (Zigbee2MQTT list `length_min` / `length_max`). */
+  readonly minItems?: number;
+  readonly maxItems?: number;
+  /** `boolean`: what true and false mean, for people (Homie 5 boolean format `close,open`). */
+  readonly booleanLabels?: { readonly true: string; readonly false: string };
 }
 
 /** Payload formats of a topic: a JSON object, or a single value as the device writes it. */
@@ -102,6 +133,15 @@ export interface StateSource {
    * updates all of their fields at once, as one reading.
    */
   readonly valueFormat?: PayloadFormat;
+
+  // --- Additions for Zigbee2MQTT and Homie (src/importers/zigbee2mqtt.ts, homie.ts) ---
+  /**
+   * Where the value lands, as a path of keys (Homie: `[node, property]` → `{"node": {"property": value}}`). When given
+   * it takes precedence over `key`.
+   */
+  readonly path?: readonly string[];
+  /** `text`: the payload standing for the empty string (Homie 5: one 0x00 byte, as MQTT deletes empty retained). */
+  readonly emptyValue?: string;
 }
 
 export interface AvailabilityTopic {
@@ -112,6 +152,15 @@ export interface AvailabilityTopic {
   readonly format?: 'text' | 'json';
   /** Home Assistant availability `value_template`. */
   readonly template?: string;
+
+  // --- Additions for Zigbee2MQTT and Homie (src/importers/zigbee2mqtt.ts, homie.ts) ---
+  /**
+   * Other payloads meaning online / offline (Homie 4 `alert` is online; `disconnected` and `lost` are both offline).
+   * A topic's own words are matched before `AvailabilitySpec.sleeping`; payloads in no list leave the state as it was
+   * (Homie `init`).
+   */
+  readonly moreOnline?: readonly string[];
+  readonly moreOffline?: readonly string[];
 }
 
 export interface AvailabilitySpec {
@@ -138,7 +187,13 @@ export type CommandEncoding =
       readonly aliases?: readonly string[];
     }
   /** A fixed payload (a button press: `PRESS`). */
-  | { readonly kind: 'fixed'; readonly payload: string };
+  | { readonly kind: 'fixed'; readonly payload: string }
+  // --- Addition for Zigbee2MQTT (src/importers/zigbee2mqtt.ts) ---
+  /**
+   * The field `key` is a list of property names; the payload is a JSON object mapping each name to `""` (Zigbee2MQTT
+   * `/get`: `{"state": "", "brightness": ""}` asks the device to report those values).
+   */
+  | { readonly kind: 'keys'; readonly key: string };
 
 export interface CommandDescription {
   /** Chat command name: `set`, `get`, `press`… (lower case, [a-z][a-z0-9_-]*). */

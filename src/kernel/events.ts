@@ -40,6 +40,8 @@ export interface CommandEvent {
   readonly confirmed?: boolean;
   readonly queued?: boolean;
   readonly message?: string;
+  /** From the command received to its outcome. */
+  readonly elapsedMs?: number;
 }
 
 export interface MappingsChange {
@@ -60,6 +62,8 @@ export interface BridgeEvents {
   device_added: { readonly device: Device };
   device_removed: { readonly device: Device; readonly reason: string };
   device_availability: { readonly device: Device; readonly reason: string };
+  /** An operator renamed a device (status page, request API). */
+  device_renamed: { readonly device: Device; readonly before: string };
   // Mappings
   mappings_changed: MappingsChange;
   mappings_reloaded: { readonly origin: string; readonly added: readonly string[]; readonly replaced: readonly string[]; readonly removed: readonly string[]; readonly warnings: readonly string[] };
@@ -98,6 +102,36 @@ export interface BridgeEvents {
   client_connected: { readonly clientId: string; readonly side: string };
   client_disconnected: { readonly clientId: string; readonly side: string };
   client_subscribed: { readonly clientId: string; readonly side: string };
+  // Import (features/import): devices that describe themselves
+  import_pending: ImportDeviceEvent;
+  import_added: ImportDeviceEvent & { readonly mapping: string };
+  import_updated: ImportDeviceEvent & { readonly mapping: string };
+  import_renamed: ImportDeviceEvent & { readonly from: string };
+  import_removed: ImportDeviceEvent & { readonly reason: string };
+  import_decided: { readonly source: string; readonly hardwareId: string; readonly status: string; readonly by: string };
+  import_refused: ImportRefusalEvent;
+}
+
+/** One imported device, as the import events name it. */
+export interface ImportDeviceEvent {
+  readonly source: string;
+  readonly hardwareId: string;
+  readonly name: string;
+  /** The JID it has, or will have once approved. */
+  readonly jid: string;
+}
+
+/** A discovery message, or a device in it, that was not imported (docs/IMPORT.md lists the codes). */
+export interface ImportRefusalEvent {
+  readonly source: string;
+  readonly code: string;
+  readonly reason: string;
+  readonly topic: string;
+  readonly hardwareId?: string;
+  /** The importer's own code (HA_NOT_JSON, TASMOTA_INVALID, not_interviewed…). */
+  readonly detail?: string;
+  /** Who published it (anonymous, device:NAME, service:NAME), when the broker knows. */
+  readonly publisher?: string;
 }
 
 /**
@@ -110,8 +144,12 @@ export const BROKER_EVENTS = [
   'connection_refused',
   'subscribe_denied',
   'publish_denied',
+  'forward_denied',
+  'session_revoked',
   'payload_too_large',
   'packet_too_large',
+  'protocol_violation',
+  'pre_auth_budget_exceeded',
   'rate_limited',
   'tls_handshake_failed',
   'tls_reloaded',
@@ -168,6 +206,7 @@ export const EVENT_CATALOGUE: { readonly [K in EventName]: EventSpec<EventPayloa
     message: 'device availability',
     report: ({ device, reason }) => ({ deviceId: device.id, jid: device.jid, online: device.online, reason }),
   },
+  device_renamed: { level: 'info', message: 'device renamed', report: ({ device, before }) => ({ ...deviceData(device), name: device.name, before }) },
   mappings_changed: { message: 'mappings changed' },
   mappings_reloaded: { level: 'info', message: 'mappings reloaded', report: (d) => ({ ...d }) },
   mappings_reload_failed: { level: 'error', message: 'mappings not reloaded: nothing was changed', report: (d) => ({ ...d }) },
@@ -217,8 +256,21 @@ export const EVENT_CATALOGUE: { readonly [K in EventName]: EventSpec<EventPayloa
   connection_refused: brokerEvent('MQTT connection refused'),
   subscribe_denied: brokerEvent('MQTT subscription denied'),
   publish_denied: brokerEvent('MQTT publish denied'),
+  forward_denied: brokerEvent('MQTT message not forwarded: the receiving session may no longer read it'),
+  session_revoked: brokerEvent('MQTT session revoked: its credential was removed or rotated'),
+  import_pending: { level: 'info', message: 'imported device waits for approval', report: (d) => ({ ...d }) },
+  import_added: { level: 'info', message: 'device imported', report: (d) => ({ ...d }) },
+  import_updated: { level: 'info', message: 'imported device changed', report: (d) => ({ ...d }) },
+  import_renamed: { level: 'info', message: 'imported device renamed', report: (d) => ({ ...d }) },
+  import_removed: { level: 'info', message: 'imported device removed', report: (d) => ({ ...d }) },
+  import_decided: { level: 'info', message: 'import decision', report: (d) => ({ ...d }) },
+  // Anyone allowed to publish discovery can cause these at will: once per source, topic and code per window, all
+  // counted (a list of thousands of devices over the source's cap is one report with its count).
+  import_refused: { level: 'warn', message: 'discovery message refused', report: (d) => ({ ...d }), throttleKey: (d) => `${d.source}\u0000${d.topic}\u0000${d.code}` },
   payload_too_large: brokerEvent('MQTT payload too large'),
   packet_too_large: brokerEvent('MQTT packet refused'),
+  protocol_violation: brokerEvent('MQTT connection closed: protocol violation'),
+  pre_auth_budget_exceeded: brokerEvent('MQTT connection closed: the memory for connections not yet accepted is used up'),
   rate_limited: brokerEvent('MQTT client over its publish rate'),
   tls_handshake_failed: brokerEvent('TLS handshake failed'),
   tls_reloaded: brokerEvent('TLS certificate reloaded'),

@@ -10,8 +10,9 @@
  *   mqtt       the MQTT edge (mqtt-edge.ts) over the embedded and/or external broker
  *   xmpp       the XMPP edge (xmpp-link.ts) and `router`, the one stanza router
  *   disco      what features add to service discovery (disco-registry.ts)
+ *   metrics    counters, gauges and histograms (Prometheus, observe/metrics.ts)
+ *   operations what an operator can ask (operations.ts), provided by features, reached by the request API and HTTP
  *   users      which users the bridge sees online, and whose presence it sees at all (user-presence.ts)
- *   metrics    counters
  *
  * Built by the composition root (app.ts), which also picks the edges: the real ones, or in-memory ones in tests.
  */
@@ -24,10 +25,12 @@ import type { DiscoRegistry } from './disco-registry.js';
 import type { EventBus } from './events.js';
 import type { MappingSet } from './mapping-set.js';
 import type { MqttEdge } from './mqtt-edge.js';
+import type { Operations } from './operations.js';
 import type { StanzaRouter } from './stanza-router.js';
 import type {
   CommandQueueStore,
   DeviceStore,
+  ImportStore,
   LatestReadingStore,
   OutboxStore,
   PresenceRequestStore,
@@ -45,8 +48,12 @@ export interface Stores {
   readonly presenceRequests: PresenceRequestStore;
   readonly pubsub: PubsubSubscriptionStore;
   readonly latest: LatestReadingStore;
+  /** Devices that described themselves, and the operator's decisions (features/import). */
+  readonly imports: ImportStore;
   /** A random id of this bridge's state, created once: it makes stanza ids unique across bridges and stable across restarts. */
   readonly instanceId: string;
+  /** Whether the durable state takes a write now (readiness). */
+  writable(): boolean;
 }
 
 export interface Kernel {
@@ -62,5 +69,6 @@ export interface Kernel {
   readonly xmpp: XmppLink;
   readonly router: StanzaRouter;
   readonly disco: DiscoRegistry;
+  readonly operations: Operations;
   readonly users: UserPresence;
 }

@@ -14,8 +14,8 @@
 import { fail, ok, type LoadProblem, type Result } from '../errors.js';
 import type { DeviceRegistry } from '../devices/registry.js';
 import { crossCheck } from '../mapping/cross-check.js';
-import type { Mapping, MappingOrigin } from '../mapping/mapping.js';
-import { TopicOwnership } from '../mapping/ownership.js';
+import { readingTopics, type Mapping, type MappingOrigin } from '../mapping/mapping.js';
+import { TopicOwnership, type Ownership } from '../mapping/ownership.js';
 import { TopicRouter, type Route } from '../mapping/router.js';
 import { templateMatcher } from '../mapping/template.js';
 import type { Segments } from '../mapping/topic-pattern.js';
@@ -36,8 +36,8 @@ class MappingIndex {
 
   constructor(mappings: readonly Mapping[], registry: DeviceRegistry) {
     this.list = mappings;
-    this.readings = new TopicRouter(mappings.map((m) => ({ pattern: m.topic, target: m })));
-    this.availability = new TopicRouter(mappings.flatMap((m) => (m.availability?.topic ? [{ pattern: m.availability.topic, target: m }] : [])));
+    this.readings = new TopicRouter(mappings.flatMap((m) => readingTopics(m).map((pattern) => ({ pattern, target: m }))));
+    this.availability = new TopicRouter(mappings.flatMap((m) => (m.availability?.topics ?? []).map((t) => ({ pattern: t.topic, target: m }))));
     this.ownership = new TopicOwnership(mappings, (m, s) => registry.identify(m, s));
     this.clientIds = mappings.flatMap((m) => (m.availability?.clientId ? [{ mapping: m, match: templateMatcher(m.availability.clientId) }] : []));
   }
@@ -54,7 +54,7 @@ class MappingIndex {
 
 export type ChangeResult = Result<MappingsChange> & { readonly problems?: readonly LoadProblem[] };
 
-export class MappingSet {
+export class MappingSet implements Ownership {
   private byId = new Map<string, Mapping>();
   private index: MappingIndex;
 
@@ -103,6 +103,11 @@ export class MappingSet {
     return this.index.ownership.commandTopicOwner(topic);
   }
 
+  /** The topics a device reports on, given one of its command topics (a gateway publishing for it may receive them). */
+  reportTopicsOf(commandTopic: string): string[] {
+    return this.index.ownership.reportTopicsOf(commandTopic);
+  }
+
   /** The device an MQTT client id stands for (availability by connection), if any. */
   clientIdOwner(clientId: string): string | undefined {
     return this.index.ownership.clientIdOwner(clientId);
@@ -140,7 +145,8 @@ export class MappingSet {
       if (before) replaced.push({ before, after: m });
       else added.push(m);
     }
-    problems.push(...crossCheck(candidates, [...next.values()].filter((m) => !candidates.includes(m))));
+    const changing = new Set(candidates);
+    problems.push(...crossCheck(candidates, [...next.values()].filter((m) => !changing.has(m))));
     if (problems.length > 0) return { ...fail('MAPPING_INVALID', `${problems.length} problem${problems.length === 1 ? '' : 's'} in the change`), problems };
 
     const change: MappingsChange = { added, replaced, removed };

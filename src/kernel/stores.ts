@@ -15,6 +15,8 @@ export interface DeviceRow {
   readonly segments: Readonly<Record<string, string>>;
   readonly firstSeen: number;
   readonly lastSeen: number;
+  /** A name an operator gave the device, instead of the mapping's. */
+  readonly name?: string;
 }
 
 export interface NewOutboxRow {
@@ -50,6 +52,8 @@ export interface DeviceStore {
   /** Every device of one mapping (a mapping added at run time brings its known devices back). */
   byMapping(mappingId: string): DeviceRow[];
   delete(jid: string): void;
+  /** An operator's name for the device; undefined: back to the mapping's. */
+  setName(jid: string, name: string | undefined): void;
 }
 
 /** Presence subscriptions of users to devices (RFC 6121 §3). */
@@ -122,4 +126,36 @@ export interface LatestReadingStore {
   set(row: LatestReadingRow): void;
   delete(deviceJid: string): void;
   flush(): void;
+}
+
+export type ImportStatus = 'pending' | 'approved' | 'blocked';
+
+/** A device that described itself on the broker, and the operator's decision about it (features/import). */
+export interface ImportRow {
+  readonly source: string;
+  /** As the source writes it; rows are keyed by its lower-cased form. */
+  readonly hardwareId: string;
+  readonly status: ImportStatus;
+  readonly name: string;
+  readonly jid: string | undefined;
+  /** The description last seen (JSON); undefined for a device blocked before it announced itself. */
+  readonly description: string | undefined;
+  readonly publisher: string | undefined;
+  readonly firstSeen: number;
+  readonly updatedAt: number;
+  readonly decidedBy: string | undefined;
+}
+
+/** Imported devices: written by the bridge as devices come and go, decided by operators (CLI, request topic, XMPP). */
+export interface ImportStore {
+  get(source: string, hardwareId: string): ImportRow | undefined;
+  /** Rows of a source (or all), optionally of one status, ordered by source and hardware id. */
+  list(filter?: { readonly source?: string; readonly status?: ImportStatus }): ImportRow[];
+  /** Insert or replace rows, in one transaction (one bridge/devices message of thousands of devices). */
+  saveMany(rows: readonly ImportRow[]): void;
+  /** Set a device's status (creating the row for a device not seen yet); false when the status was already that. */
+  decide(source: string, hardwareId: string, status: ImportStatus, by: string, now: number): boolean;
+  delete(source: string, hardwareId: string): void;
+  /** Whether another process (the CLI) wrote the database since the last call: cheap, pollable. */
+  changedElsewhere(): boolean;
 }

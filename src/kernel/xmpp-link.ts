@@ -18,6 +18,8 @@ export interface XmppLinkEvents {
   fatal: [FatalRefusal];
   /** A message or presence stanza (IQ requests go to the server handler, IQ responses to `request`). */
   stanza: [Element];
+  /** A reconnect was refused with `conflict` (the server still holds the previous stream): retried until `giveUpInMs`. */
+  conflict: [{ waitedMs: number; giveUpInMs: number }];
 }
 
 /** Answers one IQ request; the link turns the payload into exactly one `result` or `error` (see stanza-router.ts). */

@@ -4,10 +4,10 @@
  * command topics — never another device's. Pure apart from the routers' caches.
  */
 import type { Result } from '../errors.js';
-import type { Mapping } from './mapping.js';
+import { readingTopics, type Mapping } from './mapping.js';
 import { TopicRouter } from './router.js';
 import { templateMatcher } from './template.js';
-import type { Segments, TopicPattern } from './topic-pattern.js';
+import { formatTopic, type Segments, type TopicPattern } from './topic-pattern.js';
 
 export type Identify = (mapping: Mapping, segments: Segments) => Result<{ id: string }>;
 
@@ -15,6 +15,8 @@ export type Identify = (mapping: Mapping, segments: Segments) => Result<{ id: st
 export interface Ownership {
   publisherOf(topic: string): string | undefined;
   commandTopicOwner(topic: string): string | undefined;
+  /** The topics a device reports on (readings, availability), given one of its command topics: a gateway's rights. */
+  reportTopicsOf(commandTopic: string): string[];
   clientIdOwner(clientId: string): string | undefined;
 }
 
@@ -30,7 +32,7 @@ export class TopicOwnership implements Ownership {
     const entries = (pick: (m: Mapping) => TopicPattern[]): { pattern: TopicPattern; target: Mapping }[] =>
       mappings.flatMap((m) => pick(m).map((pattern) => ({ pattern, target: m })));
     this.published = new TopicRouter(
-      entries((m) => [m.topic, ...(m.availability?.topic ? [m.availability.topic] : []), ...m.commands.flatMap((c) => (c.confirm ? [c.confirm.topic] : []))]),
+      entries((m) => [...readingTopics(m), ...(m.availability?.topics ?? []).map((t) => t.topic), ...m.commands.flatMap((c) => (c.confirm ? [c.confirm.topic] : []))]),
     );
     this.commands = new TopicRouter(entries((m) => m.commands.map((c) => c.topic)));
     this.clientIds = mappings.flatMap((m) => (m.availability?.clientId ? [{ mapping: m, match: templateMatcher(m.availability.clientId) }] : []));
@@ -44,6 +46,17 @@ export class TopicOwnership implements Ownership {
   /** The device whose command topic this is. */
   commandTopicOwner(topic: string): string | undefined {
     return this.owner(this.commands, topic);
+  }
+
+  /**
+   * The topics the device that owns this command topic reports on (its readings and availability topic): a client
+   * allowed to publish them speaks for that device, as a gateway does for the devices behind it.
+   */
+  reportTopicsOf(commandTopic: string): string[] {
+    const route = this.commands.route(commandTopic);
+    if (!route) return [];
+    const m = route.target;
+    return [...readingTopics(m), ...(m.availability?.topics ?? []).map((t) => t.topic)].flatMap((p) => formatTopic(p, route.segments).topic ?? []);
   }
 
   /** The device an MQTT client id stands for (availability by connection), if any. */

@@ -29,6 +29,47 @@ const deadband = {
 
 const seconds = (description: string) => ({ type: 'number', minimum: 0, description }) as const;
 
+const words = (description: string) =>
+  ({
+    description,
+    anyOf: [
+      { type: 'string' },
+      { type: 'array', items: { type: 'string' }, minItems: 1 },
+    ],
+  }) as const;
+
+/** How one topic's payload becomes fields of the reading (docs/MAPPINGS.md, "Payload formats"). */
+const payloadDecoding = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['format'],
+  description: 'How this topic\'s payload is read. Without it: one JSON document, the reading as sent.',
+  properties: {
+    format: {
+      enum: ['json', 'text', 'number', 'boolean', 'enum'],
+      description: 'json: a JSON value (an object without "key" merges its fields); text; number; boolean (trueValues/falseValues); enum: a word.',
+    },
+    key: { type: 'string', pattern: '^[^.]+(\\.[^.]+)*$', description: 'Where the value lands in the reading, a dotted path: "power", "kitchen.temperature".' },
+    trueValues: words('boolean: payloads meaning true (default "true").'),
+    falseValues: words('boolean: payloads meaning false (default "false").'),
+    empty: { type: 'string', description: 'text: the payload that stands for the empty string.' },
+    integer: { type: 'boolean', default: false, description: 'number: round to an integer.' },
+    template: {
+      type: 'string',
+      minLength: 1,
+      description: 'A Home Assistant value template ({{ value_json.temperature | float }}, the safe subset) applied first; its result is read per format.',
+    },
+    momentary: {
+      anyOf: [
+        { type: 'boolean' },
+        { type: 'array', items: { type: 'string', pattern: '^[^.]+(\\.[^.]+)*$' } },
+      ],
+      default: false,
+      description: 'Events, not state (a button action): true for this value, or the fields (dotted paths) of a JSON object that are. In the reading that carries them, not kept in the device state.',
+    },
+  },
+} as const;
+
 export const mappingFileSchema = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   $id: MAPPING_SCHEMA_ID,
@@ -52,6 +93,22 @@ export const mappingFileSchema = {
             type: 'string',
             minLength: 1,
             description: 'Topic pattern of readings, with named segments: sensors/{site}/{device}/telemetry.',
+          },
+          payload: payloadDecoding,
+          topics: {
+            type: 'array',
+            minItems: 1,
+            description:
+              'More topics of the same device (per-property topics), each with its payload format: their fields and the topic\'s are merged into one reading, the device\'s state.',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['topic'],
+              properties: {
+                topic: { type: 'string', minLength: 1, description: 'Topic pattern; it must carry every segment of the JID.' },
+                payload: payloadDecoding,
+              },
+            },
           },
           jid: {
             type: 'string',
@@ -149,8 +206,30 @@ export const mappingFileSchema = {
             properties: {
               clientId: { type: 'string', minLength: 1, description: 'MQTT client id template: the device is online while that client is connected.' },
               topic: { type: 'string', minLength: 1, description: 'Availability topic template; its Will usually publishes here.' },
-              online: { type: 'string', default: 'online', description: 'Payload meaning online (case-insensitive).' },
-              offline: { type: 'string', default: 'offline', description: 'Payload meaning offline (case-insensitive).' },
+              online: { ...words('Payload(s) meaning online (case-insensitive).'), default: 'online' },
+              offline: { ...words('Payload(s) meaning offline (case-insensitive).'), default: 'offline' },
+              topics: {
+                type: 'array',
+                minItems: 1,
+                description: 'Several availability topics (with "mode"); each may have its own words.',
+                items: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['topic'],
+                  properties: {
+                    topic: { type: 'string', minLength: 1 },
+                    online: words('Payload(s) meaning online (default: the availability\'s).'),
+                    offline: words('Payload(s) meaning offline (default: the availability\'s).'),
+                    template: { type: 'string', minLength: 1, description: 'A Home Assistant template turning the payload into the word ({{ value_json.state }}).' },
+                  },
+                },
+              },
+              mode: {
+                enum: ['all', 'any', 'latest'],
+                default: 'latest',
+                description: 'With several topics: online when all say so, when any does, or as the latest message says.',
+              },
+              sleeping: { type: 'string', minLength: 1, description: 'Payload meaning asleep, back later (Homie "sleeping"): available, shown as away (xa).' },
               timeout: {
                 type: 'integer',
                 minimum: 0,
@@ -179,6 +258,25 @@ export const mappingFileSchema = {
                 schema: { type: 'string', minLength: 1, description: 'Command payload schema: a loaded $id, or a file relative to this mapping file.' },
                 qos: { enum: [0, 1, 2], default: 1 },
                 retain: { type: 'boolean', default: false },
+                payload: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['format'],
+                  description: 'How the command becomes the MQTT payload. Without it: the JSON as sent.',
+                  properties: {
+                    format: {
+                      enum: ['json', 'value', 'template', 'fixed', 'keys'],
+                      description:
+                        'json: as sent; value: one field as text; template: one field through a Home Assistant command template; fixed: a constant; keys: {"<name>": ""} for each name of a list field.',
+                    },
+                    key: { type: 'string', pattern: '^[^.]+(\\.[^.]+)*$', description: 'value, template, keys: the field (dotted path).' },
+                    trueValue: { type: 'string', description: 'value: how true is written (default "true").' },
+                    falseValue: { type: 'string', description: 'value: how false is written (default "false").' },
+                    template: { type: 'string', minLength: 1, description: 'template: e.g. {{ value | int }}; "value" is the field.' },
+                    aliases: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }, description: 'template: further names of the field in the template.' },
+                    payload: { type: 'string', description: 'fixed: the payload.' },
+                  },
+                },
                 ttl: {
                   type: 'integer',
                   minimum: 0,

@@ -1,4 +1,16 @@
-/** The command audit log: who asked which device to do what, and what came of it. Append-only; queried by the CLI. */
+/**
+ * The command audit log: who asked which device to do what, and what came of it. Queried by the CLI.
+ *
+ * Bounded, because anyone allowed to send a stanza can make the bridge write here:
+ * - a refused command (never published: rate-limited, forbidden, unknown, invalid, device offline) keeps no payload,
+ *   and repeats of one refusal (same sender, device, command, origin and code) within a minute add to the first
+ *   entry's `count` instead of adding rows: a flood of 1,000 refusals is one row;
+ * - text fields and payloads are cut (payloads to `maxPayloadBytes` of UTF-8);
+ * - retention: entries older than `maxAgeDays`, and the oldest beyond `maxRows`, are deleted on a timer, at most
+ *   `pruneBatch` rows per pass (one short transaction), so deleting a large backlog never stalls the bridge.
+ */
+import { StringDecoder } from 'node:string_decoder';
+import type { AuditConfig } from '../config/schema.js';
 import type { Db } from './db.js';
 
 export interface AuditEntry {
@@ -10,11 +22,48 @@ export interface AuditEntry {
   /** `OK` or an error code. */
   readonly outcome: string;
   readonly detail?: string;
-  /** The command payload (JSON text), cut to a few KB. */
+  /** The command payload (JSON text); kept up to `maxPayloadBytes`, not kept for a refused command. */
   readonly payload?: string;
 }
 
-const MAX_PAYLOAD = 4096;
+/** An entry as stored: a refusal may stand for several identical ones. */
+export interface StoredAuditEntry extends AuditEntry {
+  /** Identical refusals counted in this entry (present when more than one). */
+  readonly count?: number;
+  /** Time of the last of them (present when more than one). */
+  readonly lastAt?: number;
+  /** Size in bytes of the payload as received, when it was cut. */
+  readonly payloadBytes?: number;
+}
+
+export interface AuditLogOptions extends Partial<AuditConfig> {
+  /** Pause between two retention passes once caught up; default 60 s. */
+  readonly pruneIntervalMs?: number;
+  /** Rows deleted per pass at most; default 1,000. A pass that deletes that many is followed by another within 1 s. */
+  readonly pruneBatch?: number;
+  /** Run retention passes on a timer (the bridge does; the `audit` CLI only reads). Default false. */
+  readonly retention?: boolean;
+  /** A failed write (the entries are dropped, the bridge goes on). Default: throw. */
+  readonly onError?: (err: Error, lost: number) => void;
+  /** After each retention pass that deleted rows. */
+  readonly onPruned?: (deleted: number) => void;
+  readonly now?: () => number;
+}
+
+export const AUDIT_DEFAULTS: AuditConfig = { maxAgeDays: 90, maxRows: 100_000, maxPayloadBytes: 1024 };
+
+/** Outcomes of commands the bridge refused before publishing anything: kept as counts, without payload. */
+const REFUSED = new Set(['RATE_LIMITED', 'FORBIDDEN', 'DEVICE_UNKNOWN', 'COMMAND_UNKNOWN', 'COMMAND_INVALID', 'DEVICE_OFFLINE', 'XMPP_OFFLINE']);
+/** Repeats of one refusal within this window are counted in one entry. */
+const REFUSAL_WINDOW_MS = 60_000;
+/** Open refusal entries remembered for counting; beyond it counting restarts with new rows (still bounded). */
+const MAX_OPEN_REFUSALS = 1_000;
+/** A bare JID is at most 3 × 1023 bytes (RFC 7622 §3.1); senders and devices are cut there, names and details sooner. */
+const MAX_JID = 3071;
+const MAX_COMMAND = 128;
+const MAX_DETAIL = 512;
+const DAY_MS = 86_400_000;
+const BUSY_PRUNE_INTERVAL_MS = 1_000;
 
 /**
  * Entries are written in one transaction per event-loop turn (group commit), like the outbox: at thousands of
@@ -22,25 +71,58 @@ const MAX_PAYLOAD = 4096;
  * An entry can be lost only with the process itself, after its command was answered.
  */
 export class AuditLog {
-  private readonly insertAll;
+  private readonly write;
   private readonly db: Db;
+  private readonly limits: AuditConfig;
+  private readonly opts: AuditLogOptions;
+  private readonly now: () => number;
   private pending: AuditEntry[] = [];
   private scheduled = false;
+  /** Refusal key → the row counting it and when that row was opened. */
+  private readonly open = new Map<string, { id: number; at: number }>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly deleteOlder;
+  private readonly deleteUpTo;
+  private readonly maxId;
 
-  /** `onError`: a failed write (the entries are dropped, the bridge goes on). */
-  constructor(
-    db: Db,
-    private readonly onError: (err: Error, lost: number) => void = (err) => {
-      throw err;
-    },
-  ) {
+  constructor(db: Db, options: AuditLogOptions = {}) {
     this.db = db;
-    const insert = db.prepare('INSERT INTO audit (at, sender, device, command, origin, outcome, detail, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
-    this.insertAll = db.transaction((entries: readonly AuditEntry[]) => {
+    this.opts = options;
+    this.limits = {
+      maxAgeDays: options.maxAgeDays ?? AUDIT_DEFAULTS.maxAgeDays,
+      maxRows: options.maxRows ?? AUDIT_DEFAULTS.maxRows,
+      maxPayloadBytes: options.maxPayloadBytes ?? AUDIT_DEFAULTS.maxPayloadBytes,
+    };
+    this.now = options.now ?? Date.now;
+    const insert = db.prepare(
+      'INSERT INTO audit (at, sender, device, command, origin, outcome, detail, payload, payload_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    const count = db.prepare('UPDATE audit SET count = count + 1, last_at = ? WHERE id = ?');
+    this.write = db.transaction((entries: readonly AuditEntry[]) => {
       for (const e of entries) {
-        insert.run(e.at, e.sender, e.device, e.command, e.origin, e.outcome, e.detail ?? null, e.payload === undefined ? null : e.payload.slice(0, MAX_PAYLOAD));
+        const sender = cut(e.sender, MAX_JID);
+        const device = cut(e.device, MAX_JID);
+        const command = cut(e.command, MAX_COMMAND);
+        const detail = e.detail === undefined ? null : cut(e.detail, MAX_DETAIL);
+        if (REFUSED.has(e.outcome)) {
+          const key = `${sender}\u0000${device}\u0000${command}\u0000${e.origin}\u0000${e.outcome}`;
+          const row = this.open.get(key);
+          // The row may have been deleted by retention meanwhile: then a new one is opened.
+          if (row && e.at - row.at < REFUSAL_WINDOW_MS && e.at >= row.at && count.run(e.at, row.id).changes === 1) continue;
+          const id = Number(insert.run(e.at, sender, device, command, e.origin, e.outcome, detail, null, null).lastInsertRowid);
+          if (this.open.size >= MAX_OPEN_REFUSALS) this.open.clear();
+          this.open.set(key, { id, at: e.at });
+          continue;
+        }
+        const payload = e.payload === undefined ? undefined : cutBytes(e.payload, this.limits.maxPayloadBytes);
+        insert.run(e.at, sender, device, command, e.origin, e.outcome, detail, payload?.text ?? null, payload?.cutFrom ?? null);
       }
     });
+    // Age: via the index on `at`. Rows: ids only grow, so the newest maxRows rows are those above max(id) - maxRows.
+    this.deleteOlder = db.prepare('DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ? ORDER BY at LIMIT ?)');
+    this.deleteUpTo = db.prepare('DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE id <= ? ORDER BY id LIMIT ?)');
+    this.maxId = db.prepare('SELECT max(id) AS id FROM audit');
+    if (options.retention) this.schedulePrune(this.busyDelay());
   }
 
   record(e: AuditEntry): void {
@@ -58,14 +140,40 @@ export class AuditLog {
     const entries = this.pending;
     this.pending = [];
     try {
-      this.insertAll(entries);
+      this.write(entries);
     } catch (err) {
-      this.onError(err as Error, entries.length);
+      this.open.clear(); // the transaction was rolled back: rows opened in it are gone
+      if (this.opts.onError) this.opts.onError(err as Error, entries.length);
+      else throw err;
     }
   }
 
+  /**
+   * One retention pass: deletes entries older than maxAgeDays, then the oldest beyond maxRows, at most pruneBatch
+   * rows in all. Returns how many were deleted.
+   */
+  prune(): number {
+    const batch = this.opts.pruneBatch ?? 1_000;
+    return this.db.transaction(() => {
+      const cutoff = this.now() - this.limits.maxAgeDays * DAY_MS;
+      let deleted = this.deleteOlder.run(cutoff, batch).changes;
+      if (deleted < batch) {
+        const { id } = this.maxId.get() as { id: number | null };
+        if (id !== null && id > this.limits.maxRows) deleted += this.deleteUpTo.run(id - this.limits.maxRows, batch - deleted).changes;
+      }
+      return deleted;
+    })();
+  }
+
+  /** Stop the retention timer and write what is pending. */
+  close(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.flush();
+  }
+
   /** Newest first. */
-  query(filter: { device?: string; sender?: string; limit: number }): AuditEntry[] {
+  query(filter: { device?: string; sender?: string; limit: number }): StoredAuditEntry[] {
     this.flush();
     const where: string[] = [];
     const args: (string | number)[] = [];
@@ -77,8 +185,20 @@ export class AuditLog {
       where.push('sender = ?');
       args.push(filter.sender);
     }
-    const sql = `SELECT at, sender, device, command, origin, outcome, detail, payload FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-    type Row = { at: number; sender: string; device: string; command: string; origin: string; outcome: string; detail: string | null; payload: string | null };
+    const sql = `SELECT at, sender, device, command, origin, outcome, detail, payload, count, last_at, payload_bytes FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    type Row = {
+      at: number;
+      sender: string;
+      device: string;
+      command: string;
+      origin: string;
+      outcome: string;
+      detail: string | null;
+      payload: string | null;
+      count: number;
+      last_at: number | null;
+      payload_bytes: number | null;
+    };
     return (this.db.prepare(sql).all(...args, filter.limit) as Row[]).map((r) => ({
       at: r.at,
       sender: r.sender,
@@ -88,6 +208,47 @@ export class AuditLog {
       outcome: r.outcome,
       ...(r.detail !== null ? { detail: r.detail } : {}),
       ...(r.payload !== null ? { payload: r.payload } : {}),
+      ...(r.payload_bytes !== null ? { payloadBytes: r.payload_bytes } : {}),
+      ...(r.count > 1 ? { count: r.count } : {}),
+      ...(r.count > 1 && r.last_at !== null ? { lastAt: r.last_at } : {}),
     }));
   }
+
+  private schedulePrune(delayMs: number): void {
+    this.timer = setTimeout(() => {
+      let deleted = 0;
+      try {
+        this.flush();
+        deleted = this.prune();
+      } catch (err) {
+        this.opts.onError?.(err as Error, 0);
+      }
+      if (deleted > 0) this.opts.onPruned?.(deleted);
+      if (this.timer === undefined) return; // closed meanwhile (onPruned may close)
+      const full = deleted >= (this.opts.pruneBatch ?? 1_000);
+      this.schedulePrune(full ? this.busyDelay() : (this.opts.pruneIntervalMs ?? 60_000));
+    }, delayMs);
+    this.timer.unref(); // retention never keeps the process alive
+  }
+
+  /** Delay of the first pass, and of the next one while a backlog is being deleted. */
+  private busyDelay(): number {
+    return Math.min(this.opts.pruneIntervalMs ?? 60_000, BUSY_PRUNE_INTERVAL_MS);
+  }
+}
+
+/** `text` cut to `max` characters (UTF-16 units; no lone surrogate left at the end). */
+function cut(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const end = /[\uD800-\uDBFF]/.test(text.charAt(max - 1)) ? max - 1 : max;
+  return text.slice(0, end);
+}
+
+/** `text` cut to `maxBytes` of UTF-8 without splitting a character; `cutFrom` is the original size when cut. */
+function cutBytes(text: string, maxBytes: number): { text: string; cutFrom?: number } | undefined {
+  if (maxBytes === 0) return undefined;
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= maxBytes) return { text };
+  // A StringDecoder returns whole characters only and keeps a split one back.
+  return { text: new StringDecoder('utf8').write(bytes.subarray(0, maxBytes)), cutFrom: bytes.length };
 }

@@ -1,6 +1,8 @@
 /**
  * MQTT credentials, hashed with scrypt (RFC 7914) and a per-credential salt; the password itself is never stored
- * and is shown once, when created or rotated. Read on every login, so the CLI can change them while the bridge runs.
+ * and is shown once, when created or rotated. Read on every login, so the CLI can change them while the bridge runs;
+ * `changedElsewhere()` tells the bridge cheaply that another process (the CLI) wrote the database, so it can re-check
+ * the credentials of connected clients (revocation).
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import type { Db } from './db.js';
@@ -14,7 +16,10 @@ export interface Credential {
   readonly publish: readonly string[];
   readonly subscribe: readonly string[];
   readonly createdAt: number;
+  /** Changes when the password is rotated: a login made with an older password no longer stands. */
   readonly updatedAt: number;
+  /** Source address of the last successful password login, if any. */
+  readonly loginAddress: string | undefined;
 }
 
 /** Interactive-login cost (N = 2^14, r = 8): tens of milliseconds per guess; successful logins are cached. */
@@ -43,7 +48,16 @@ export function generatePassword(): string {
   return randomBytes(24).toString('base64url');
 }
 
-type Row = { name: string; kind: CredentialKind; hash: string; publish: string; subscribe: string; created_at: number; updated_at: number };
+type Row = {
+  name: string;
+  kind: CredentialKind;
+  hash: string;
+  publish: string;
+  subscribe: string;
+  created_at: number;
+  updated_at: number;
+  login_address: string | null;
+};
 
 export class CredentialStore {
   private readonly selectOne;
@@ -51,13 +65,36 @@ export class CredentialStore {
   private readonly insert;
   private readonly updateHash;
   private readonly remove;
+  private readonly updateLogin;
+  private dataVersion: number;
 
-  constructor(db: Db) {
+  constructor(private readonly db: Db) {
     this.selectOne = db.prepare('SELECT * FROM credentials WHERE name = ?');
     this.selectAll = db.prepare('SELECT * FROM credentials ORDER BY name');
     this.insert = db.prepare('INSERT INTO credentials (name, kind, hash, publish, subscribe, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    this.updateHash = db.prepare('UPDATE credentials SET hash = ?, updated_at = ? WHERE name = ?');
+    // updated_at always moves forward, even for two rotations within one millisecond: it is what tells a login made
+    // with the previous password from one made with this one.
+    this.updateHash = db.prepare('UPDATE credentials SET hash = ?, updated_at = MAX(?, updated_at + 1) WHERE name = ?');
     this.remove = db.prepare('DELETE FROM credentials WHERE name = ?');
+    this.updateLogin = db.prepare('UPDATE credentials SET login_address = ?, login_at = ? WHERE name = ?');
+    this.dataVersion = this.readDataVersion();
+  }
+
+  /**
+   * Whether another connection (the CLI, in another process) committed to the database since the last call. SQLite's
+   * `PRAGMA data_version` changes exactly then, and never for this connection's own writes; reading it costs
+   * microseconds, so it can be polled every second.
+   */
+  changedElsewhere(): boolean {
+    const v = this.readDataVersion();
+    if (v === this.dataVersion) return false;
+    this.dataVersion = v;
+    return true;
+  }
+
+  /** Remember where a credential last logged in with its password (a write only when the address changes). */
+  recordLogin(name: string, address: string, at: number): void {
+    this.updateLogin.run(address, at, name);
   }
 
   /** The credential and its hash, for a login. */
@@ -90,6 +127,10 @@ export class CredentialStore {
   delete(name: string): boolean {
     return this.remove.run(name).changes > 0;
   }
+
+  private readDataVersion(): number {
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
 }
 
 function toCredential(r: Row): Credential {
@@ -100,5 +141,6 @@ function toCredential(r: Row): Credential {
     subscribe: JSON.parse(r.subscribe) as string[],
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    loginAddress: r.login_address ?? undefined,
   };
 }

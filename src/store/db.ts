@@ -4,7 +4,7 @@
  * WAL mode lets readers proceed during writes and makes a commit one sequential append. Schema changes are numbered
  * migrations recorded in `PRAGMA user_version`, applied in order at open; a database newer than the code is refused.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -86,6 +86,44 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX devices_mapping ON devices (mapping_id);
   `,
   `
+  -- Bounded audit log: repeats of one refused command are counted in one row; payloads are cut (their original size
+  -- is kept); retention deletes by age through audit_at.
+  ALTER TABLE audit ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE audit ADD COLUMN last_at INTEGER;          -- ms since epoch of the last counted repeat
+  ALTER TABLE audit ADD COLUMN payload_bytes INTEGER;    -- size of the payload as received, when it was cut
+  CREATE INDEX audit_at ON audit (at);
+  `,
+  `
+  -- Where each credential last logged in with its password: that address is let through when someone else's failed
+  -- guesses have used up the username's login budget (docs/SECURITY.md, "Password guessing").
+  ALTER TABLE credentials ADD COLUMN login_address TEXT;
+  ALTER TABLE credentials ADD COLUMN login_at INTEGER;
+  `,
+  `
+  -- The name an operator gave a device (status page, request API); NULL: the mapping's name template.
+  ALTER TABLE devices ADD COLUMN name TEXT;
+  `,
+  `
+  -- Devices that described themselves on the broker (docs/IMPORT.md): the description last seen, and the operator's
+  -- decision. Kept so imported devices (their JIDs, hence their subscriptions) survive a broker that lost its retained
+  -- messages, and so a blocked device stays blocked when it announces itself again.
+  CREATE TABLE imports (
+    source      TEXT NOT NULL,                -- zigbee2mqtt | homeassistant | tasmota | homie
+    key         TEXT NOT NULL,                -- the hardware id, lower-cased (IEEE addresses and MACs come in either case)
+    hardware_id TEXT NOT NULL,                -- as the source writes it
+    status      TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'blocked')),
+    name        TEXT NOT NULL,
+    jid         TEXT,                         -- the JID it has (or will have once approved)
+    description TEXT,                         -- JSON DeviceDescription; NULL for a device blocked before it was seen
+    publisher   TEXT,                         -- who published the description (anonymous, device:NAME, service:NAME)
+    first_seen  INTEGER NOT NULL,             -- ms since epoch
+    updated_at  INTEGER NOT NULL,
+    decided_by  TEXT,                         -- auto, cli, request, xmpp:<jid>
+    PRIMARY KEY (source, key)
+  ) WITHOUT ROWID;
+  CREATE INDEX imports_status ON imports (status);
+  `,
+  `
   -- Subscription requests a device sent to a user (mutual presence, invitations) and the answer: asked|granted|declined.
   CREATE TABLE presence_requests (
     device_jid TEXT NOT NULL,
@@ -121,16 +159,49 @@ export function instanceId(db: Db): string {
   return id;
 }
 
+/** Owner-only: the database holds credential hashes, the outbox's readings and the audit log. */
+export const DB_FILE_MODE = 0o600;
+
+/** Whether the database takes a write now (disk full, read-only file system, lost file): one small committed write. */
+export function probeWritable(db: Db): boolean {
+  try {
+    db.prepare("INSERT INTO meta (key, value) VALUES ('probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(Date.now()));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function openDatabase(dataDir: string, file = 'bridge.db'): Db {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const db = new Database(join(dataDir, file));
+  const path = join(dataDir, file);
+  restrictFiles(path);
+  const db = new Database(path);
   db.pragma('journal_mode = WAL');
-  // NORMAL in WAL mode: a commit survives a process crash (the WAL is in the OS page cache); FULL adds an fsync per
-  // commit for power loss. The outbox batches commits, so the choice is made there per write where it matters.
+  // NORMAL in WAL mode: a commit survives a process crash (the WAL is in the OS page cache); FULL would add an fsync
+  // per commit for power loss. One setting for the whole database: a power cut can lose the last commits
+  // (docs/RELIABILITY.md, "Loss windows"); the outbox's group commit keeps their number small.
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
   migrate(db);
   return db;
+}
+
+/**
+ * SQLite creates a database 0644 (less the umask), and its -wal and -shm files with the mode of the database file.
+ * So the database is created 0600 before SQLite opens it, and files left wider by an earlier version are narrowed.
+ */
+function restrictFiles(path: string): void {
+  closeSync(openSync(path, 'a', DB_FILE_MODE)); // creates it owner-only; an existing file is left as it is
+  for (const f of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) {
+    let mode: number;
+    try {
+      mode = statSync(f).mode;
+    } catch {
+      continue; // not there
+    }
+    if ((mode & 0o077) !== 0) chmodSync(f, mode & 0o700);
+  }
 }
 
 function migrate(db: Db): void {

@@ -1,10 +1,15 @@
 /**
  * The XEP-0114 link to the XMPP server: `@xmpp/component` with the repairs this product needs.
  *
- * - Reconnects with capped exponential backoff and full jitter, instead of the library's fixed 1 s loop.
+ * - Reconnects with capped exponential backoff and equal jitter, instead of the library's fixed 1 s loop.
  * - Treats `not-authorized` (wrong secret), `host-unknown` (domain not configured) and `conflict` (another instance
  *   holds the domain; Prosody allows one connection per component) as fatal: the library retries them once a second
- *   forever, and on `conflict` its start() never settles.
+ *   forever, and on `conflict` its start() never settles. Except one case: `conflict` answering the handshake of a
+ *   *re*connect, which is the server still holding our own previous stream (it has not seen it end: it was frozen
+ *   with unread data queued on it, or the cut never reached it). That is retried with backoff for `conflictRetryMs`.
+ * - Gives one connection attempt one deadline, `handshakeTimeoutMs`, from TCP connect to the handshake answer: the
+ *   library's own waits (2 s for the server's stream header and for the handshake answer) ended every attempt
+ *   against a slow server early, with a TimeoutError that has no message.
  * - Decodes the byte stream with one StringDecoder per connection: the library decodes each TCP chunk on its own, so
  *   a multi-byte character split across chunks became two U+FFFD (large non-ASCII commands arrived corrupted).
  * - Keeps a throwing handler or an XML error (the ltx parser throws synchronously on an unknown entity such as
@@ -23,24 +28,41 @@ import { connect as tlsConnect } from 'node:tls';
 import { component, type Component } from '@xmpp/component';
 import type { Element } from '@xmpp/xml';
 import type { IqServer, XmppLink } from '../kernel/xmpp-link.js';
-import type { Logger } from '../log.js';
+import { errorText, type Logger } from '../log.js';
 
 export interface ComponentLinkOptions {
   readonly service: string;
   readonly domain: string;
   readonly secret: string;
   readonly log: Logger;
-  /** First reconnect delay; doubles per failure up to maxDelayMs (full jitter). */
+  /** First reconnect delay; doubles per failure up to maxDelayMs (equal jitter: half fixed, half random). */
   readonly initialDelayMs?: number;
   readonly maxDelayMs?: number;
-  /** Time allowed from TCP connect to handshake accepted. */
+  /** Time allowed for one connection attempt: TCP connect, the server's stream header, the handshake answer. */
   readonly handshakeTimeoutMs?: number;
+  /**
+   * How long `conflict` answers to the handshake of a reconnect are retried, counted from the first one after the
+   * link was lost; 0: never (a conflict is always fatal). A conflict on the very first connection, or one that ends a
+   * stream that was online (another instance replaced us), is fatal at once.
+   */
+  readonly conflictRetryMs?: number;
   /** CA certificate(s) that sign the server certificate of an `xmpps://` service; default: Node's root store. */
   readonly ca?: Buffer;
 }
 
 /** Default port of an `xmpps://` service without one (the library's default for `xmpp://` too). */
 const DEFAULT_COMPONENT_PORT = 5347;
+
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+/**
+ * How long Prosody 0.12 keeps a component stream whose end it never saw (measured, docs/RELIABILITY.md): after 840 s
+ * of silence (its `read_timeout`) it writes a whitespace keepalive; a peer host that still exists answers with a
+ * reset and the stream is gone at once, a dead path makes the kernel retransmit for up to 924.6 s more (tcp(7),
+ * tcp_retries2 = 15). 30 minutes cover both.
+ */
+export const DEFAULT_CONFLICT_RETRY_MS = 1_800_000;
+/** The library's wait for each step of closing the stream at stop() (its default). */
+const CLOSE_STEP_TIMEOUT_MS = 2_000;
 
 /** RFC 6120 §4.9.3 stream errors after which reconnecting cannot help. */
 const FATAL_CONDITIONS = new Set(['not-authorized', 'host-unknown', 'conflict', 'improper-addressing', 'invalid-namespace']);
@@ -54,10 +76,20 @@ export class FatalLinkError extends Error {
   }
 }
 
+/** A wait on the link that ran out (a connection attempt, an IQ); named like the library's own TimeoutError. */
+export class LinkTimeoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TimeoutError';
+  }
+}
+
 interface LinkEvents {
   online: [];
   offline: [];
   fatal: [FatalLinkError];
+  /** A `conflict` on a reconnect, taken for the server still holding the previous stream: retried. */
+  conflict: [{ waitedMs: number; giveUpInMs: number }];
   stanza: [Element];
 }
 
@@ -74,6 +106,15 @@ export class ComponentLink extends EventEmitter<LinkEvents> implements XmppLink 
   private attempting = false;
   private fatalError: FatalLinkError | undefined;
   private corked = false;
+  /** The link was online at least once: a later `conflict` may be the server still holding that stream. */
+  private wasOnline = false;
+  /** When the first `conflict` of this outage arrived; cleared once online. */
+  private conflictSince: number | undefined;
+  /** The library reports a handshake failure twice (the stream error, then the rejected handshake): handle it once. */
+  private lastStreamError: unknown;
+  /** The conflict being retried, already logged: the failed attempt need not log it again. */
+  private retriedConflict: unknown;
+  private retriedConflicts = 0;
 
   constructor(opts: ComponentLinkOptions) {
     super();
@@ -100,6 +141,11 @@ export class ComponentLink extends EventEmitter<LinkEvents> implements XmppLink 
 
   get online(): boolean {
     return this.isOnline;
+  }
+
+  /** `conflict` answers retried because the server still held the previous stream (since start). */
+  get conflictsRetried(): number {
+    return this.retriedConflicts;
   }
 
   /** Bytes written but not yet handed to the kernel; used for backpressure. */
@@ -173,14 +219,26 @@ export class ComponentLink extends EventEmitter<LinkEvents> implements XmppLink 
   }
 
   /** An IQ request/response through the library's IQ caller (rejects on error reply or timeout). */
-  request(el: Element, timeoutMs: number): Promise<Element> {
-    return this.xmpp.iqCaller.request(el, timeoutMs);
+  async request(el: Element, timeoutMs: number): Promise<Element> {
+    try {
+      return await this.xmpp.iqCaller.request(el, timeoutMs);
+    } catch (err) {
+      // The library's timeout is an Error without a message: say what went unanswered, for how long.
+      if (err instanceof Error && err.name === 'TimeoutError' && err.message === '') {
+        const payload = el.getChildElements()[0];
+        throw new LinkTimeoutError(`no reply to iq ${el.attrs['id'] ?? ''}${payload ? ` (${payload.name})` : ''} within ${timeoutMs} ms`);
+      }
+      throw err;
+    }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     if (this.xmpp.status === 'offline' || this.xmpp.status === 'disconnect') return;
+    // Closing waits for the server's </stream:stream> and the socket's end, each bounded by the library's timeout;
+    // a connection attempt may have raised it to handshakeTimeoutMs, too long for a shutdown.
+    (this.xmpp as Component & LibraryInternals).timeout = CLOSE_STEP_TIMEOUT_MS;
     try {
       await this.xmpp.stop();
     } catch (err) {
@@ -192,40 +250,52 @@ export class ComponentLink extends EventEmitter<LinkEvents> implements XmppLink 
     if (this.stopped || this.attempting || this.fatalError) return;
     this.attempting = true;
     const { service, domain } = this.opts;
-    const timeout = this.opts.handshakeTimeoutMs ?? 10_000;
-    let handshakeTimer: NodeJS.Timeout | undefined;
+    const timeout = this.opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    const xmpp = this.xmpp as Component & LibraryInternals;
+    let waitingFor = directTlsTarget(service) ? 'TLS connection' : 'TCP connection';
+    let deadline: NodeJS.Timeout | undefined;
+    let onOnline: (() => void) | undefined;
+    let onError: ((err: unknown) => void) | undefined;
     try {
       this.log.debug({ service, domain }, 'connecting to the XMPP server');
       const online = new Promise<void>((resolve, reject) => {
-        const onOnline = (): void => {
-          this.xmpp.off('error', onError);
-          resolve();
-        };
-        const onError = (err: unknown): void => {
-          this.xmpp.off('online', onOnline);
-          reject(err instanceof Error ? err : new Error(String(err)));
-        };
-        this.xmpp.once('online', onOnline);
-        this.xmpp.once('error', onError);
-        handshakeTimer = setTimeout(() => {
-          this.xmpp.off('online', onOnline);
-          this.xmpp.off('error', onError);
-          reject(new Error(`no handshake within ${timeout} ms`));
-        }, timeout);
+        onOnline = resolve;
+        onError = (err: unknown): void => reject(err instanceof Error ? err : new Error(errorText(err)));
+        xmpp.once('online', onOnline);
+        xmpp.once('error', onError);
       });
-      online.catch(() => undefined); // observed below; avoid an unhandled rejection if connect() throws first
-      await this.xmpp.connect(service);
-      await this.xmpp.open({ domain });
-      await online;
+      // Awaited only once the stream is open: when connect() fails first (ECONNREFUSED while the server is down), the
+      // library's 'error' event rejects it unobserved — which would end the process (an unhandled rejection).
+      online.catch(() => undefined);
+      // One deadline for the whole attempt. The library's own waits (open(): the server's stream header;
+      // authenticate(): the handshake answer) take their timeout from `timeout`; they start after ours, so ours
+      // fires first, and destroying the socket with it (below) rejects them at once: none outlives this attempt.
+      const expired = new Promise<never>((_resolve, reject) => {
+        deadline = setTimeout(() => reject(new LinkTimeoutError(`no ${waitingFor} within ${timeout} ms`)), timeout);
+      });
+      xmpp.timeout = timeout;
+      const steps = (async (): Promise<void> => {
+        await xmpp.connect(service);
+        waitingFor = 'stream header from the server';
+        await xmpp.open({ domain, timeout });
+        waitingFor = 'answer to the handshake';
+        await online;
+      })();
+      steps.catch(() => undefined); // observed through the race; a step may still reject after the deadline
+      await Promise.race([steps, expired]);
     } catch (err) {
       if (!this.fatalError && !this.stopped) {
-        this.log.warn({ err: errorText(err), service }, 'XMPP server connection failed');
-        // Make sure the socket is gone so the 'disconnect' status schedules the next attempt.
-        if (this.xmpp.socket) this.xmpp.socket.destroy();
+        // A retried conflict was reported by onError already.
+        if (err !== this.retriedConflict) this.log.warn({ err: errorText(err), service }, 'XMPP server connection failed');
+        // The 'disconnect' status of the closed socket schedules the next attempt. Destroying it with the error
+        // settles the library's pending waits of this attempt.
+        if (this.xmpp.socket) this.xmpp.socket.destroy(err instanceof LinkTimeoutError ? err : undefined);
         else this.scheduleReconnect();
       }
     } finally {
-      clearTimeout(handshakeTimer);
+      clearTimeout(deadline);
+      if (onOnline) xmpp.off('online', onOnline);
+      if (onError) xmpp.off('error', onError);
       this.attempting = false;
     }
   }
@@ -239,6 +309,8 @@ export class ComponentLink extends EventEmitter<LinkEvents> implements XmppLink 
     }
     if (status === 'online') {
       this.isOnline = true;
+      this.wasOnline = true;
+      this.conflictSince = undefined;
       this.failures = 0;
       this.log.info({ domain: this.domain }, 'component online');
       this.emit('online');
@@ -254,32 +326,67 @@ export class ComponentLink extends EventEmitter<LinkEvents> implements XmppLink 
   }
 
   private onError(err: unknown): void {
+    if (this.fatalError) return;
     const condition = (err as { condition?: unknown }).condition;
     const name = (err as { name?: unknown }).name;
-    if (name === 'StreamError' && typeof condition === 'string' && FATAL_CONDITIONS.has(condition)) {
-      const text = (err as { text?: string }).text;
-      const hint =
-        condition === 'not-authorized'
-          ? 'the component secret is wrong'
-          : condition === 'conflict'
-            ? `another component is already connected as ${this.domain}`
-            : condition === 'host-unknown'
-              ? `the XMPP server has no component ${this.domain} configured`
-              : 'the XMPP server refused the component';
-      this.fatalError = new FatalLinkError(condition, `${hint} (stream error ${condition}${text ? `: ${text}` : ''})`);
-      clearTimeout(this.timer);
-      this.log.fatal({ condition, domain: this.domain }, this.fatalError.message);
-      this.emit('fatal', this.fatalError);
-      return;
+    if (name === 'StreamError' && typeof condition === 'string') {
+      if (err === this.lastStreamError) return; // reported again by the library's rejected handshake
+      this.lastStreamError = err;
+      if (condition === 'conflict' && this.mayRetryConflict()) {
+        this.retriedConflict = err;
+        return;
+      }
+      if (FATAL_CONDITIONS.has(condition)) {
+        this.fail(condition, (err as { text?: string }).text);
+        return;
+      }
     }
     this.log.debug({ err: errorText(err) }, 'component link error');
+  }
+
+  /**
+   * `conflict` in answer to the handshake of a reconnect: Prosody allows one stream per component and still holds our
+   * previous one until it sees it end — after reading everything queued on it when it was frozen, or, when the cut
+   * never reached it, after its read timeout. Retried (with the usual backoff) for conflictRetryMs from the first
+   * one; a conflict on the first connection (another instance holds the domain) or on a stream that was online
+   * (another instance replaced it) is not.
+   */
+  private mayRetryConflict(): boolean {
+    if (this.isOnline || !this.wasOnline) return false;
+    const limit = this.opts.conflictRetryMs ?? DEFAULT_CONFLICT_RETRY_MS;
+    const now = Date.now();
+    this.conflictSince ??= now;
+    const waited = now - this.conflictSince;
+    if (waited >= limit) return false;
+    this.retriedConflicts += 1;
+    const info = { waitedMs: waited, giveUpInMs: limit - waited };
+    this.log.warn({ domain: this.domain, ...info }, 'the XMPP server still holds the previous component stream (conflict); retrying');
+    this.emit('conflict', info);
+    return true;
+  }
+
+  private fail(condition: string, text: string | undefined): void {
+    const retried = this.conflictSince !== undefined ? Math.round((Date.now() - this.conflictSince) / 1000) : undefined;
+    const hint =
+      condition === 'not-authorized'
+        ? 'the component secret is wrong'
+        : condition === 'conflict'
+          ? `another component is already connected as ${this.domain}${retried !== undefined ? ` (refused for ${retried} s while reconnecting)` : ''}`
+          : condition === 'host-unknown'
+            ? `the XMPP server has no component ${this.domain} configured`
+            : 'the XMPP server refused the component';
+    this.fatalError = new FatalLinkError(condition, `${hint} (stream error ${condition}${text ? `: ${text}` : ''})`);
+    clearTimeout(this.timer);
+    this.log.fatal({ condition, domain: this.domain }, this.fatalError.message);
+    this.emit('fatal', this.fatalError);
   }
 
   private scheduleReconnect(): void {
     if (this.timer || this.stopped || this.fatalError) return;
     const initial = this.opts.initialDelayMs ?? 500;
     const max = this.opts.maxDelayMs ?? 30_000;
-    // Exponential backoff with full jitter (AWS architecture blog, "Exponential Backoff And Jitter").
+    // Exponential backoff with "equal jitter" (AWS architecture blog, "Exponential Backoff And Jitter"): half the
+    // ceiling is waited for sure, half at random — attempts spread out, yet never come back at once.
     const ceiling = Math.min(max, initial * 2 ** Math.min(this.failures, 16));
     const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
     this.failures += 1;
@@ -359,9 +466,12 @@ export class ComponentLink extends EventEmitter<LinkEvents> implements XmppLink 
   }
 }
 
-/** The parts of xmpp.js's Connection that `useDirectTls` relies on (not in types/xmpp.d.ts). */
+/** The parts of xmpp.js's Connection used here beyond types/xmpp.d.ts. */
 interface LibraryInternals {
   _attachSocket(socket: Socket): void;
+  /** Default bound of the library's waits (open, handshake answer, close); 2 s in @xmpp/connection. */
+  timeout: number;
+  open(options: { domain: string; timeout?: number }): Promise<unknown>;
 }
 
 /** Host and port of an `xmpps://host[:port]` service; undefined for any other scheme. */
@@ -376,8 +486,4 @@ export function directTlsTarget(service: string): { host: string; port: number }
   // An IPv6 literal keeps its brackets in URL.hostname.
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   return { host, port: url.port === '' ? DEFAULT_COMPONENT_PORT : Number(url.port) };
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import type { MqttClient } from 'mqtt';
 import { WebSocket } from 'ws';
+import { MAX_CONNECT_BYTES } from '../../src/broker/connect-packet.js';
+import { PRE_AUTH_BUDGET_BYTES } from '../../src/broker/pre-auth-budget.js';
 import { connectBody, connectPacket, fixedHeader, openSocket, subscribePacket } from '../support/mqtt-bytes.js';
 import {
   closeMqtt,
@@ -209,7 +211,9 @@ describe('embedded broker hardening (fault injection)', function () {
       assert.ok(growth < 50, `RSS grew by ${growth.toFixed(1)} MiB (limit 50)`);
       const event = JSON.parse((await tooLarge).toString()) as BrokerEvent;
       assert.equal(event.data['declared'], declared);
-      assert.equal(event.data['reason'], 'packet-too-large');
+      // A CONNECT is capped on its own (MAX_CONNECT_BYTES), below the packet limit.
+      assert.equal(event.data['reason'], 'connect-too-large');
+      assert.equal(event.data['limit'], MAX_CONNECT_BYTES);
       assert.equal(run.bridge.metrics.get('broker_events_total', 'packet_too_large'), before + 1, 'counted exactly once');
     });
 
@@ -394,7 +398,7 @@ describe('embedded broker hardening (fault injection)', function () {
       assert.ok(delayed >= 50 && delayed <= N - 5, `${delayed} publishes delayed`);
       assert.equal(last.data['clientId'], 'fast');
       assert.equal(last.data['policy'], 'delay');
-      assert.equal(run.bridge.metrics.get('broker_events_total', 'rate_limited'), limited.events.length);
+      assert.equal(run.bridge.metrics.get('broker_events_total', 'rate_limited'), delayed, 'the counter counts every delay, not the reports');
 
       // Held publishes were released in the order they were sent.
       await new Promise<void>((resolve) => (order.length === N ? resolve() : observer.on('message', () => order.length === N && resolve())));
@@ -433,6 +437,75 @@ describe('embedded broker hardening (fault injection)', function () {
         assert.equal(run.bridge.metrics.get('broker_events_total', 'rate_limited'), 1);
       } finally {
         await closeMqtt(publisher);
+      }
+    });
+  });
+
+  describe('(6) unfinished CONNECTs: the pre-authentication memory budget (connectTimeoutMs 30000)', function () {
+    let run: RunningBridge;
+    let observer: MqttClient;
+    const sockets: Socket[] = [];
+
+    before(async function () {
+      ({ run, observer } = await startObserved(server, { connectTimeoutMs: 30_000 }));
+    });
+
+    after(async function () {
+      for (const s of sockets) s.destroy();
+      await stopBridge(run, observer);
+    });
+
+    it(`holds at most ${PRE_AUTH_BUDGET_BYTES / MiB} MiB for all unauthenticated connections together; the newest beyond it is closed`, async function () {
+      // 2,000 connections, each sending 50,000 bytes of a CONNECT that declares 60,000 and never completes it. Before
+      // the budget, aedes buffered every one of them whole: 100 MB for nobody.
+      const N = 2000;
+      const DECLARED = 60_000;
+      const SENT = 50_000;
+      const head = Buffer.concat([fixedHeader(0x10, DECLARED), connectBody({ clientId: 'unfinished' })]);
+      const bytes = Buffer.concat([head, Buffer.alloc(SENT - head.length, 0x61)]);
+      // Each connection that stays holds its CONNECT's full size once more than half of it has arrived (the buffer
+      // doubles up to the declared size): at most this many fit in the budget.
+      const fit = Math.floor(PRE_AUTH_BUDGET_BYTES / (DECLARED + 3));
+      const budgetEvents = collectEvents(observer, 'pre_auth_budget_exceeded');
+      const firstEvent = budgetEvents.next(20_000);
+      const rss0 = rssMiB();
+      let closed = 0;
+      let enough!: () => void;
+      const closedEnough = new Promise<void>((resolve) => (enough = resolve));
+      for (let i = 0; i < N; i++) {
+        const s = await openSocket(run.mqttUrl);
+        sockets.push(s);
+        s.once('close', () => {
+          closed += 1;
+          if (closed === N - fit) enough();
+        });
+        s.write(bytes);
+      }
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        closedEnough,
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`only ${closed} of ${N} connections closed within 20 s`)), 20_000))),
+      ]);
+      clearTimeout(timer);
+      const growth = rssMiB() - rss0;
+      const open = N - closed;
+      const event = await firstEvent;
+      console.log(
+        `      ${N} unfinished ${SENT}-byte CONNECTs: ${open} held, ${closed} closed; budget ${PRE_AUTH_BUDGET_BYTES} bytes, ` +
+          `in use at the first refusal ${String(event.data['inUse'])}; RSS growth ${growth.toFixed(1)} MiB (without the budget: ≈ ${((N * SENT) / MiB).toFixed(0)} MiB)`,
+      );
+      assert.equal(event.data['limit'], PRE_AUTH_BUDGET_BYTES);
+      assert.ok(Number(event.data['inUse']) <= PRE_AUTH_BUDGET_BYTES, 'the budget was never exceeded');
+      assert.ok(open <= fit, `${open} connections still held (at most ${fit} fit)`);
+      assert.ok(open >= fit / 2, `${open} connections still held: the budget is used, not refused wholesale`);
+      assert.ok(growth < 64, `RSS grew by ${growth.toFixed(1)} MiB`);
+
+      // Meanwhile a device with an ordinary CONNECT (one chunk: nothing held) connects and publishes.
+      const device = await mqttClient(run.mqttUrl, { clientId: 'ordinary' });
+      try {
+        await device.publishAsync('t/ordinary', 'x', { qos: 1 });
+      } finally {
+        await closeMqtt(device);
       }
     });
   });

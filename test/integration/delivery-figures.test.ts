@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
 import { parse, stringify } from 'yaml';
-import { startSimulator, type Simulator } from '../../src/demo/simulator.js';
+import { startSimulator, type HoldableSimulator } from '../../src/demo/simulator.js';
 import { fromBare, removeDir, ROOT, SHIPPED_SCHEMAS, startBridge, startTestServer, XmppUser, type ProsodyTestServer, type RunningBridge } from './harness.js';
 
 const SCALE = 120;
@@ -134,7 +134,7 @@ describe('what a person gets from the demo devices, per delivery mode (10 minute
       writeFileSync(join(mappings, file), stringify(doc));
     }
     const run: RunningBridge = await startBridge({ server, mappings: [mappings], schemas: [SHIPPED_SCHEMAS], config: { log: { level: 'warn', file: join(dir, `bridge-${SCENARIOS.indexOf(s)}.log`) } } });
-    let sim: Simulator | undefined;
+    let sim: HoldableSimulator | undefined;
     let person: XmppUser | undefined;
     try {
       let stanzas = 0;

@@ -1,8 +1,9 @@
 /**
  * The demo works as it prints: run `mqtt-xmpp-bridge demo --host 127.0.0.7`, read the account it prints, log in at
  * once over STARTTLS with an independent client (slixmpp), find the devices in the roster with presence and their
- * latest readings, and do every "thing to try" exactly as printed — unplug and plug in the kettle, add a sensor of
- * one's own; Ctrl-C stops it all.
+ * latest readings — the hand-mapped ones and those imported from a simulated Zigbee2MQTT network and ESPHome node —
+ * open the status page it prints with its token, and do every "thing to try" exactly as printed — unplug and plug in
+ * the kettle, add a sensor of one's own; Ctrl-C stops it all.
  *
  * Regressions: "running" is printed only once the bridge is connected to the restarted Prosody (a login at once sees
  * the devices, no `remote-server-timeout`); the demo listens where `--host` says and prints that address; the unplug
@@ -117,6 +118,14 @@ describe('demo', function () {
       assert.equal((JSON.parse((await info).toString()) as { xmpp: { connected: boolean } }).xmpp.connected, true, 'the bridge is connected when the demo says it runs');
       await closeMqtt(watcher);
 
+      // The status page: printed beside the account (on loopback whatever --host says), behind the printed token.
+      const status = /status\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+      const token = /token\s+(\S+)/.exec(out)?.[1];
+      assert.ok(status && token, out);
+      assert.equal((await fetch(`${status}/api/devices`)).status, 401);
+      const devices = (await (await fetch(`${status}/api/devices`, { headers: { authorization: `Bearer ${token}` } })).json()) as { total: number };
+      assert.equal(devices.total, 9, 'four hand-mapped devices and five imported ones');
+
       // A person logs in at once.
       const proc = spawn('/usr/bin/python3', [join(ROOT, 'test/integration/python/demo_person.py'), server[1], server[2]!, account, password, join(dir, 'prosody/certs/localhost.crt'), '100'], {
         stdio: ['pipe', 'pipe', 'pipe'],
@@ -129,11 +138,20 @@ describe('demo', function () {
         'home-bedroom@iot.localhost': 'bedroom climate (home)',
         'plug-kettle@iot.localhost': 'kettle plug',
         'door-front@iot.localhost': 'front door',
+        // Imported without a mapping: a simulated Zigbee2MQTT network and an ESPHome node.
+        '0x000b57fffec6a5b2@iot.localhost': 'living room/ceiling',
+        '0x0017880104e45524@iot.localhost': 'coffee machine',
+        '0x0017880104e45522@iot.localhost': 'balcony climate',
+        '0x0017880104e45520@iot.localhost': 'hall switch',
+        '240ac4a1b2c3@iot.localhost': 'Kitchen',
       });
       const p = person;
       const kitchen = await p.wait((e) => e.event === 'presence' && e.frm === 'home-kitchen@iot.localhost' && e.type === 'available', 'the kitchen online');
       assert.match(kitchen.status ?? '', /^-?\d+\.\d °C, \d+ % RH$/, 'its status line shows its latest reading');
       await p.wait((e) => e.event === 'presence' && e.frm === 'plug-kettle@iot.localhost' && e.type === 'available', 'the kettle online');
+      // Imported devices are online too.
+      await p.wait((e) => e.event === 'presence' && e.frm === '0x000b57fffec6a5b2@iot.localhost' && e.type === 'available', 'the imported Zigbee bulb online');
+      await p.wait((e) => e.event === 'presence' && e.frm === '240ac4a1b2c3@iot.localhost' && e.type === 'available', 'the imported ESPHome node online');
 
       // Switch the kettle as printed: the answer reads like the plug's readings, and the switch is a reading line.
       const answer = p.next((e) => e.event === 'message' && e.frm === 'plug-kettle@iot.localhost' && (e.body ?? '').startsWith('✓'), 'the answer to "on"');

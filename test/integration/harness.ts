@@ -311,12 +311,23 @@ export async function closeMqtt(...clients: (MqttClient | undefined)[]): Promise
   await Promise.all(clients.filter((c): c is MqttClient => c !== undefined).map((c) => c.endAsync(true).catch(() => undefined)));
 }
 
+/** CLI processes started by the tests and still running. */
+const liveChildren = new Set<ChildProcess>();
+
+// A root hook: a test that fails before it stops the bridge it spawned must not leave that process running — it would
+// hold its ports and keep mocha waiting for it forever.
+after(function () {
+  for (const c of liveChildren) c.kill('SIGKILL');
+});
+
 /** Run the CLI as a child process (built output). */
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess & { output: () => string } {
   const child = spawn(process.execPath, [join(ROOT, 'dist/src/cli.js'), ...args], {
     env: { PATH: process.env['PATH'], ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));

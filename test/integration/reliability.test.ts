@@ -4,10 +4,15 @@
  * the design and removed by stanza id, losses are not).
  */
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
 import type { MqttClient } from 'mqtt';
 import { waitForPort, freePort } from '../../src/servers/ports.js';
+import type { ProsodyInstance } from '../../src/servers/prosody.js';
+import type { FatalLinkError, ComponentLink } from '../../src/xmpp/component.js';
+import { TcpRelay } from '../support/tcp-relay.js';
 import {
   closeMqtt,
   exitOf,
@@ -86,6 +91,83 @@ function publishAll(device: MqttClient, acked: Set<number>, atAcked: number, onR
   });
 }
 
+/** A device publishing QoS 1 readings, one every `everyMs`, until stop(); remembers which were acknowledged. */
+function steadyPublisher(device: MqttClient, everyMs: number): { acked: Set<number>; stop: () => Promise<void>; halt: () => void } {
+  const acked = new Set<number>();
+  let seq = 0;
+  let pending = 0;
+  let drained: (() => void) | undefined;
+  const timer = setInterval(() => {
+    const n = seq++;
+    pending += 1;
+    device.publish(TOPIC, JSON.stringify({ temperature: 20, seq: n }), { qos: 1 }, (err) => {
+      if (!err) acked.add(n);
+      pending -= 1;
+      if (pending === 0) drained?.();
+    });
+  }, everyMs);
+  return {
+    acked,
+    /** Stops publishing and resolves once every publish has been answered (acknowledged or failed). */
+    stop: () =>
+      new Promise<void>((resolve) => {
+        clearInterval(timer);
+        if (pending === 0) resolve();
+        else drained = resolve;
+      }),
+    /** Stops publishing at once (cleanup after a failure). */
+    halt: () => clearInterval(timer),
+  };
+}
+
+/** Resolves when the link is online; rejects as soon as it gives up for good. */
+function onlineOrFatal(link: ComponentLink, timeoutMs: number): Promise<void> {
+  if (link.online) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => finish(new Error(`the link was not back online within ${timeoutMs} ms`)), timeoutMs);
+    const onOnline = (): void => finish();
+    const onFatal = (err: FatalLinkError): void => finish(new Error(`the bridge gave up: ${err.message}`));
+    function finish(err?: Error): void {
+      clearTimeout(timer);
+      link.off('online', onOnline);
+      link.off('fatal', onFatal);
+      if (err) reject(err);
+      else resolve();
+    }
+    link.on('online', onOnline);
+    link.on('fatal', onFatal);
+  });
+}
+
+/**
+ * Resumes a frozen Prosody no earlier than `notBefore`, and only while a reconnect attempt of the link is open
+ * (its TCP connection made, its handshake not yet answered): at `notBefore` if one is open then, else as soon as
+ * the next one connects.
+ */
+function resumeInsideAttempt(link: ComponentLink, prosody: ProsodyInstance, notBefore: number): Promise<void> {
+  return new Promise((resolve) => {
+    let open = ['connect', 'opening', 'open'].includes(link.xmpp.status);
+    const resume = (): void => {
+      clearTimeout(timer);
+      link.xmpp.off('status', onStatus);
+      prosody.resume();
+      resolve();
+    };
+    const onStatus = (status: string): void => {
+      if (status === 'connect') {
+        open = true;
+        if (Date.now() >= notBefore) resume();
+      } else if (status === 'disconnect' || status === 'online') {
+        open = false;
+      }
+    };
+    link.xmpp.on('status', onStatus);
+    const timer = setTimeout(() => {
+      if (open) resume();
+    }, notBefore - Date.now());
+  });
+}
+
 describe('reliability: no acknowledged reading is lost', function () {
   this.timeout(180_000);
 
@@ -159,6 +241,101 @@ describe('reliability: no acknowledged reading is lost', function () {
     });
   });
 
+  describe('the XMPP server still holds the previous stream when the bridge reconnects', function () {
+    let server: ProsodyTestServer;
+    let run: RunningBridge | undefined;
+    let relay: TcpRelay | undefined;
+    let device: MqttClient | undefined;
+    let publisher: ReturnType<typeof steadyPublisher> | undefined;
+    let alice: XmppUser;
+
+    beforeEach(async function () {
+      server = await startTestServer();
+      alice = await server.user('alice');
+    });
+
+    afterEach(async function () {
+      publisher?.halt();
+      publisher = undefined;
+      server.prosody.resume();
+      await closeMqtt(device);
+      await run?.stop();
+      await relay?.close();
+      await server?.stop();
+      if (run) removeDir(run.dir);
+      run = undefined;
+      relay = undefined;
+    });
+
+    async function connect(config: Record<string, unknown>): Promise<{ link: ComponentLink; tally: Tally }> {
+      run = await startBridge({ server, config });
+      device = await mqttClient(run.mqttUrl, { clientId: 'climate-lab-bench' });
+      assert.equal((await alice.subscribe(DEVICE)).attrs['type'], 'subscribed');
+      const tally = new Tally();
+      tally.watch(alice);
+      return { link: run.bridge.link as ComponentLink, tally };
+    }
+
+    it('(h) Prosody frozen for 12 s and resumed inside a reconnect attempt: the bridge comes back and every acknowledged reading arrives', async function () {
+      // The barrier timeout (11 s) notices the freeze and drops the stream, with what was written to it still unread by
+      // Prosody (a reading every 2 ms); the resume comes about a second later, inside the next attempt.
+      const { link, tally } = await connect({ delivery: { barrierTimeoutMs: 11_000 } });
+      publisher = steadyPublisher(device!, 2);
+      await tally.reach(50, 10_000);
+      const offline = once(link, 'offline');
+      server.prosody.freeze();
+      const frozenAt = Date.now();
+      await offline;
+      await resumeInsideAttempt(link, server.prosody, frozenAt + 12_000);
+      const resumedAfter = Date.now() - frozenAt;
+      await onlineOrFatal(link, 60_000);
+      await tally.reach(tally.seqs.size + 50, 30_000); // readings flow again
+      await publisher.stop();
+      await tally.reach(publisher.acked.size, 60_000);
+      for (const seq of publisher.acked) assert.ok(tally.seqs.has(seq), `acknowledged reading ${seq} arrived`);
+      console.log(
+        `      (h) resumed ${resumedAfter} ms after the freeze, inside an attempt; conflicts retried: ${link.conflictsRetried}; ${publisher.acked.size} acknowledged, ${tally.seqs.size} distinct received`,
+      );
+    });
+
+    it('(i) a cut Prosody never sees: conflicts are retried until Prosody lets the old stream go, then every acknowledged reading arrives', async function () {
+      relay = await TcpRelay.start(server.prosody.listen, server.prosody.componentPort);
+      const { link, tally } = await connect({ xmpp: { service: `xmpp://127.0.0.1:${relay.port}` } });
+      for (let seq = 0; seq < 20; seq++) await device!.publishAsync(TOPIC, JSON.stringify({ temperature: 20, seq }), { qos: 1 });
+      await tally.reach(20, 10_000);
+
+      let conflicts = 0;
+      const twoConflicts = new Promise<void>((resolve) =>
+        link.on('conflict', () => {
+          if (++conflicts === 2) resolve();
+        }),
+      );
+      const failed = new Promise<never>((_resolve, reject) => link.once('fatal', (err) => reject(new Error(`the bridge gave up: ${err.message}`))));
+      failed.catch(() => undefined);
+      relay.cut(); // the bridge sees its stream close; Prosody still holds it
+      // Acknowledged while the link is down: they wait in the outbox.
+      for (let seq = 20; seq < 40; seq++) await device!.publishAsync(TOPIC, JSON.stringify({ temperature: 20, seq }), { qos: 1 });
+      await Promise.race([twoConflicts, failed]);
+      relay.release(); // Prosody sees the old stream end
+      await onlineOrFatal(link, 30_000);
+      await tally.reach(40, 30_000);
+      assert.equal(tally.seqs.size, 40);
+      assert.ok(link.conflictsRetried >= 2, `${link.conflictsRetried} conflicts retried`);
+      console.log(`      (i) ${link.conflictsRetried} conflicts retried while Prosody held the cut stream; 40 of 40 readings delivered`);
+    });
+
+    it('(j) gives up after xmpp.conflictRetrySeconds when Prosody never lets the old stream go', async function () {
+      relay = await TcpRelay.start(server.prosody.listen, server.prosody.componentPort);
+      const { link } = await connect({ xmpp: { service: `xmpp://127.0.0.1:${relay.port}`, conflictRetrySeconds: 1 } });
+      const fatal = once(link, 'fatal') as Promise<[FatalLinkError]>;
+      relay.cut();
+      const [err] = await fatal;
+      assert.equal(err.condition, 'conflict');
+      assert.match(err.message, /^another component is already connected as iot\.localhost \(refused for [1-9]\d* s while reconnecting\) \(stream error conflict: Component already connected\)$/);
+      assert.ok(link.conflictsRetried >= 1);
+    });
+  });
+
   describe('bridge crash', function () {
     let server: ProsodyTestServer;
     let dir: string | undefined;
@@ -170,8 +347,15 @@ describe('reliability: no acknowledged reading is lost', function () {
       alice = await server.user('alice');
     });
 
+    /** The bridge process of the running test: killed in `after` whatever happened, so it never outlives the suite. */
+    let child: ChildProcess | undefined;
+
     after(async function () {
       await closeMqtt(device);
+      if (child && child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exitOf(child, 5000);
+      }
       await server?.stop();
       if (dir) removeDir(dir);
     });
@@ -181,7 +365,7 @@ describe('reliability: no acknowledged reading is lost', function () {
       const cfg = writeBridgeConfig({ server, config: { mqtt: { embedded: { port, websocket: { enabled: false } } } } });
       dir = cfg.dir;
       const env = { BRIDGE_LOG_LEVEL: 'info' };
-      let bridge = spawnCli(['start', '--config', cfg.configFile], env);
+      let bridge = (child = spawnCli(['start', '--config', cfg.configFile], env));
       await waitForPort('127.0.0.1', port, 15_000);
       // The device session is persistent and mqtt.js re-sends unacknowledged publishes after reconnecting.
       device = await mqttClient(`mqtt://127.0.0.1:${port}`, { clientId: 'climate-lab-bench', clean: false, reconnectPeriod: 200 });
@@ -199,7 +383,7 @@ describe('reliability: no acknowledged reading is lost', function () {
         bridge.kill('SIGKILL');
         restarted = (async () => {
           await exitOf(bridge, 5000);
-          bridge = spawnCli(['start', '--config', cfg.configFile], env);
+          bridge = child = spawnCli(['start', '--config', cfg.configFile], env);
         })();
       });
       await published;

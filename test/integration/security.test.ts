@@ -4,17 +4,23 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import xml from '@xmpp/xml';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { MqttClient } from 'mqtt';
 import { openDatabase, type Db } from '../../src/store/db.js';
 import { CredentialStore } from '../../src/store/credentials.js';
 import { closeMqtt, exitOf, isMessageFrom, mqttClient, removeDir, spawnCli, startBridge, startTestServer, type RunningBridge, type TestServer, type XmppUser } from './harness.js';
 
-/** A CONNECT and its outcome: the CONNACK return code (0 = accepted) and the time it took. */
-async function tryConnect(url: string, opts: mqtt.IClientOptions): Promise<{ code: number; ms: number; client?: MqttClient }> {
+/**
+ * A CONNECT and its outcome: the CONNACK return code (0 = accepted) and the time it took. `from`: the local source
+ * address (any of 127.0.0.0/8 reaches the broker on 127.0.0.1), to stand for clients on different hosts.
+ */
+async function tryConnect(url: string, opts: mqtt.IClientOptions, from?: string): Promise<{ code: number; ms: number; client?: MqttClient }> {
   const t0 = performance.now();
-  const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 20_000, ...opts });
+  const options = { reconnectPeriod: 0, connectTimeout: 20_000, ...opts };
+  const u = new URL(url);
+  const c = from === undefined ? mqtt.connect(url, options) : new MqttClient(() => connect({ host: u.hostname, port: Number(u.port), localAddress: from }), options);
   return new Promise((resolve) => {
     c.once('connect', () => resolve({ code: 0, ms: performance.now() - t0, client: c }));
     c.once('error', (err: Error & { code?: number }) => {
@@ -22,6 +28,17 @@ async function tryConnect(url: string, opts: mqtt.IClientOptions): Promise<{ cod
       resolve({ code: err.code ?? -1, ms: performance.now() - t0 });
     });
   });
+}
+
+/** `p`, or a rejection naming `what` once `ms` have passed. */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** SUBSCRIBE and the SUBACK return codes, one per filter (0x80 = refused); mqtt.js rejects on any refusal. */
@@ -61,6 +78,7 @@ describe('security: devices authenticate, and each may speak only as itself', fu
     creds = new CredentialStore(db);
     for (const name of ['plug-kettle', 'plug-lamp']) passwords[name] = await creds.add(name, 'device');
     passwords['z2m'] = await creds.add('z2m', 'service', { publish: ['zigbee2mqtt/#'], subscribe: ['zigbee2mqtt/+/set'] });
+    passwords['ops'] = await creds.add('ops', 'service', { publish: ['plugs/+/set'] });
     alice = await server.user('alice');
   });
 
@@ -107,10 +125,53 @@ describe('security: devices authenticate, and each may speak only as itself', fu
     assert.deepEqual(await subackCodes(lamp, ['plugs/lamp/set', 'plugs/kettle/set', 'plugs/+/set']), [1, 128, 128]);
   });
 
-  it('refuses a device that takes the client id standing for another device', async function () {
+  it('refuses a device that takes the client id standing for another device (CONNACK 2, identifier rejected)', async function () {
     // climate-home-kitchen is the MQTT connection of home-kitchen (availability by client id).
     const r = await tryConnect(run.mqttUrl, { clientId: 'climate-home-kitchen', username: 'plug-kettle', password: passwords['plug-kettle']! });
-    assert.equal(r.code, 5);
+    assert.equal(r.code, 2);
+  });
+
+  it("refuses another identity the client id of a live connection: the holder stays connected and its Will does not fire", async function () {
+    const will = { topic: 'plugs/lamp/availability', payload: Buffer.from('offline'), qos: 1 as const, retain: true };
+    const lamp = await device('plug-lamp', { clientId: 'lamp-live', will });
+    let lampClosed = false;
+    lamp.on('close', () => (lampClosed = true));
+    await lamp.publishAsync('plugs/lamp/availability', 'online', { qos: 1, retain: true });
+    const refused = run.bridge.metrics.get('broker_events_total', 'connection_refused');
+    // plug-kettle's own, valid credentials; the lamp's client id.
+    for (const clean of [false, true]) {
+      const r = await tryConnect(run.mqttUrl, { clientId: 'lamp-live', clean, username: 'plug-kettle', password: passwords['plug-kettle']! });
+      assert.equal(r.code, 2, `clean=${clean}: CONNACK 2 (identifier rejected)`);
+    }
+    // Reported as a bridge event (one per client id and 10 s window; the event's `count` carries both).
+    assert.equal(run.bridge.metrics.get('broker_events_total', 'connection_refused'), refused + 1);
+    // The lamp's connection was never touched: it still publishes, and its reading reaches alice.
+    await lamp.publishAsync('plugs/lamp/state', '{"state":"ON","power":42}', { qos: 1 });
+    await alice.waitForAny(isMessageFrom('plug-lamp@iot.localhost', (m) => m.getChildText('body') === 'ON, 42.0 W'), "the lamp's reading after the attempt");
+    assert.equal(lampClosed, false, 'the holder was not disconnected');
+    await closeMqtt(lamp);
+  });
+
+  it("refuses another identity the client id of a persistent session: its queued commands stay for the device", async function () {
+    const first = await device('plug-lamp', { clientId: 'lamp-persistent', clean: false });
+    assert.deepEqual(await subackCodes(first, ['plugs/lamp/set']), [1]);
+    await first.endAsync();
+    // A command published while the lamp is away is queued in its session (QoS 1).
+    const ops = await device('ops');
+    await ops.publishAsync('plugs/lamp/set', '{"state":"OFF"}', { qos: 1 });
+    for (const clean of [false, true]) {
+      const r = await tryConnect(run.mqttUrl, { clientId: 'lamp-persistent', clean, username: 'plug-kettle', password: passwords['plug-kettle']! });
+      assert.equal(r.code, 2, `clean=${clean}: CONNACK 2 (identifier rejected)`);
+    }
+    // The lamp comes back: its session is there, with the command in it.
+    const back = mqtt.connect(run.mqttUrl, { clientId: 'lamp-persistent', clean: false, username: 'plug-lamp', password: passwords['plug-lamp']!, reconnectPeriod: 0 });
+    clients.push(back);
+    const [sessionPresent, message] = await Promise.all([
+      new Promise<boolean>((resolve) => back.once('connect', (connack) => resolve(connack.sessionPresent))),
+      new Promise<string>((resolve) => back.once('message', (topic, payload) => resolve(`${topic} ${payload.toString()}`))),
+    ]);
+    assert.equal(sessionPresent, true);
+    assert.equal(message, 'plugs/lamp/set {"state":"OFF"}');
   });
 
   it('gives service accounts the topic filters stored with them', async function () {
@@ -137,17 +198,24 @@ describe('security: devices authenticate, and each may speak only as itself', fu
     const replies = [];
     for (let i = 0; i < 4; i++) replies.push(await send(i % 2 ? 'ON' : 'OFF'));
     const conditions = replies.map((r) => (r.attrs['type'] === 'result' ? 'ok' : r.getChild('error')?.getChildElements()[0]?.name));
-    // The burst of 3 goes through (the lamp does not confirm: those time out); the 4th is refused at once.
-    assert.equal(conditions[3], 'resource-constraint', conditions.join(','));
+    // The burst of 3 passes the rate limit (the lamp is not connected: refused as offline); the 4th is refused at once
+    // by the rate limit.
+    assert.deepEqual(conditions, ['recipient-unavailable', 'recipient-unavailable', 'recipient-unavailable', 'resource-constraint']);
     const cli = spawnCli(['audit', '--config', run.configFile, '--device', 'plug-lamp@iot.localhost', '--json']);
     assert.equal((await exitOf(cli, 10_000)).code, 0, cli.output());
     const entries = cli
       .output()
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as { sender: string; command: string; outcome: string; origin: string });
-    assert.equal(entries.length, 4);
-    assert.equal(entries[0]!.outcome, 'RATE_LIMITED');
+      .map((l) => JSON.parse(l) as { sender: string; command: string; outcome: string; origin: string; count?: number });
+    // Every command is recorded; identical refusals share one entry with their count (a flood is one row).
+    assert.deepEqual(
+      entries.map((e) => [e.outcome, e.count ?? 1]),
+      [
+        ['RATE_LIMITED', 1],
+        ['DEVICE_OFFLINE', 3],
+      ],
+    );
     assert.ok(entries.every((e) => e.sender === 'alice@localhost' && e.command === 'set' && e.origin === 'iq'));
   });
 
@@ -159,20 +227,79 @@ describe('security: devices authenticate, and each may speak only as itself', fu
   });
 });
 
-describe('brute-force logins', function () {
+describe('a held command waits for the device\'s own granted subscription', function () {
   this.timeout(60_000);
   let server: TestServer;
   let run: RunningBridge;
   let db: Db;
-  let password: string;
+  let alice: XmppUser;
+  const passwords: Record<string, string> = {};
+  const clients: MqttClient[] = [];
 
   before(async function () {
     server = await startTestServer();
-    run = await startBridge({ server, config: { mqtt: { embedded: { allowAnonymous: false, auth: { failureBurst: 3, failuresPerMinute: 1, maxDelayMs: 4000 } } } } });
+    run = await startBridge({ server, config: { mqtt: { embedded: { allowAnonymous: false } } } });
     db = openDatabase(join(run.dir, 'data'));
     const creds = new CredentialStore(db);
-    password = await creds.add('plug-lamp', 'device');
-    await creds.add('plug-kettle', 'device');
+    passwords['display-hall'] = await creds.add('display-hall', 'device');
+    // A monitoring account: it may read everything, and speaks for no device.
+    passwords['monitor'] = await creds.add('monitor', 'service', { subscribe: ['#'] });
+    alice = await server.user('alice');
+  });
+
+  after(async function () {
+    await closeMqtt(...clients);
+    db?.close();
+    await run?.stop();
+    await server?.stop();
+    if (run) removeDir(run.dir);
+  });
+
+  it('is not released by a "#" subscriber nor by a refused SUBSCRIBE, and reaches the device once it subscribes', async function () {
+    const monitor = await mqttClient(run.mqttUrl, { clientId: 'monitor', username: 'monitor', password: passwords['monitor']! });
+    clients.push(monitor);
+    assert.deepEqual(await subackCodes(monitor, ['#']), [1]);
+    const login = { clientId: 'display-hall', username: 'display-hall', password: passwords['display-hall']! };
+    // The display is known (it connected once) and now offline.
+    await (await mqttClient(run.mqttUrl, login)).endAsync();
+
+    const iq = xml('iq', { type: 'set', to: 'display-hall@iot.localhost', id: 'held-1' }, xml('command', { xmlns: 'urn:mqtt-xmpp-bridge:command:0', name: 'show' }, xml('json', { xmlns: 'urn:xmpp:json:0' }, '{"text":"held"}')));
+    const answer = alice.waitFor((s) => s.name === 'iq' && s.attrs['id'] === 'held-1', 'the answer to the held command', 30_000);
+    await alice.send(iq);
+    await alice.iq(xml('iq', { type: 'get', to: 'iot.localhost' }, xml('ping', { xmlns: 'urn:xmpp:ping' }))); // the command has been taken
+
+    // The display comes back (online by its client id) and first asks for a wildcard it may not have: refused.
+    const display = await mqttClient(run.mqttUrl, login);
+    clients.push(display);
+    const received: string[] = [];
+    display.on('message', (topic, payload) => received.push(`${topic} ${payload.toString()}`));
+    assert.deepEqual(await subackCodes(display, ['displays/+/show']), [128]);
+    assert.equal(alice.received((s) => s.attrs['id'] === 'held-1').length, 0, 'still held: nothing would reach the display');
+    // Its own command topic, granted: the held command is published now, and the display receives it.
+    const arrived = new Promise<void>((resolve) => display.once('message', () => resolve()));
+    assert.deepEqual(await subackCodes(display, ['displays/hall/show']), [1]);
+    await within(arrived, 10_000, 'held command at the display');
+    assert.deepEqual(received, ['displays/hall/show {"text":"held"}']);
+    assert.equal((await answer).attrs['type'], 'result');
+  });
+});
+
+describe('brute-force logins', function () {
+  this.timeout(60_000);
+  const config = { mqtt: { embedded: { allowAnonymous: false, auth: { failureBurst: 3, failuresPerMinute: 1, maxDelayMs: 2000 } } } };
+  let server: TestServer;
+  let run: RunningBridge;
+  let db: Db;
+  const passwords: Record<string, string> = {};
+
+  before(async function () {
+    server = await startTestServer();
+    run = await startBridge({ server, config });
+    db = openDatabase(join(run.dir, 'data'));
+    const creds = new CredentialStore(db);
+    for (const name of ['plug-lamp', 'plug-kettle', 'target-a', 'target-b', 'home-dev', ...Array.from({ length: 10 }, (_, i) => `spray-${i}`)]) {
+      passwords[name] = await creds.add(name, 'device');
+    }
   });
   after(async function () {
     db?.close();
@@ -181,9 +308,21 @@ describe('brute-force logins', function () {
     if (run) removeDir(run.dir);
   });
 
+  /** 50 CONNECTs at once; `pick(i)` gives the source address and username of the i-th. Returns the CONNACK codes. */
+  async function burst(pick: (i: number) => { from: string; username: string }): Promise<number[]> {
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => {
+        const { from, username } = pick(i);
+        return tryConnect(run.mqttUrl, { clientId: `guess-${i}`, username, password: `guess-${i}` }, from);
+      }),
+    );
+    return results.map((r) => r.code);
+  }
+  const count = (codes: number[], c: number): number => codes.filter((x) => x === c).length;
+
   it('are slowed per source address and refused without hashing; a device known to be right still gets in', async function () {
     // plug-lamp logs in once, so its password is known to be right.
-    const first = await tryConnect(run.mqttUrl, { clientId: 'plug-lamp', username: 'plug-lamp', password });
+    const first = await tryConnect(run.mqttUrl, { clientId: 'plug-lamp', username: 'plug-lamp', password: passwords['plug-lamp'] });
     assert.equal(first.code, 0);
     await closeMqtt(first.client);
     const before = run.bridge.metrics.get('broker_events_total', 'login_failed');
@@ -201,9 +340,43 @@ describe('brute-force logins', function () {
     assert.ok(times[5]! >= 500, `the 6th guess was answered after ${times[5]} ms`);
     assert.equal(run.bridge.metrics.get('broker_events_total', 'login_failed'), before + 6);
     // A password that succeeded before still works from the throttled address (devices behind one NAT).
-    const known = await tryConnect(run.mqttUrl, { clientId: 'plug-lamp', username: 'plug-lamp', password });
+    const known = await tryConnect(run.mqttUrl, { clientId: 'plug-lamp', username: 'plug-lamp', password: passwords['plug-lamp'] });
     assert.equal(known.code, 0);
     await closeMqtt(known.client);
+  });
+
+  it('count each of 50 parallel guesses when it arrives: the burst is hashed, per address and per username', async function () {
+    // One username from one address.
+    const one = await burst(() => ({ from: '127.0.1.1', username: 'target-a' }));
+    // One username from 50 addresses: the username's budget holds.
+    const spread = await burst((i) => ({ from: `127.0.2.${i + 1}`, username: 'target-b' }));
+    // Ten usernames from one address: the address's budget holds.
+    const sprayed = await burst((i) => ({ from: '127.0.3.1', username: `spray-${i % 10}` }));
+    console.log(
+      `      hashed (CONNACK 4) of 50 parallel guesses: one username, one address ${count(one, 4)}; ` +
+        `one username, 50 addresses ${count(spread, 4)}; 10 usernames, one address ${count(sprayed, 4)}; the rest refused unhashed (CONNACK 5)`,
+    );
+    for (const codes of [one, spread, sprayed]) {
+      assert.equal(count(codes, 4), 3);
+      assert.equal(count(codes, 5), 47);
+    }
+  });
+
+  it("let a device in from the address it last logged in from, after someone else's bursts and a bridge restart", async function () {
+    const login = { clientId: 'home-dev', username: 'home-dev', password: passwords['home-dev'] };
+    const first = await tryConnect(run.mqttUrl, login, '127.0.4.1');
+    assert.equal(first.code, 0);
+    await closeMqtt(first.client);
+    // A restart: nothing is remembered in memory, not even the password that worked.
+    await run.stop();
+    run = await startBridge({ server, config, dir: run.dir });
+    // Bursts against the device's username from elsewhere, and against other usernames from its own address.
+    await burst(() => ({ from: '127.0.4.2', username: 'home-dev' }));
+    await burst((i) => ({ from: '127.0.4.1', username: `spray-${i % 10}` }));
+    assert.equal((await tryConnect(run.mqttUrl, login, '127.0.4.3')).code, 5, 'from a new address the username is throttled');
+    const home = await tryConnect(run.mqttUrl, login, '127.0.4.1');
+    assert.equal(home.code, 0, 'from its own address the device gets in');
+    await closeMqtt(home.client);
   });
 });
 
@@ -246,5 +419,38 @@ describe('credential CLI', function () {
     assert.equal((await tryConnect(run.mqttUrl, { clientId: 'plug-kettle', username: 'plug-kettle', password })).code, 4);
     await cli('device', 'remove', 'plug-kettle');
     assert.equal((await tryConnect(run.mqttUrl, { clientId: 'plug-kettle', username: 'plug-kettle', password: rotated })).code, 4);
+  });
+
+  it('ends the sessions of a device whose credential the CLI rotates or removes, at once and for good', async function () {
+    const password = /MQTT password: (\S+)/.exec(await cli('device', 'add', 'plug-lamp'))?.[1];
+    assert.ok(password);
+    const session = { clientId: 'lamp-cli', username: 'plug-lamp', clean: false };
+    const connected = await tryConnect(run.mqttUrl, { ...session, password });
+    assert.equal(connected.code, 0);
+    const lamp = connected.client!;
+    assert.deepEqual(await subackCodes(lamp, ['plugs/lamp/set']), [1]);
+    const revoked = run.bridge.metrics.get('broker_events_total', 'session_revoked');
+
+    // The CLI, another process, rotates the password: the connected lamp is disconnected.
+    const closed = new Promise<void>((resolve) => lamp.once('close', () => resolve()));
+    const rotated = /New password for plug-lamp: (\S+)/.exec(await cli('device', 'rotate', 'plug-lamp'))?.[1];
+    assert.ok(rotated);
+    await within(closed, 10_000, 'the lamp disconnected after "device rotate"');
+    assert.equal(run.bridge.metrics.get('broker_events_total', 'session_revoked'), revoked + 1);
+    assert.equal((await tryConnect(run.mqttUrl, { ...session, password })).code, 4, 'the old password is refused');
+    // Its persistent session went with it: no subscription survives into the new login.
+    const again = mqtt.connect(run.mqttUrl, { ...session, password: rotated, reconnectPeriod: 0 });
+    const sessionPresent = await new Promise<boolean>((resolve, reject) => {
+      again.once('connect', (connack) => resolve(connack.sessionPresent));
+      again.once('error', reject);
+    });
+    assert.equal(sessionPresent, false, 'the revoked session was discarded');
+
+    // Removing the credential ends the new connection too, and nobody logs in with it any more.
+    const closedAgain = new Promise<void>((resolve) => again.once('close', () => resolve()));
+    await cli('device', 'remove', 'plug-lamp');
+    await within(closedAgain, 10_000, 'the lamp disconnected after "device remove"');
+    assert.equal((await tryConnect(run.mqttUrl, { ...session, password: rotated })).code, 4);
+    await closeMqtt(again);
   });
 });

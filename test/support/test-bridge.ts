@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { Bridge } from '../../src/app.js';
+import type { EmbeddedBroker } from '../../src/broker/embedded.js';
 import { loadSetup } from '../../src/load.js';
 import { createLogger } from '../../src/log.js';
 import { packageRoot } from '../../src/version.js';
@@ -27,22 +28,29 @@ export interface TestBridgeOptions {
   readonly config?: Record<string, unknown>;
   /** Start the link online (default true). */
   readonly online?: boolean;
+  /** Use this directory (and the data a previous bridge left in it) instead of a new one. */
+  readonly dir?: string;
+  /** The MQTT edge: the in-memory side (default), or the real embedded broker reached over in-memory streams. */
+  readonly broker?: 'memory' | 'aedes';
 }
 
 export interface TestBridge {
   readonly bridge: Bridge;
   readonly link: FakeLink;
+  /** The in-memory side (with `broker: 'memory'`). */
   readonly side: MemorySide;
+  /** The real broker (with `broker: 'aedes'`): connect clients with test/support/memory-broker.ts. */
+  readonly broker: EmbeddedBroker | undefined;
   readonly dir: string;
   stop(): Promise<void>;
 }
 
 export async function startTestBridge(opts: TestBridgeOptions = {}): Promise<TestBridge> {
-  const dir = mkdtempSync(join(tmpdir(), 'bridge-core-'));
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'bridge-core-'));
   const mappingDir = join(dir, 'mappings');
   const schemaDir = join(dir, 'schemas');
-  mkdirSync(mappingDir);
-  mkdirSync(schemaDir);
+  mkdirSync(mappingDir, { recursive: true });
+  mkdirSync(schemaDir, { recursive: true });
   if (opts.mappings) writeFileSync(join(mappingDir, 'test.yaml'), stringify({ mappings: opts.mappings }));
   (opts.schemas ?? []).forEach((s, i) => writeFileSync(join(schemaDir, `s${i}.schema.json`), JSON.stringify(s)));
   const mappings = [...(opts.mappingPaths ?? (opts.mappings ? [] : [SHIPPED_MAPPINGS])), ...(opts.mappings ? [mappingDir] : [])];
@@ -61,13 +69,15 @@ export async function startTestBridge(opts: TestBridgeOptions = {}): Promise<Tes
   const setup = loadSetup(configFile, {});
   const link = new FakeLink(DOMAIN);
   const side = new MemorySide();
-  const bridge = new Bridge(setup, createLogger({ level: 'silent' }), { link, sides: () => [side] });
+  const aedes = opts.broker === 'aedes';
+  const bridge = new Bridge(setup, createLogger({ level: 'silent' }), aedes ? { link, listen: false } : { link, sides: () => [side] });
   await bridge.start();
   if (opts.online === false) link.down();
   return {
     bridge,
     link,
     side,
+    broker: aedes ? (bridge.kernel.mqtt.sides[0] as EmbeddedBroker) : undefined,
     dir,
     async stop(): Promise<void> {
       await bridge.stop();

@@ -75,8 +75,8 @@ describe('loadMappings', () => {
       assert.equal(climateMapping!.messageType, 'chat');
       assert.deepEqual(climateMapping!.notify, { subscribers: true, jids: [] });
       assert.equal(climateMapping!.availability?.clientId?.source, 'climate-{site}-{device}');
-      assert.deepEqual([door!.availability?.online, door!.availability?.offline, door!.availability?.timeout], ['online', 'offline', 3600]);
-      assert.equal(plug!.availability?.topic?.filter, 'plugs/+/availability');
+      assert.deepEqual([door!.availability?.topics[0]?.online, door!.availability?.topics[0]?.offline, door!.availability?.timeout], [['online'], ['offline'], 3600]);
+      assert.equal(plug!.availability?.topics[0]?.topic.filter, 'plugs/+/availability');
       assert.equal(plug!.access.operators[0]!.test('alice@example.org'), true);
       assert.equal(plug!.access.operators[0]!.test('alice@elsewhere.org'), false);
       assert.deepEqual(matchTopic(climateMapping!.topic, 'sensors/home/kitchen/telemetry'), { site: 'home', device: 'kitchen' });

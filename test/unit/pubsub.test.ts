@@ -103,7 +103,7 @@ describe('PubSub on device JIDs (XEP-0060)', () => {
       const reply = await iq('set', pubsub(xml('subscribe', { node: 'readings', jid: me })), me);
       codes.push(reply!.attrs['type'] === 'result' ? 'ok' : reply!.getChild('error')!.getChildElements().map((c) => c.name).join('+'));
     }
-    assert.deepEqual(codes, [...Array(10).fill('ok'), 'not-allowed+too-many-subscriptions']);
+    assert.deepEqual(codes, [...Array<string>(10).fill('ok'), 'not-allowed+too-many-subscriptions']);
     assert.equal(t.bridge.kernel.stores.pubsub.of(DEVICE, 'readings').size, 10);
   });
 

@@ -20,6 +20,7 @@ import { QueuedCommands } from './command-queue.js';
 import { ConfirmationTracker } from './confirmations.js';
 import { Downlink, type CommandOrigin, type CommandOutcome, type CommandRequest } from './downlink.js';
 import { lateReplies } from './late-replies.js';
+import { operatorCommand } from './operator.js';
 
 export class CommandsFeature implements Feature {
   readonly name = 'commands';
@@ -39,7 +40,7 @@ export class CommandsFeature implements Feature {
       (d, topic, payload, command) => k.mqtt.publish(topic, payload, { qos: command.qos, retain: command.retain }, d.via),
       this.confirmations,
       config.delivery.commandTtlSeconds * 1000,
-      (req, r) => this.done(req, r),
+      (req, r, elapsedMs) => this.done(req, r, elapsedMs),
       config.xmpp.commandRate,
     );
     this.adhoc = new AdhocCommands(this.downlink, k.access);
@@ -51,7 +52,7 @@ export class CommandsFeature implements Feature {
       (device, command, json, value) => this.downlink.dispatch(device, command, json, value),
       (row, r) => {
         reply(row, r);
-        this.done({ from: row.sender.split('/')[0]!, deviceJid: row.deviceJid, name: row.command, json: row.json, origin: row.origin as CommandOrigin }, r);
+        this.done({ from: row.sender.split('/')[0]!, deviceJid: row.deviceJid, name: row.command, json: row.json, origin: row.origin as CommandOrigin }, r, Date.now() - row.createdAt);
       },
       log.child({ part: 'commands' }),
       (device, command) => this.reachable(device, command),
@@ -79,6 +80,8 @@ export class CommandsFeature implements Feature {
       // A client subscribed: commands held for its device may now reach it.
       bus.on('client_subscribed', () => this.queued.flushAll()),
       bus.on('mappings_changed', () => this.followMappings()),
+      // The operator's commands (status page, request API), through the same downlink as everyone's.
+      this.k.operations.provide('device/command', operatorCommand(this.downlink, this.k.registry, this.k.config.operator.jid)),
     );
     this.followMappings();
     this.queued.start();
@@ -110,8 +113,8 @@ export class CommandsFeature implements Feature {
     return topic !== undefined && (this.k.mqtt.isSubscribed(device.id, topic, device.via) ?? true);
   }
 
-  private done(req: CommandRequest, r: Result<CommandOutcome>): void {
-    const base = { from: req.from, device: req.deviceJid, command: req.name, origin: req.origin, json: req.json };
+  private done(req: CommandRequest, r: Result<CommandOutcome>, elapsedMs: number): void {
+    const base = { from: req.from, device: req.deviceJid, command: req.name, origin: req.origin, json: req.json, elapsedMs };
     if (r.ok) {
       const { topic, confirmation, queued } = r.value;
       this.k.bus.emit('command_delivered', { ...base, code: 'OK', topic, confirmed: confirmation !== undefined, queued: queued === true });

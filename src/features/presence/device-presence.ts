@@ -1,7 +1,8 @@
 /**
  * The presence a device shows (pure): available while its MQTT side is alive, with its latest reading as the status
  * text ("21.5 °C, 40 % RH", RFC 6121 §4.7.2.2) so a roster shows current values without any message; `xa` with an
- * XEP-0319 idle time when no reading came for the mapping's `idleAfter` (a stale or sleeping device); unavailable with
+ * XEP-0319 idle time when no reading came for the mapping's `idleAfter` (a stale device), `xa` too while it says it is
+ * asleep (availability `sleeping`); unavailable with
  * the reason, or the last value, when its MQTT side is gone.
  */
 import xml from '@xmpp/xml';
@@ -45,9 +46,11 @@ export function devicePresence(device: Device, to: string, shown: Shown, reason?
     return presence(device.jid, to, 'unavailable', text ? [xml('status', {}, text)] : []);
   }
   const children: Element[] = [];
-  // RFC 6121 §4.7.2.1: `xa` — away for an extended period; XEP-0319 §3: since when.
-  if (shown.idleSince !== undefined) children.push(xml('show', {}, 'xa'));
-  if (shown.text) children.push(xml('status', {}, shown.text));
+  // RFC 6121 §4.7.2.1: `xa` — away for an extended period (an asleep device, Homie `sleeping`, is away, not gone);
+  // XEP-0319 §3: since when.
+  if (shown.idleSince !== undefined || device.asleep) children.push(xml('show', {}, 'xa'));
+  const text = device.asleep ? (shown.text ? `${shown.text} (asleep)` : 'asleep') : shown.text;
+  if (text) children.push(xml('status', {}, text));
   if (shown.idleSince !== undefined) children.push(xml('idle', { xmlns: NS_IDLE, since: new Date(shown.idleSince).toISOString() }));
   return presence(device.jid, to, undefined, children);
 }

@@ -116,7 +116,7 @@ export class Delivery {
    */
   accept(reading: Reading, out: OutgoingReading, done: (err?: Error) => void): void {
     if (reading.qos === 0) {
-      if (this.writable()) this.write(out, this.qos0Id());
+      if (this.writable()) this.write(out, this.qos0Id(), reading.receivedAt);
       else this.buffer(reading);
       done();
       return;
@@ -197,7 +197,7 @@ export class Delivery {
     for (const p of batch) p.done();
     if (this.mode !== 'live') return;
     batch.forEach((p, i) => {
-      this.write(p.out, this.readingId(ids[i]!));
+      this.write(p.out, this.readingId(ids[i]!), p.reading.receivedAt);
       this.lastSent = ids[i]!;
       this.unconfirmed += 1;
     });
@@ -208,8 +208,10 @@ export class Delivery {
     return this.mode === 'live' && this.link.online && this.link.pendingBytes < this.opts.highWaterBytes;
   }
 
-  private write(out: OutgoingReading, id: string): void {
+  /** `receivedAt`: when the publish arrived, for the uplink latency (absent for a current value sent again: not a publish's latency). */
+  private write(out: OutgoingReading, id: string, receivedAt?: number): void {
     const stanzas = out.write(id);
+    if (receivedAt !== undefined) this.metrics.observe('uplink_latency_seconds', (Date.now() - receivedAt) / 1000);
     this.metrics.inc('readings_delivered_total');
     this.metrics.inc('stanzas_sent_total', undefined, stanzas);
     if (this.mode === 'live' && this.link.pendingBytes >= this.opts.highWaterBytes) {
@@ -346,7 +348,7 @@ export class Delivery {
     for (const r of buffered) {
       const late = this.lateSince(r.receivedAt);
       const out = this.modeOf(r.device).prepare(r.device, r, late ? { delayedSince: late } : {});
-      if (out.ok && out.value.recipients > 0) this.write(out.value, this.qos0Id());
+      if (out.ok && out.value.recipients > 0) this.write(out.value, this.qos0Id(), r.receivedAt);
     }
     if (gen !== this.generation) return;
     const direct = this.afterReplay;
@@ -383,7 +385,7 @@ export class Delivery {
     }
     // Nobody to tell now (every follower is away): they get the device's latest value when they are back.
     if (out.value.recipients === 0) return false;
-    this.write(out.value, this.readingId(row.id));
+    this.write(out.value, this.readingId(row.id), row.receivedAt);
     return true;
   }
 

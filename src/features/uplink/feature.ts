@@ -15,13 +15,15 @@ import type { Device } from '../../devices/device.js';
 import type { Feature } from '../../kernel/feature.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { readingText } from '../../convert/reading.js';
-import type { Reading, Rejection } from './uplink.js';
+import { readingTopics } from '../../mapping/mapping.js';
+import type { Reading, Rejection, UplinkOutcome } from './uplink.js';
 import { ChangeGate } from './change-policy.js';
 import { ChatDelivery, type ReadingDelivery } from './chat-delivery.js';
 import { Delivery } from './delivery.js';
 import { LiveDelivery } from './live-delivery.js';
 import { Recipients } from './recipients.js';
 import { Uplink } from './uplink.js';
+import { mappingLabel } from '../../observe/metrics.js';
 
 /** Latest values are written to disk this often (and at stop). */
 const LATEST_FLUSH_MS = 10_000;
@@ -68,6 +70,8 @@ export class UplinkFeature implements Feature {
       k.log.child({ part: 'delivery' }),
       k.bus,
     );
+    k.metrics.gauge('held_publishes', () => this.delivery.backlog.held);
+    k.metrics.gauge('qos0_buffered', () => this.delivery.backlog.qos0);
   }
 
   start(): void {
@@ -106,13 +110,19 @@ export class UplinkFeature implements Feature {
   }
 
   private followFilters(): Promise<void> {
-    return this.k.mqtt.setReadingFilters(this.k.mappings.all().map((m) => m.topic.filter));
+    return this.k.mqtt.setReadingFilters(this.k.mappings.all().flatMap((m) => readingTopics(m).map((t) => t.filter)));
   }
 
   /** Every device publish, before its acknowledgement: `done` is called when it may be acknowledged. */
   private onPublish(side: MqttSide, msg: InboundPublish, done: (err?: Error) => void): void {
+    const outcome = this.uplink.process(msg, done, (later, laterDone) => this.settle(side, msg, later, laterDone));
+    // Merged into the device's state: the uplink settles the reading it becomes when this event-loop turn ends.
+    if (outcome.kind === 'merged') return;
+    this.settle(side, msg, outcome, done);
+  }
+
+  private settle(side: MqttSide, msg: InboundPublish, outcome: UplinkOutcome, done: (err?: Error) => void): void {
     const { bus, metrics } = this.k;
-    const outcome = this.uplink.process(msg);
     if (outcome.kind === 'rejected') this.reject(outcome.rejection);
     if (outcome.kind !== 'reading') return done();
     const { reading } = outcome;
@@ -126,7 +136,7 @@ export class UplinkFeature implements Feature {
       metrics.inc('readings_replayed_total');
       return done();
     }
-    metrics.inc('readings_total');
+    metrics.inc('readings_total', mappingLabel(device.mapping));
     const decision = this.gate.offer(device, device.mapping.changes, reading);
     if (decision.kind === 'hold') {
       // Counted, never lost: the latest value above is what a returning follower gets, and a reading held for

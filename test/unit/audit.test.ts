@@ -1,0 +1,158 @@
+/**
+ * The audit log's bounds, on a real SQLite database in a temp dir: refusals kept as counts without payload, payloads
+ * cut, retention by age and by rows in batches, and the retention timer.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AuditLog, type AuditEntry } from '../../src/store/audit.js';
+import { openDatabase, type Db } from '../../src/store/db.js';
+
+const DAY = 86_400_000;
+const NOW = Date.UTC(2026, 10, 30, 12);
+
+function entry(over: Partial<AuditEntry> = {}): AuditEntry {
+  return { at: NOW, sender: 'alice@example.org', device: 'plug-kettle@iot.example.org', command: 'set', origin: 'iq', outcome: 'OK', payload: '{"state":"ON"}', ...over };
+}
+
+function rows(db: Db): number {
+  return (db.prepare('SELECT count(*) AS n FROM audit').get() as { n: number }).n;
+}
+
+describe('audit log', () => {
+  let dir: string;
+  let db: Db;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mxb-audit-'));
+    db = openDatabase(dir);
+  });
+  afterEach(() => {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps 1,000 identical refusals as one counted entry without payload: the database grows by a few pages', () => {
+    const audit = new AuditLog(db);
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    const before = statSync(join(dir, 'bridge.db')).size;
+    const big = JSON.stringify({ state: 'ON', note: 'x'.repeat(4000) });
+    for (let i = 0; i < 1000; i++) {
+      audit.record(entry({ at: NOW + i, sender: 'mallory@evil.example', outcome: 'FORBIDDEN', detail: 'mallory@evil.example may not command plug-kettle@iot.example.org', payload: big }));
+      if (i % 37 === 0) audit.flush(); // several group commits, as under real traffic
+    }
+    const [stored, ...rest] = audit.query({ limit: 10 });
+    assert.equal(rest.length, 0);
+    assert.deepEqual(stored, {
+      at: NOW,
+      lastAt: NOW + 999,
+      count: 1000,
+      sender: 'mallory@evil.example',
+      device: 'plug-kettle@iot.example.org',
+      command: 'set',
+      origin: 'iq',
+      outcome: 'FORBIDDEN',
+      detail: 'mallory@evil.example may not command plug-kettle@iot.example.org',
+    });
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    const grown = statSync(join(dir, 'bridge.db')).size - before;
+    assert.ok(grown <= 4 * 4096, `the database grew by ${grown} bytes`);
+  });
+
+  it('counts a refusal per sender, device, command, origin and code, and opens a new entry after a minute', () => {
+    const audit = new AuditLog(db);
+    audit.record(entry({ outcome: 'RATE_LIMITED' }));
+    audit.record(entry({ outcome: 'RATE_LIMITED', at: NOW + 1000 }));
+    audit.record(entry({ outcome: 'RATE_LIMITED', sender: 'bob@example.org' }));
+    audit.record(entry({ outcome: 'COMMAND_INVALID' }));
+    audit.record(entry({ outcome: 'RATE_LIMITED', origin: 'chat' }));
+    audit.record(entry({ outcome: 'RATE_LIMITED', at: NOW + 60_000 })); // the window is over
+    audit.record(entry({ outcome: 'TIMEOUT' })); // published, not confirmed: every one is kept, with its payload
+    audit.record(entry({ outcome: 'TIMEOUT' }));
+    const got = audit.query({ limit: 20 }).map((e) => [e.sender, e.origin, e.outcome, e.count ?? 1, e.payload ?? null]);
+    assert.deepEqual(got, [
+      ['alice@example.org', 'iq', 'TIMEOUT', 1, '{"state":"ON"}'],
+      ['alice@example.org', 'iq', 'TIMEOUT', 1, '{"state":"ON"}'],
+      ['alice@example.org', 'iq', 'RATE_LIMITED', 1, null],
+      ['alice@example.org', 'chat', 'RATE_LIMITED', 1, null],
+      ['alice@example.org', 'iq', 'COMMAND_INVALID', 1, null],
+      ['bob@example.org', 'iq', 'RATE_LIMITED', 1, null],
+      ['alice@example.org', 'iq', 'RATE_LIMITED', 2, null],
+    ]);
+  });
+
+  it('cuts payloads to maxPayloadBytes of UTF-8 without splitting a character, and keeps the original size', () => {
+    const audit = new AuditLog(db, { maxPayloadBytes: 11 });
+    audit.record(entry({ payload: '{"t":"ééééé"}' })); // 18 bytes; the 11th is the first of the third é
+    audit.record(entry({ payload: '{"s":1}' }));
+    const [short, cut] = audit.query({ limit: 2 });
+    assert.deepEqual([short!.payload, short!.payloadBytes], ['{"s":1}', undefined]);
+    assert.deepEqual([cut!.payload, cut!.payloadBytes], ['{"t":"éé', 18]);
+    const none = new AuditLog(db, { maxPayloadBytes: 0 });
+    none.record(entry({ payload: '{"s":2}' }));
+    assert.equal(none.query({ limit: 1 })[0]!.payload, undefined);
+  });
+
+  it('cuts long names and details', () => {
+    const audit = new AuditLog(db);
+    audit.record(entry({ command: 'c'.repeat(5000), detail: 'd'.repeat(5000), sender: 's'.repeat(10_000) }));
+    const [e] = audit.query({ limit: 1 });
+    assert.deepEqual([e!.command.length, e!.detail!.length, e!.sender.length], [128, 512, 3071]);
+  });
+
+  it('deletes entries older than maxAgeDays', () => {
+    const audit = new AuditLog(db, { maxAgeDays: 30, now: () => NOW });
+    for (let i = 0; i < 5; i++) audit.record(entry({ at: NOW - 31 * DAY + i }));
+    for (let i = 0; i < 3; i++) audit.record(entry({ at: NOW - 29 * DAY + i }));
+    audit.flush();
+    assert.equal(audit.prune(), 5);
+    assert.deepEqual(
+      audit.query({ limit: 10 }).map((e) => e.at),
+      [NOW - 29 * DAY + 2, NOW - 29 * DAY + 1, NOW - 29 * DAY],
+    );
+    assert.equal(audit.prune(), 0);
+  });
+
+  it('keeps the newest maxRows entries', () => {
+    const audit = new AuditLog(db, { maxRows: 100, now: () => NOW });
+    for (let i = 0; i < 250; i++) audit.record(entry({ at: NOW - 1000 + i, command: `c${i}` }));
+    audit.flush();
+    assert.equal(audit.prune(), 150);
+    assert.equal(rows(db), 100);
+    const kept = audit.query({ limit: 1000 });
+    assert.equal(kept[0]!.command, 'c249');
+    assert.equal(kept.at(-1)!.command, 'c150');
+  });
+
+  it('deletes at most pruneBatch rows per pass', () => {
+    const audit = new AuditLog(db, { maxRows: 10, maxAgeDays: 1, pruneBatch: 40, now: () => NOW });
+    for (let i = 0; i < 60; i++) audit.record(entry({ at: NOW - 2 * DAY + i }));
+    for (let i = 0; i < 60; i++) audit.record(entry({ at: NOW - 1000 + i }));
+    audit.flush();
+    assert.deepEqual([audit.prune(), audit.prune(), audit.prune(), audit.prune(), audit.prune()], [40, 40, 30, 0, 0]);
+    assert.equal(rows(db), 10);
+  });
+
+  it('runs retention on a timer once started by the bridge, and stops with close()', async () => {
+    const pruned: number[] = [];
+    let audit: AuditLog | undefined;
+    const done = new Promise<void>((resolve) => {
+      audit = new AuditLog(db, {
+        maxRows: 5,
+        pruneBatch: 10,
+        pruneIntervalMs: 5,
+        retention: true,
+        now: () => NOW,
+        onPruned: (n) => {
+          pruned.push(n);
+          if (rows(db) === 5) resolve();
+        },
+      });
+    });
+    for (let i = 0; i < 25; i++) audit!.record(entry({ at: NOW - 100 + i }));
+    await done;
+    audit!.close();
+    assert.deepEqual(pruned, [10, 10]);
+  });
+});
