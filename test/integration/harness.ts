@@ -187,6 +187,20 @@ export class XmppUser {
     await this.iq(xml('iq', { type: 'get', to: deviceJid }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
   }
 
+  /**
+   * Subscribe to a device that exists only once the bridge has seen it (a client id it is named after): aedes reports a
+   * client ready only after CONNACK and its queued messages, so a request sent right after CONNACK may still meet an
+   * unknown JID and be refused. Asks again after each refusal until the deadline.
+   */
+  async subscribeWhenKnown(deviceJid: string, timeoutMs = 10_000): Promise<Element> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const answer = await this.subscribe(deviceJid);
+      if (answer.attrs['type'] === 'subscribed' || Date.now() > deadline) return answer;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   async stop(): Promise<void> {
     if (this.client.status === 'offline') return;
     await this.client.stop().catch(() => undefined);
