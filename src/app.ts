@@ -6,12 +6,14 @@
  *             → stanza router
  *   start     features in dependency order (kernel/feature.ts):
  *               metrics → reports → xmpp-link (connects in the background) → presence → uplink → availability →
- *               commands → disco → audit → mqtt-listeners (devices may connect) → bridge-topics (state `online`) →
- *               reload
+ *               commands → disco → pubsub → vcard → audit → import (approved devices restored, discovery watched) →
+ *               mqtt-listeners (devices may connect) → bridge-topics (state `online`) → reload → operations → requests
+ *               (<base>/bridge/request/#) → http (status page, /metrics; when enabled)
  *   stop      `bridge_stopping` (availability stops tracking: disconnects are not news; reports flush what they
  *             counted), then the reverse order:
- *               reload → bridge-topics (state `offline`) → mqtt-listeners (no new readings) → audit (flushed) →
- *               disco → commands (queue sweep) → availability → uplink (what was accepted is committed and, if
+ *               http → requests → operations → reload → bridge-topics (state `offline`) → mqtt-listeners (no new
+ *               readings) → import → audit (flushed) →
+ *               vcard → pubsub → disco → commands (queue sweep) → availability → uplink (what was accepted is committed and, if
  *               possible, confirmed) → presence (unavailable for every online device) → xmpp-link (the stream
  *               closes) → reports → metrics
  *             then last-seen times are flushed and the database closes.
@@ -36,18 +38,26 @@ import { BridgeTopicsFeature } from './features/observe/bridge-topics.js';
 import { MetricsFeature } from './features/observe/metrics.js';
 import { ReportsFeature } from './features/observe/reports.js';
 import { PresenceService } from './features/presence/presence.js';
+import { PubsubFeature } from './features/pubsub/pubsub.js';
+import { VcardFeature } from './features/vcard/vcard.js';
 import { ReloadFeature, type ReloadOutcome } from './features/reload/reload.js';
+import { HttpFeature } from './features/http/feature.js';
+import { OperationsFeature } from './features/operations/feature.js';
+import { RequestsFeature } from './features/requests/feature.js';
 import type { Delivery } from './features/uplink/delivery.js';
 import { UplinkFeature } from './features/uplink/feature.js';
 import { AccessPolicy } from './kernel/access-policy.js';
 import { DiscoRegistry } from './kernel/disco-registry.js';
 import { MqttListenersFeature, XmppLinkFeature } from './kernel/edges.js';
 import { EventBus, isBrokerEvent } from './kernel/events.js';
+import { ImportFeature } from './features/import/feature.js';
 import { FeatureRunner, type Feature } from './kernel/feature.js';
 import type { Kernel } from './kernel/kernel.js';
 import { MappingSet } from './kernel/mapping-set.js';
 import { MqttEdge } from './kernel/mqtt-edge.js';
+import { Operations } from './kernel/operations.js';
 import { StanzaRouter } from './kernel/stanza-router.js';
+import { UserPresence } from './kernel/user-presence.js';
 import type { FatalRefusal, XmppLink } from './kernel/xmpp-link.js';
 import type { BridgeSetup } from './load.js';
 import type { Logger } from './log.js';
@@ -55,10 +65,14 @@ import { Metrics } from './observe/metrics.js';
 import { AuditLog } from './store/audit.js';
 import { SqliteCommandQueue } from './store/command-queue.js';
 import { CredentialStore } from './store/credentials.js';
-import { instanceId, openDatabase, type Db } from './store/db.js';
+import { instanceId, openDatabase, probeWritable, type Db } from './store/db.js';
 import { SqliteDeviceStore } from './store/devices.js';
+import { SqliteImportStore } from './store/imports.js';
 import { Outbox } from './store/outbox.js';
 import { SqliteSubscriptions } from './store/subscriptions.js';
+import { SqliteLatestReadings } from './store/latest.js';
+import { SqlitePresenceRequests } from './store/presence-requests.js';
+import { SqlitePubsubSubscriptions } from './store/pubsub.js';
 import { ComponentLink } from './xmpp/component.js';
 import { ClusterCoordinator } from './features/cluster/coordinator.js';
 import { ClusterFeature } from './features/cluster/feature.js';
@@ -96,6 +110,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   private readonly runner: FeatureRunner;
   private readonly uplink: UplinkFeature;
   private readonly reloader: ReloadFeature;
+  private readonly http: HttpFeature | undefined;
   private readonly firstOnline: Promise<void>;
   private readonly shared: SharedState | undefined;
   private readonly coordinator: ClusterCoordinator | undefined;
@@ -164,13 +179,20 @@ export class Bridge extends EventEmitter<BridgeEvents> {
         subscriptions: shared?.subscriptions ?? new SqliteSubscriptions(this.db),
         outbox: new Outbox(this.db),
         commandQueue: shared?.commandQueue ?? new SqliteCommandQueue(this.db),
+        presenceRequests: new SqlitePresenceRequests(this.db),
+        pubsub: new SqlitePubsubSubscriptions(this.db),
+        latest: new SqliteLatestReadings(this.db),
+        imports: new SqliteImportStore(this.db),
         instanceId: instance,
+        writable: () => probeWritable(this.db),
       },
       mqtt: new MqttEdge(sides, bus, log.child({ part: 'mqtt' })),
       xmpp,
       router,
       disco: new DiscoRegistry(),
       cluster: this.coordinator ?? SINGLE_INSTANCE,
+      operations: new Operations(),
+      users: new UserPresence(),
     };
     // The loaded mappings were checked together by the loader; the set checks them again, as it does every change.
     const applied = mappings.apply(setup.mappings);
@@ -183,6 +205,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.firstOnline.catch(() => undefined); // surfaced through 'fatal' and ready()
     this.uplink = new UplinkFeature(this.kernel);
     this.reloader = new ReloadFeature(this.kernel);
+    this.http = config.http.enabled ? new HttpFeature(this.kernel) : undefined;
     this.runner = new FeatureRunner(this.features());
   }
 
@@ -199,10 +222,16 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       new AvailabilityTracker(k),
       new CommandsFeature(k),
       new DiscoFeature(k),
+      new PubsubFeature(k),
+      new VcardFeature(k),
       new AuditFeature(k, this.audit),
-      new MqttListenersFeature(k, ['uplink', 'availability', 'commands', 'presence']),
+      new ImportFeature(k),
+      new MqttListenersFeature(k, ['uplink', 'availability', 'commands', 'presence', 'import']),
       new BridgeTopicsFeature(k),
       this.reloader,
+      new OperationsFeature(k),
+      new RequestsFeature(k),
+      ...(this.http ? [this.http] : []),
       ...(this.shared && this.coordinator ? [new ClusterFeature(k, this.shared, this.coordinator, (err) => this.emit('fatal', err))] : []),
     ];
   }
@@ -217,6 +246,11 @@ export class Bridge extends EventEmitter<BridgeEvents> {
 
   get link(): XmppLink {
     return this.kernel.xmpp;
+  }
+
+  /** The status page's base URL, when it is enabled and listening. */
+  get httpUrl(): string | undefined {
+    return this.http?.url;
   }
 
   get delivery(): Delivery {
@@ -250,6 +284,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       await this.runner.stop();
     } finally {
       this.kernel.registry.flush();
+      this.kernel.stores.latest.flush();
       await this.shared?.close();
       this.audit.close();
       this.db.close();

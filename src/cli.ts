@@ -27,7 +27,9 @@ Commands:
   validate   check configuration, payload schemas and mappings, print every problem
   demo       run a private Prosody, the bridge and simulated devices, and print how to log in
   device     manage MQTT credentials: add, list, remove, rotate
+  devices    imported devices (Zigbee2MQTT, Home Assistant discovery, Tasmota, Homie): list, approve, block
   audit      show the command audit log
+  preview    show what the bridge would do with one publish (mapping, device, errors, stanza), sending nothing
 
 Run 'mqtt-xmpp-bridge <command> --help' for a command's options.`,
   start: `Usage: mqtt-xmpp-bridge start --config FILE
@@ -67,6 +69,24 @@ Options:
   --publish FILTER    (service) topic filter it may publish to
   --subscribe FILTER  (service) topic filter it may subscribe to
   -h, --help          this help`,
+  devices: `Usage: mqtt-xmpp-bridge devices list [--source SOURCE] [--status STATUS] [--json] --config FILE
+       mqtt-xmpp-bridge devices approve ID [--source SOURCE] --config FILE
+       mqtt-xmpp-bridge devices block ID [--source SOURCE] --config FILE
+
+Devices that described themselves on the broker (import.<source> in the configuration). With mode "approve", new
+devices wait (status pending: no presence, no disco) until approved here, by the request topic
+<base>/bridge/request/import/approve, or by an administrator's XEP-0050 command. A blocked device stays out
+whatever it announces. Works while the bridge runs: it applies a decision within a second.
+
+ID is the device's hardware id (IEEE address, MAC, discovery identifier, Homie id) as "list" shows it.
+
+Options:
+  -c, --config FILE   configuration file (YAML): where the data directory is
+  --source SOURCE     zigbee2mqtt, homeassistant, tasmota or homie (needed when an id is in two sources, and to block
+                      a device not seen yet)
+  --status STATUS     list only pending, approved or blocked devices
+  --json              one JSON object per line
+  -h, --help          this help`,
   audit: `Usage: mqtt-xmpp-bridge audit [--device JID] [--from JID] [--limit N] [--json] --config FILE
 
 Every command the bridge received — who, which device, which command, the outcome — newest first.
@@ -78,7 +98,20 @@ Options:
   --limit N           at most N entries (default 50)
   --json              one JSON object per line
   -h, --help          this help`,
-  demo: `Usage: mqtt-xmpp-bridge demo [--dir DIR]
+  preview: `Usage: mqtt-xmpp-bridge preview --config FILE --topic T (--payload P | --file F) [--json]
+
+Runs one publish through the bridge's own uplink and delivery mode without sending anything: the mapping and the
+device it hits, the validation errors, and the exact stanza that would be sent. Needs no broker or XMPP server.
+Exit code 0 when it would be delivered, 1 when it is rejected or no mapping takes the topic.
+
+Options:
+  -c, --config FILE   configuration file (YAML)
+  --topic T           the MQTT topic
+  --payload P         the payload, as text
+  --file F            the payload, read from a file (bytes as they are)
+  --json              print the result as JSON
+  -h, --help          this help`,
+  demo: `Usage: mqtt-xmpp-bridge demo [--dir DIR] [--host ADDR | --public]
 
 Starts a private Prosody on 127.0.0.1 (needs: sudo apt-get install -y prosody), creates a demo account, starts the
 bridge with the example mappings and a few simulated devices publishing over MQTT, and prints how to log in with any
@@ -86,6 +119,8 @@ XMPP client. Ctrl-C stops everything it started.
 
 Options:
   --dir DIR           keep Prosody's and the bridge's state in DIR (default: a new temporary directory)
+  --host ADDR         listen on ADDR instead of 127.0.0.1
+  --public            listen on every interface, so a phone on the same network can log in (prints the address)
   -h, --help          this help`,
 };
 
@@ -115,6 +150,13 @@ async function main(argv: string[]): Promise<number> {
     from?: string;
     limit?: string;
     json?: boolean;
+    host?: string;
+    public?: boolean;
+    topic?: string;
+    payload?: string;
+    file?: string;
+    source?: string;
+    status?: string;
   };
   let positionals: string[];
   try {
@@ -131,8 +173,15 @@ async function main(argv: string[]): Promise<number> {
         from: { type: 'string' },
         limit: { type: 'string' },
         json: { type: 'boolean' },
+        host: { type: 'string' },
+        public: { type: 'boolean' },
+        topic: { type: 'string' },
+        payload: { type: 'string' },
+        file: { type: 'string' },
+        source: { type: 'string' },
+        status: { type: 'string' },
       },
-      allowPositionals: command === 'device',
+      allowPositionals: command === 'device' || command === 'devices',
       strict: true,
     }));
   } catch (err) {
@@ -160,14 +209,28 @@ async function main(argv: string[]): Promise<number> {
         subscribe: values.subscribe ?? [],
       });
     }
+    case 'devices': {
+      if (!requireConfig(values.config)) return EXIT_CONFIG;
+      const { devicesCommand } = await import('./cli/devices-import.js');
+      return devicesCommand({ action: positionals[0], id: positionals[1], config: values.config, source: values.source, status: values.status, json: values.json ?? false });
+    }
     case 'audit': {
       if (!requireConfig(values.config)) return EXIT_CONFIG;
       const { auditCommand } = await import('./cli/audit.js');
       return auditCommand({ config: values.config, ...(values.device ? { device: values.device } : {}), ...(values.from ? { from: values.from } : {}), limit: Number(values.limit ?? 50) || 50, json: values.json ?? false });
     }
+    case 'preview': {
+      if (!requireConfig(values.config)) return EXIT_CONFIG;
+      const { previewCommand } = await import('./cli/preview.js');
+      return previewCommand({ config: values.config, topic: values.topic, payload: values.payload, file: values.file, json: values.json ?? false });
+    }
     case 'demo': {
       const { runDemo } = await import('./demo/run.js');
-      return runDemo({ ...(values.dir !== undefined ? { dir: values.dir } : {}) });
+      if (values.host !== undefined && values.public) {
+        console.error('use --host ADDR or --public, not both');
+        return EXIT_CONFIG;
+      }
+      return runDemo({ ...(values.dir !== undefined ? { dir: values.dir } : {}), ...(values.host !== undefined ? { host: values.host } : {}), public: values.public ?? false });
     }
   }
   return EXIT_CONFIG;

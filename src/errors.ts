@@ -49,6 +49,9 @@ export const ERROR_CATALOGUE = {
   MQTT_PUBLISH_FAILED: { condition: 'remote-server-timeout', type: 'wait', summary: 'the MQTT broker did not accept the publish' },
   MAPPING_INVALID: { condition: 'bad-request', type: 'modify', summary: 'the mapping change is not valid' },
   NOT_IMPLEMENTED: { condition: 'service-unavailable', type: 'cancel', summary: 'not supported' },
+  // Operator requests (MQTT request API, status page).
+  REQUEST_UNKNOWN: { condition: 'feature-not-implemented', type: 'cancel', summary: 'no such request' },
+  REQUEST_INVALID: { condition: 'bad-request', type: 'modify', summary: 'the request\'s parameters are not valid' },
   INTERNAL: { condition: 'internal-server-error', type: 'cancel', summary: 'internal error' },
 } as const satisfies Record<string, CatalogueEntry>;
 

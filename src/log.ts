@@ -18,7 +18,7 @@ export interface LogOptions {
 export const LOG_FILE_MODE = 0o600;
 
 /** Keys whose values must never reach a log line, wherever they appear (secrets; issue: secure by default). */
-const REDACT = ['secret', 'password', '*.secret', '*.password', 'xmpp.secret', 'config.xmpp.secret'];
+const REDACT = ['secret', 'password', 'token', 'authorization', 'cookie', '*.secret', '*.password', '*.token', '*.authorization', '*.cookie', 'xmpp.secret', 'config.xmpp.secret', 'config.http.token'];
 
 export function createLogger(opts: LogOptions): Logger {
   const dest = opts.destination ?? 1;

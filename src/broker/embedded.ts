@@ -20,13 +20,14 @@ import type { TLSSocket } from 'node:tls';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
 import type { BridgeConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import { filterMatches } from '../mapping/topic-pattern.js';
 import { identityKey, type AccessControl } from './access.js';
 import { EventReporter } from './event-reporter.js';
 import { GuardedConnection } from './frame-guard.js';
 import { describeReport, GuardCore, type GuardReport } from './guard-core.js';
 import { brokerHooks } from './hooks.js';
 import { BrokerListeners } from './listeners.js';
-import { payloadBytes, type Addresses, type MqttSide, type MqttSideHandlers, type PublishOptions, type SubscriptionKind } from './mqtt-side.js';
+import { payloadBytes, type Addresses, type MqttSide, type MqttSideHandlers, type Publisher, type PublishOptions, type SubscriptionKind } from './mqtt-side.js';
 import { PreAuthBudget } from './pre-auth-budget.js';
 import { PublishRateLimiter } from './publish-limiter.js';
 import { SessionTable, type Session } from './sessions.js';
@@ -43,6 +44,16 @@ const EVENT_WINDOW_MS = 10_000;
 const REVOCATION_POLL_MS = 1000;
 
 /** The stored-session calls of aedes' persistence (aedes-persistence, promise API) that revocation needs. */
+interface Batch {
+  readonly filters: Record<'readings' | 'watched', Set<string>>;
+  readonly done: Promise<void>;
+}
+
+/** Retained messages in aedes' persistence (aedes-persistence, promise API). */
+interface RetainedStore {
+  createRetainedStream(pattern: string): AsyncIterable<PublishPacket>;
+}
+
 interface StoredSessions {
   cleanSubscriptions(client: { id: string }): Promise<unknown>;
   removeSubscriptions(client: { id: string }, topics: string[]): Promise<unknown>;
@@ -67,6 +78,8 @@ export interface BrokerBackend {
 
 export class EmbeddedBroker implements MqttSide {
   readonly name = 'embedded';
+  /** Every client authenticated here: a watched message names its publisher (`publisherOf`). */
+  readonly knowsPublishers = true;
   private aedes: Aedes | undefined;
   private listeners: BrokerListeners | undefined;
   private handlers: MqttSideHandlers | undefined;
@@ -84,6 +97,8 @@ export class EmbeddedBroker implements MqttSide {
   private readonly budget = new PreAuthBudget();
   /** Internal subscriptions of watched filters, by kind and filter: aedes calls each with the messages it matches. */
   private readonly watched = new Map<string, (packet: PublishPacket, cb: () => void) => void>();
+  /** Filters subscribed in this turn whose retained messages are still to be replayed. */
+  private replayBatch: Batch | undefined;
 
   constructor(
     private readonly cfg: EmbeddedConfig,
@@ -131,7 +146,9 @@ export class EmbeddedBroker implements MqttSide {
     aedes.on('clientReady', (client) => {
       // After CONNACK: the subscriptions aedes restored for a persistent session, each granted again just now.
       sessions.ready(client, client.clean, Object.keys((client as Client & { subscriptions: Record<string, unknown> }).subscriptions));
-      handlers.onClientConnected(client.id);
+      // aedes emits clientReady after the session queue is emptied: a client that sent DISCONNECT right after its
+      // CONNACK may already be closed (and its clientDisconnect already emitted). It is not connected any more.
+      if (!client.closed) handlers.onClientConnected(client.id);
     });
     aedes.on('clientDisconnect', (client) => handlers.onClientDisconnected(client.id));
     aedes.on('subscribe', (subs, client) => {
@@ -217,17 +234,22 @@ export class EmbeddedBroker implements MqttSide {
   }
 
   /**
-   * Watched filters see every routed message, Will messages included (those never pass through authorizePublish).
-   * Readings need no subscription here: every device publish passes through authorizePublish.
+   * Watched filters see every routed message, Will messages included (those never pass through authorizePublish),
+   * each with its publisher; then the retained messages the filter matches, as a client's subscription would get
+   * them. Readings need no subscription here — every device publish passes through authorizePublish — but a new
+   * reading filter gets the retained messages it matches, as replays: a mapping added while the bridge runs (an
+   * imported device) starts from its device's retained state, as it does on a broker reached as a client.
    */
   async subscribe(filter: string, kind: SubscriptionKind): Promise<void> {
     const aedes = this.aedes;
+    if (!aedes) return;
+    if (kind === 'readings') return this.replayRetained(filter, 'readings');
     const key = `${kind} ${filter}`;
-    if (kind === 'readings' || this.watched.has(key) || !aedes) return;
+    if (this.watched.has(key)) return;
     const once = kind === 'watched-once';
     const deliver = (packet: PublishPacket, cb: () => void): void => {
       // In a cluster every broker sees every message: a `once` watch takes only those that entered through this one.
-      if (!once || this.enteredHere(aedes, packet)) this.handlers?.onWatched(filter, packet.topic, payloadBytes(packet.payload), once ? 'once' : 'all');
+      if (!once || this.enteredHere(aedes, packet)) this.handlers?.onWatched(filter, packet.topic, payloadBytes(packet.payload), this.publisherOf(packet), once ? 'once' : 'all');
       cb();
     };
     this.watched.set(key, deliver);
@@ -238,6 +260,70 @@ export class EmbeddedBroker implements MqttSide {
         reject(err);
       }),
     );
+    // Who published a retained message is not kept with it: these come without a publisher.
+    await this.replayRetained(filter, 'watched');
+  }
+
+  /**
+   * Retained messages for filters subscribed in the same turn, found in ONE pass over the retained store (aedes'
+   * pattern stream is a pass per filter: importing thousands of devices would be thousands of passes).
+   */
+  private replayRetained(filter: string, kind: 'readings' | 'watched'): Promise<void> {
+    let batch = this.replayBatch;
+    if (!batch) {
+      const filters: Batch['filters'] = { readings: new Set(), watched: new Set() };
+      let resolve!: () => void;
+      const done = new Promise<void>((r) => (resolve = r));
+      batch = this.replayBatch = { filters, done };
+      setImmediate(() => {
+        this.replayBatch = undefined;
+        void this.replayNow(filters).finally(resolve);
+      });
+    }
+    batch.filters[kind].add(filter);
+    return batch.done;
+  }
+
+  private async replayNow(filters: Batch['filters']): Promise<void> {
+    const store = (this.aedes as unknown as { persistence?: RetainedStore } | undefined)?.persistence;
+    const h = this.handlers;
+    if (!store || !h) return;
+    const match = (set: ReadonlySet<string>): ((topic: string) => string | undefined) => {
+      const wildcards = [...set].filter((f) => /[+#]/.test(f));
+      return (topic) => (set.has(topic) ? topic : wildcards.find((f) => filterMatches(f, topic)));
+    };
+    const readings = match(filters.readings);
+    const watched = match(filters.watched);
+    try {
+      for await (const packet of store.createRetainedStream('#')) {
+        const payload = payloadBytes(packet.payload);
+        if (filters.readings.size > 0 && readings(packet.topic) !== undefined) {
+          h.onPublish({ topic: packet.topic, payload, qos: packet.qos, retain: true, clientId: undefined, replay: true }, () => undefined);
+        }
+        const w = filters.watched.size > 0 ? watched(packet.topic) : undefined;
+        if (w !== undefined) h.onWatched(w, packet.topic, payload);
+      }
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'retained messages could not be read');
+    }
+  }
+
+  /**
+   * The publisher of a routed message: aedes stamps a client's publish (and its Will) with its client id; the session
+   * holding that id knows the identity. The bridge's own publishes carry none.
+   */
+  private publisherOf(packet: PublishPacket): Publisher | undefined {
+    const clientId = (packet as PublishPacket & { clientId?: string }).clientId;
+    const session = clientId !== undefined ? this.sessions.get(clientId) : undefined;
+    if (clientId === undefined || !session) return undefined;
+    const { identity } = session;
+    const access = this.access;
+    return {
+      identity: identityKey(identity),
+      clientId,
+      mayPublish: (topic) => access.mayPublish(identity, clientId, topic),
+      maySubscribe: (filter) => access.maySubscribe(identity, clientId, filter),
+    };
   }
 
   async unsubscribe(filter: string, kind: SubscriptionKind): Promise<void> {

@@ -80,6 +80,8 @@ class Attachment {
 
 export class ExternalBroker implements MqttSide {
   readonly name = 'external';
+  /** The broker's own ACL decided who could publish: it does not tell the bridge who did. */
+  readonly knowsPublishers = false;
   /** Readings (and, in cluster mode, availability, shared) — and the one that publishes. */
   private readonly main: Attachment;
   /** Cluster mode: every message of the watched filters. */
@@ -107,7 +109,7 @@ export class ExternalBroker implements MqttSide {
       // acknowledged at once).
       const topic = packet.topic;
       const payload = payloadBytes(packet.payload);
-      handlers.onWatched(undefined, topic, payload, cluster ? 'once' : undefined);
+      handlers.onWatched(undefined, topic, payload, undefined, cluster ? 'once' : undefined);
       handlers.onPublish({ topic, payload, qos: packet.qos, retain: packet.retain, clientId: undefined, replay: packet.retain }, (err) => callback(err));
     });
     main.on('connect', () => {
@@ -119,7 +121,7 @@ export class ExternalBroker implements MqttSide {
     if (this.watch && cluster) {
       // Nothing to keep while away: a confirmation waited for is waited for by this process only.
       const watch = this.connect(this.watch, this.options(`${c.clientId}-${cluster.instance}-w`, false, false), (packet, callback) => {
-        handlers.onWatched(undefined, packet.topic, payloadBytes(packet.payload), 'all');
+        handlers.onWatched(undefined, packet.topic, payloadBytes(packet.payload), undefined, 'all');
         callback();
       });
       waits.push(this.firstConnack(watch));
@@ -164,7 +166,7 @@ export class ExternalBroker implements MqttSide {
       pending += 1;
       last = Date.now();
       const payload = payloadBytes(packet.payload);
-      handlers.onWatched(undefined, packet.topic, payload, 'once');
+      handlers.onWatched(undefined, packet.topic, payload, undefined, 'once');
       handlers.onPublish({ topic: packet.topic, payload, qos: packet.qos, retain: packet.retain, clientId: undefined, replay: packet.retain }, (err) => {
         pending -= 1;
         callback(err);

@@ -14,10 +14,22 @@ export interface InboundPublish {
   /** The publishing client's id, when known (embedded broker). */
   readonly clientId: string | undefined;
   /**
-   * A retained message replayed because the bridge subscribed ([MQTT-3.3.1-8]): old state, not news. Only an
-   * existing broker reached as a client produces these.
+   * A retained message replayed because the bridge subscribed ([MQTT-3.3.1-8]), or, on the embedded broker, because a
+   * mapping that reads its topic was added: old state, not news.
    */
   readonly replay: boolean;
+}
+
+/**
+ * Who published a message, as the broker knows it (the embedded broker: the identity the client authenticated as),
+ * and what that identity may do there — the rights a self-description (discovery message) is checked against.
+ */
+export interface Publisher {
+  /** `anonymous`, `device:NAME` or `service:NAME`. */
+  readonly identity: string;
+  readonly clientId: string;
+  mayPublish(topic: string): boolean;
+  maySubscribe(filter: string): boolean;
 }
 
 export interface MqttSideHandlers {
@@ -30,10 +42,12 @@ export interface MqttSideHandlers {
   /**
    * A message on a watched filter, including Will messages the broker publishes for lost clients. `filter` is the
    * subscription it came through when the broker says (embedded), undefined otherwise (the edge matches it).
-   * `scope` says which watches it is for when a broker of a cluster tells them apart (`once`: this instance is the
-   * one of the cluster to see it; `all`: every instance sees it); undefined: both.
+   * `publisher`: who sent it, when the broker knows (embedded: a client's publish or Will; not the bridge's own
+   * publishes, nor a retained message replayed on subscription). `scope` says which watches it is for when a broker
+   * of a cluster tells them apart (`once`: this instance is the one of the cluster to see it; `all`: every instance
+   * sees it); undefined: both.
    */
-  onWatched(filter: string | undefined, topic: string, payload: Buffer, scope?: WatchScope): void;
+  onWatched(filter: string | undefined, topic: string, payload: Buffer, publisher?: Publisher, scope?: WatchScope): void;
   onClientConnected(clientId: string): void;
   onClientDisconnected(clientId: string): void;
   /** Something the operator should know about (oversized packet, refused connection…), as a bridge event. */
@@ -70,8 +84,17 @@ export type WatchScope = 'all' | 'once';
 export interface MqttSide {
   /** `embedded` or `external`: which broker a device was last heard on, so commands go back the same way. */
   readonly name: 'embedded' | 'external';
+  /**
+   * Whether the broker knows who publishes (the embedded one: every client authenticated with it). A broker reached
+   * as a client does not say: its own ACL decided who could publish what.
+   */
+  readonly knowsPublishers: boolean;
   start(handlers: MqttSideHandlers): Promise<void>;
-  /** Start receiving a filter (idempotent per filter and kind; the edge counts its users). */
+  /**
+   * Start receiving a filter (idempotent per filter and kind; the edge counts its users). Retained messages the
+   * filter matches come first, as a subscription gets them: `watched` ones to `onWatched`, `readings` ones to
+   * `onPublish` as replays.
+   */
   subscribe(filter: string, kind: SubscriptionKind): Promise<void>;
   unsubscribe(filter: string, kind: SubscriptionKind): Promise<void>;
   publish(topic: string, payload: string | Buffer, opts: PublishOptions): Promise<void>;

@@ -7,9 +7,11 @@ import { LoadError, type LoadProblem } from '../errors.js';
 import { createAjv } from '../schemas/ajv.js';
 import { ajvErrorsToPathMessages } from '../schemas/format-errors.js';
 import { filterProblems } from '../broker/acl.js';
+import { LITERAL_FORBIDDEN } from '../devices/device-jid.js';
+import { parseTemplate } from '../mapping/template.js';
 import { applyEnvOverrides } from './env.js';
 import { readYamlFile } from './yaml-file.js';
-import { configSchema, type BridgeConfig, type LogLevel } from './schema.js';
+import { configSchema, type BridgeConfig, type ImportSourceConfig, type ImportSourceName, type LogLevel } from './schema.js';
 
 export interface LoadedConfig {
   readonly config: BridgeConfig;
@@ -71,6 +73,28 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     // The broker must keep an instance's session (its share of readings in flight) for a survivor to take over.
     problems.push({ file: fileLabel, path: '/mqtt/external/cleanSession', message: 'must be false in cluster mode: a lost instance\'s session holds readings in flight' });
   }
+  const httpRaw = (raw['http'] ?? {}) as { enabled?: boolean; tls?: { enabled?: boolean; certFile?: string; keyFile?: string } };
+  const httpToken = resolveFileSecret(httpRaw, 'token', 'tokenFile', '/http', base, fileLabel, problems, warnings);
+  if (httpRaw.enabled) {
+    if (httpToken === undefined) problems.push({ file: fileLabel, path: '/http/token', message: 'no admin token: set http.tokenFile, or BRIDGE_HTTP_TOKEN in the environment' });
+    else if (httpToken.length < 16) problems.push({ file: fileLabel, path: '/http/token', message: 'the admin token must be at least 16 characters long' });
+    if (httpRaw.tls?.enabled) {
+      for (const key of ['certFile', 'keyFile'] as const) {
+        const f = httpRaw.tls[key];
+        if (!f) problems.push({ file: fileLabel, path: `/http/tls/${key}`, message: 'is required when TLS is enabled' });
+        else if (!existsSync(resolve(base, f))) problems.push({ file: fileLabel, path: `/http/tls/${key}`, message: `${resolve(base, f)} does not exist` });
+      }
+    }
+  }
+  const importRaw = (raw['import'] ?? {}) as Record<string, { jid?: unknown; name?: unknown } | undefined>;
+  for (const [source, cfg] of Object.entries(importRaw)) {
+    if (typeof cfg?.jid === 'string') {
+      for (const message of importTemplateProblems(cfg.jid, ['id'], true)) problems.push({ file: fileLabel, path: `/import/${source}/jid`, message });
+    }
+    if (typeof cfg?.name === 'string') {
+      for (const message of importTemplateProblems(cfg.name, ['name', 'id', 'model', 'manufacturer'], false)) problems.push({ file: fileLabel, path: `/import/${source}/name`, message });
+    }
+  }
   if (mqttRaw.embedded?.enabled === false && !mqttRaw.external) {
     problems.push({ file: fileLabel, path: '/mqtt', message: 'no broker: enable mqtt.embedded or configure mqtt.external' });
   }
@@ -117,6 +141,19 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
           }
         : {}),
     },
+    http: {
+      enabled: r.http.enabled,
+      host: r.http.host,
+      port: r.http.port,
+      token: httpToken ?? '',
+      tls: {
+        enabled: r.http.tls.enabled,
+        ...(r.http.tls.certFile !== undefined ? { certFile: resolve(base, r.http.tls.certFile) } : {}),
+        ...(r.http.tls.keyFile !== undefined ? { keyFile: resolve(base, r.http.tls.keyFile) } : {}),
+      },
+      history: { ...r.http.history },
+    },
+    operator: { ...(r.operator.jid !== undefined ? { jid: r.operator.jid.toLowerCase() } : {}) },
     xmpp: {
       service: r.xmpp.service,
       domain,
@@ -129,6 +166,13 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       ...(r.xmpp.caFile !== undefined ? { caFile: resolve(base, r.xmpp.caFile) } : {}),
       handshakeTimeoutMs: r.xmpp.handshakeTimeoutMs,
       conflictRetrySeconds: r.xmpp.conflictRetrySeconds,
+      admins: [...r.xmpp.admins],
+    },
+    import: {
+      zigbee2mqtt: importSource(r.import.zigbee2mqtt),
+      homeassistant: importSource(r.import.homeassistant),
+      tasmota: importSource(r.import.tasmota),
+      homie: importSource(r.import.homie),
     },
     audit: { ...r.audit },
     cluster: {
@@ -183,6 +227,14 @@ interface RawConfig {
       keyFile?: string;
     };
   };
+  http: {
+    enabled: boolean;
+    host: string;
+    port: number;
+    tls: { enabled: boolean; certFile?: string; keyFile?: string };
+    history: BridgeConfig['http']['history'];
+  };
+  operator: { jid?: string };
   xmpp: {
     service: string;
     domain: string;
@@ -194,7 +246,9 @@ interface RawConfig {
     caFile?: string;
     handshakeTimeoutMs: number;
     conflictRetrySeconds: number;
+    admins: string[];
   };
+  import: Record<ImportSourceName, RawImportSource>;
   audit: BridgeConfig['audit'];
   cluster: {
     enabled: boolean;
@@ -202,6 +256,30 @@ interface RawConfig {
     group: string;
     heartbeatSeconds: number;
   };
+}
+
+type RawImportSource = Omit<ImportSourceConfig, 'base'> & { base?: string; prefix?: string };
+
+/** `base` (Zigbee2MQTT, Homie) and `prefix` (discovery) are one setting: where the source's topics start. */
+function importSource(raw: RawImportSource): ImportSourceConfig {
+  const { prefix, base, ...rest } = raw;
+  return { ...rest, base: (base ?? prefix)!, allow: [...raw.allow], deny: [...raw.deny], access: { viewers: [...raw.access.viewers], operators: [...raw.access.operators] } };
+}
+
+/**
+ * An import source's `jid` or `name` template: only the listed placeholders; a JID needs `{id}` (the hardware id
+ * keeps devices apart) and literal text that needs no XEP-0106 escaping.
+ */
+function importTemplateProblems(source: string, allowed: readonly string[], isJid: boolean): string[] {
+  const { template, errors } = parseTemplate(source, { rich: false });
+  if (!template) return errors;
+  const out: string[] = [];
+  for (const f of template.fields) if (!allowed.includes(f)) out.push(`{${f}} is not one of ${allowed.map((a) => `{${a}}`).join(', ')}`);
+  if (isJid) {
+    if (!template.fields.includes('id')) out.push('must contain {id}, or two devices would get one JID');
+    for (const part of template.parts) if (part.kind === 'text' && LITERAL_FORBIDDEN.test(part.text)) out.push(`literal text "${part.text}" contains a character a JID local part cannot hold unescaped`);
+  }
+  return out;
 }
 
 /** The component secret: `xmpp.secret` (env BRIDGE_XMPP_SECRET) wins over `xmpp.secretFile`; one is required. */

@@ -8,6 +8,44 @@
 
 export const CONFIG_SCHEMA_ID = 'https://mqtt-xmpp-bridge.dev/schemas/config.json';
 
+/** One import source (docs/IMPORT.md): off by default. */
+function importSource(title: string, baseKey: 'base' | 'prefix', baseDefault: string, baseDescription: string) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    default: {},
+    description: title,
+    properties: {
+      mode: {
+        enum: ['off', 'approve', 'auto'],
+        default: 'off',
+        description: 'off: not watched; approve: new devices wait for an operator (CLI, request topic, admin command); auto: imported at once.',
+      },
+      [baseKey]: { type: 'string', minLength: 1, pattern: '^[^#+]+$', default: baseDefault, description: baseDescription },
+      allow: { type: 'array', items: { type: 'string', minLength: 1 }, default: [], description: 'Globs (* and ?) over hardware ids and names: when given, only matching devices are imported.' },
+      deny: { type: 'array', items: { type: 'string', minLength: 1 }, default: [], description: 'Globs over hardware ids and names: matching devices are never imported.' },
+      maxDevices: { type: 'integer', minimum: 1, default: 1000, description: 'Most devices imported (or waiting for approval) from this source.' },
+      jid: {
+        type: 'string',
+        minLength: 1,
+        default: '{id}',
+        description: 'JID local part: {id} is the hardware id (IEEE address, MAC, discovery identifier), never the name. E.g. "zb-{id}".',
+      },
+      name: { type: 'string', minLength: 1, default: '{name}', description: 'Display name: {name} (the friendly name), {id}, {model}, {manufacturer}.' },
+      access: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          viewers: { type: 'array', items: { type: 'string', minLength: 1 }, default: ['*@{serverDomain}'], description: 'JID patterns that see the imported devices.' },
+          operators: { type: 'array', items: { type: 'string', minLength: 1 }, default: [], description: 'JID patterns that may command them.' },
+        },
+      },
+      messageType: { enum: ['chat', 'headline', 'normal'], default: 'chat', description: 'Message type of the readings.' },
+    },
+  } as const;
+}
+
 export const configSchema = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   $id: CONFIG_SCHEMA_ID,
@@ -215,6 +253,54 @@ export const configSchema = {
         },
       },
     },
+    http: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'The status page, the HTTP API, /metrics (Prometheus) and /healthz, /readyz (docs/OPERATIONS.md). Off unless enabled.',
+      properties: {
+        enabled: { type: 'boolean', default: false },
+        host: { type: 'string', default: '127.0.0.1', description: 'Listen address; loopback unless you put the page behind a proxy or on a trusted network.' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080, description: '0 picks a free port.' },
+        token: { type: 'string', description: 'Admin token, at least 16 characters: the login of the page, the bearer token of the API and /metrics. Prefer tokenFile or BRIDGE_HTTP_TOKEN.' },
+        tokenFile: { type: 'string', minLength: 1, description: 'File holding the admin token.' },
+        tls: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'HTTPS; certificate and key are reloaded when they change on disk, as the broker\'s are.',
+          properties: {
+            enabled: { type: 'boolean', default: false },
+            certFile: { type: 'string', description: 'PEM certificate (chain).' },
+            keyFile: { type: 'string', description: 'PEM private key.' },
+          },
+        },
+        history: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'What the page keeps in memory per device (ring buffers; docs/OPERATIONS.md gives the memory it takes).',
+          properties: {
+            readings: { type: 'integer', minimum: 0, maximum: 1000, default: 30, description: 'Recent readings per device (the chart).' },
+            rejections: { type: 'integer', minimum: 0, maximum: 1000, default: 5, description: 'Recent rejections per device, with their schema errors.' },
+            commands: { type: 'integer', minimum: 0, maximum: 1000, default: 5, description: 'Recent commands per device, with their outcomes.' },
+          },
+        },
+      },
+    },
+    operator: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'The identity of the operator behind the status page and the request API.',
+      properties: {
+        jid: {
+          type: 'string',
+          pattern: '^[^@/\\s]+@[^@/\\s]+$',
+          description: 'Commands sent from the status page or <base>/bridge/request/device/command are sent as this bare JID: it must be among the operators of the device\'s mapping.',
+        },
+      },
+    },
     xmpp: {
       type: 'object',
       additionalProperties: false,
@@ -258,6 +344,12 @@ export const configSchema = {
           },
         },
         caFile: { type: 'string', description: 'CA certificate(s) to verify an xmpps:// server (direct TLS on the component port).' },
+        admins: {
+          type: 'array',
+          items: { type: 'string', minLength: 1 },
+          default: [],
+          description: 'JID patterns of the bridge\'s administrators: they get the admin commands (XEP-0050) on the component JID, e.g. approving imported devices.',
+        },
         handshakeTimeoutMs: {
           type: 'integer',
           minimum: 100,
@@ -313,6 +405,18 @@ export const configSchema = {
         },
       },
     },
+    import: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'Devices that describe themselves on the broker, imported without a mapping (docs/IMPORT.md).',
+      properties: {
+        zigbee2mqtt: importSource('Zigbee2MQTT (<base>/bridge/devices)', 'base', 'zigbee2mqtt', 'Zigbee2MQTT mqtt.base_topic.'),
+        homeassistant: importSource('Home Assistant MQTT discovery (ESPHome, Tasmota legacy, zwave-js-ui, OpenMQTTGateway, Zigbee2MQTT\'s HA output…)', 'prefix', 'homeassistant', 'The discovery prefix.'),
+        tasmota: importSource('Tasmota native discovery (tasmota/discovery/<MAC>/config)', 'prefix', 'tasmota/discovery', 'The discovery prefix.'),
+        homie: importSource('Homie 5 and Homie 4 devices', 'base', 'homie', 'The Homie domain (first topic level).'),
+      },
+    },
     audit: {
       type: 'object',
       additionalProperties: false,
@@ -331,6 +435,21 @@ export const configSchema = {
     },
   },
 } as const;
+
+export type ImportSourceName = 'zigbee2mqtt' | 'homeassistant' | 'tasmota' | 'homie';
+
+/** One import source, resolved (`base` is the Zigbee2MQTT base topic, the discovery prefix, or the Homie domain). */
+export interface ImportSourceConfig {
+  readonly mode: 'off' | 'approve' | 'auto';
+  readonly base: string;
+  readonly allow: readonly string[];
+  readonly deny: readonly string[];
+  readonly maxDevices: number;
+  readonly jid: string;
+  readonly name: string;
+  readonly access: { readonly viewers: readonly string[]; readonly operators: readonly string[] };
+  readonly messageType: 'chat' | 'headline' | 'normal';
+}
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -396,6 +515,16 @@ export interface BridgeConfig {
     readonly highWaterBytes: number;
     readonly commandTtlSeconds: number;
   };
+  readonly http: {
+    readonly enabled: boolean;
+    readonly host: string;
+    readonly port: number;
+    /** Resolved from token, tokenFile or BRIDGE_HTTP_TOKEN; required when enabled. */
+    readonly token: string;
+    readonly tls: { readonly enabled: boolean; readonly certFile?: string; readonly keyFile?: string };
+    readonly history: { readonly readings: number; readonly rejections: number; readonly commands: number };
+  };
+  readonly operator: { readonly jid?: string };
   readonly xmpp: {
     readonly service: string;
     readonly domain: string;
@@ -408,7 +537,11 @@ export interface BridgeConfig {
     readonly caFile?: string;
     readonly handshakeTimeoutMs: number;
     readonly conflictRetrySeconds: number;
+    /** JID patterns of the administrators (admin commands on the component JID). */
+    readonly admins: readonly string[];
   };
+  /** Import sources (docs/IMPORT.md); a source with mode `off` is not watched. */
+  readonly import: { readonly [S in ImportSourceName]: ImportSourceConfig };
   readonly audit: AuditConfig;
   readonly cluster: ClusterConfig;
 }

@@ -79,6 +79,7 @@ export function formLocalpart(template: Template, segments: Segments): Localpart
       out += part.text;
       continue;
     }
+    if (part.kind === 'join') return { ok: false, reason: 'a JID template cannot hold optional items' };
     const name = part.path[0]!;
     const raw = segments[name];
     if (raw === undefined) return { ok: false, reason: `no value for segment {${name}}` };

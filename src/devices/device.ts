@@ -14,6 +14,8 @@ export interface Device {
   /** Display name: the mapping's name template, or the unescaped local part. */
   name: string;
   online: boolean;
+  /** Available but asleep (Homie `sleeping`): presence shows it away (`xa`), commands are still taken. */
+  asleep?: boolean;
   /** ms since epoch of the last message from the device; 0 when never seen since start. */
   lastSeen: number;
   /** The broker (`embedded` or `external`) the device was last heard on: commands go back the same way. */

@@ -27,9 +27,11 @@ export class DeviceRegistry {
   /** Devices per mapping id: following a mapping change touches only its devices. */
   private readonly byMappingId = new Map<string, Set<Device>>();
   private readonly identities = new WeakMap<Segments, { mapping: Mapping; result: Result<Identity> }>();
+  /** Names operators gave devices (rename), by JID: they outlive mapping changes. */
+  private readonly names = new Map<string, string>();
 
   constructor(
-    private readonly domain: string,
+    readonly domain: string,
     private readonly store: DeviceStore,
     private readonly maxDevices: number,
     private readonly bus: EventBus,
@@ -50,18 +52,48 @@ export class DeviceRegistry {
 
   /** The device for an identity, registering it on first sight. */
   register(mapping: Mapping, segments: Segments, identity: Identity): Result<Device> {
-    const existing = this.byJidMap.get(identity.jid);
-    if (existing) {
-      if (existing.mapping === mapping && sameSegments(existing.segments, segments)) return ok(existing);
-      return fail('JID_COLLISION', `${identity.jid} already belongs to ${describe(existing)}`);
-    }
-    if (this.byJidMap.size >= this.maxDevices) return fail('RATE_LIMITED', `the device limit (${this.maxDevices}) is reached`);
+    const known = this.claim(mapping, segments, identity);
+    if (!known.ok || known.value !== undefined) return known as Result<Device>;
     const now = Date.now();
     const device = this.make(identity.jid, mapping, { ...segments }, now);
     this.store.save({ jid: device.jid, mappingId: mapping.id, segments: device.segments, firstSeen: now, lastSeen: now });
     this.add(device);
     this.bus.emit('device_added', { device });
     return ok(device);
+  }
+
+  /**
+   * What `register` would answer, changing nothing (the preview): a copy of the known device, or a new device that is
+   * not registered, or the error.
+   */
+  peek(mapping: Mapping, segments: Segments, identity: Identity): Result<Device> {
+    const known = this.claim(mapping, segments, identity);
+    if (!known.ok) return known;
+    return ok(known.value ? { ...known.value } : this.make(identity.jid, mapping, { ...segments }, 0));
+  }
+
+  /** Give a device a name of the operator's (undefined: the mapping's again); persisted. */
+  rename(jid: string, name: string | undefined): Device | undefined {
+    const d = this.byJidMap.get(jid);
+    if (!d) return undefined;
+    if (name === undefined) this.names.delete(jid);
+    else this.names.set(jid, name);
+    d.name = nameOf(d.mapping, d.segments, d.id, name);
+    this.store.setName(jid, name);
+    return d;
+  }
+
+  /**
+   * Forget a device (an operator's remove): it leaves the registry and the store and is announced as removed. Its
+   * next reading registers it again, under the same JID; subscriptions stay (they are in the users' rosters).
+   */
+  forget(jid: string): Device | undefined {
+    const d = this.byJidMap.get(jid);
+    if (!d) return undefined;
+    this.remove(d, 'removed');
+    this.names.delete(jid);
+    this.store.delete(jid);
+    return d;
   }
 
   /** Identify and register in one step. */
@@ -95,7 +127,7 @@ export class DeviceRegistry {
         const id = this.identify(after, d.segments);
         if (id.ok && id.value.jid === d.jid) {
           d.mapping = after;
-          d.name = nameOf(after, d.segments, d.id);
+          d.name = nameOf(after, d.segments, d.id, this.names.get(d.jid));
           if (before.id !== after.id) this.move(d, before.id, after.id);
         } else {
           this.remove(d, 'mapping-changed');
@@ -128,6 +160,7 @@ export class DeviceRegistry {
     for (const row of this.store.byMapping(mapping.id)) {
       if (this.byJidMap.has(row.jid)) continue;
       if (!this.stillForms(mapping, row)) continue; // the mapping changed while it was away: found again on its next reading
+      if (row.name !== undefined) this.names.set(row.jid, row.name);
       this.add(this.make(row.jid, mapping, row.segments, row.lastSeen));
     }
   }
@@ -166,13 +199,25 @@ export class DeviceRegistry {
 
   private make(jid: string, mapping: Mapping, segments: Segments, lastSeen: number): Device {
     const id = jid.slice(0, jid.lastIndexOf('@'));
-    return { id, jid, mapping, segments, name: nameOf(mapping, segments, id), online: false, lastSeen, via: undefined };
+    return { id, jid, mapping, segments, name: nameOf(mapping, segments, id, this.names.get(jid)), online: false, lastSeen, via: undefined };
+  }
+
+  /** The known device for this identity (undefined: a new one may be registered), or why it cannot be. */
+  private claim(mapping: Mapping, segments: Segments, identity: Identity): Result<Device | undefined> {
+    const existing = this.byJidMap.get(identity.jid);
+    if (existing) {
+      if (existing.mapping === mapping && sameSegments(existing.segments, segments)) return ok(existing);
+      return fail('JID_COLLISION', `${identity.jid} already belongs to ${describe(existing)}`);
+    }
+    if (this.byJidMap.size >= this.maxDevices) return fail('RATE_LIMITED', `the device limit (${this.maxDevices}) is reached`);
+    return ok(undefined);
   }
 }
 
 const EMPTY: ReadonlySet<Device> = new Set();
 
-function nameOf(mapping: Mapping, segments: Segments, id: string): string {
+function nameOf(mapping: Mapping, segments: Segments, id: string, given?: string): string {
+  if (given !== undefined) return given;
   return mapping.name ? renderTemplate(mapping.name, (p) => segments[p[0]!]) : unescapeLocal(id);
 }
 

@@ -13,10 +13,18 @@ export interface DiscoNode {
   items?(device: Device, node: string, from: string): Element[] | undefined;
 }
 
+/** A node of the component JID itself (e.g. its XEP-0050 commands node, listing admin commands). */
+export interface ComponentDiscoNode {
+  info?(node: string, from: string): Element | undefined;
+  items?(node: string, from: string): Element[] | undefined;
+}
+
 export class DiscoRegistry {
   private readonly component = new Set<string>();
+  private readonly componentNodes: ComponentDiscoNode[] = [];
   private readonly device: ((d: Device) => readonly string[])[] = [];
   private readonly nodes: DiscoNode[] = [];
+  private readonly items: ((d: Device, from: string) => readonly Element[])[] = [];
 
   /** A feature (namespace) the component itself supports. */
   componentFeature(ns: string): void {
@@ -30,6 +38,33 @@ export class DiscoRegistry {
 
   node(provider: DiscoNode): void {
     this.nodes.push(provider);
+  }
+
+  /** Items a device lists in disco#items without a node (e.g. its PubSub node), decided per device and requester. */
+  deviceItems(fn: (d: Device, from: string) => readonly Element[]): void {
+    this.items.push(fn);
+  }
+
+  deviceItemsOf(d: Device, from: string): Element[] {
+    return this.items.flatMap((fn) => fn(d, from));
+  }
+
+  /** A node of the component JID. */
+  componentNode(provider: ComponentDiscoNode): void {
+    this.componentNodes.push(provider);
+  }
+
+  componentNodeInfo(node: string, from: string): Element | undefined {
+    for (const n of this.componentNodes) {
+      const r = n.info?.(node, from);
+      if (r) return r;
+    }
+    return undefined;
+  }
+
+  /** Items of a component node from every provider (several features may list commands). */
+  componentNodeItems(node: string, from: string): Element[] {
+    return this.componentNodes.flatMap((n) => n.items?.(node, from) ?? []);
   }
 
   componentFeaturesOf(): string[] {

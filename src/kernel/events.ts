@@ -42,6 +42,8 @@ export interface CommandEvent {
   readonly confirmed?: boolean;
   readonly queued?: boolean;
   readonly message?: string;
+  /** From the command received to its outcome. */
+  readonly elapsedMs?: number;
 }
 
 export interface MappingsChange {
@@ -55,11 +57,15 @@ export interface BridgeEvents {
   // Uplink
   /** A validated reading, before delivery (hot path: subscribers must be cheap). */
   reading: { readonly reading: Reading; readonly replay: boolean };
+  /** The change policy let a reading through: it goes out now (presence status follows it). */
+  reading_sent: { readonly reading: Reading };
   reading_rejected: RejectionEvent;
   // Devices
   device_added: { readonly device: Device };
   device_removed: { readonly device: Device; readonly reason: string };
   device_availability: { readonly device: Device; readonly reason: string };
+  /** An operator renamed a device (status page, request API). */
+  device_renamed: { readonly device: Device; readonly before: string };
   // Mappings
   mappings_changed: MappingsChange;
   mappings_reloaded: { readonly origin: string; readonly added: readonly string[]; readonly replaced: readonly string[]; readonly removed: readonly string[]; readonly warnings: readonly string[] };
@@ -68,6 +74,18 @@ export interface BridgeEvents {
   subscription_approved: { readonly device: Device; readonly user: string };
   subscription_refused: { readonly jid: string; readonly user: string };
   subscription_removed: { readonly device: Device; readonly user: string };
+  /** A user answered a device's request for their presence (RFC 6121 §3.1.5/§3.2.2). */
+  presence_shared: { readonly device: Device; readonly user: string; readonly granted: boolean };
+  /**
+   * A user is back: their first resource became available, or — for a user who shares no presence with the bridge —
+   * their server probed `device` at login. Internal.
+   */
+  user_available: { readonly user: string; readonly resource: string; readonly tracked: boolean; readonly device?: Device };
+  /** A user's last resource left. Internal. */
+  user_unavailable: { readonly user: string };
+  // PubSub (XEP-0060)
+  pubsub_subscribed: { readonly device: Device; readonly node: string; readonly subscriber: string };
+  pubsub_unsubscribed: { readonly device: Device; readonly node: string; readonly subscriber: string };
   // Downlink
   command_delivered: CommandEvent;
   command_failed: CommandEvent;
@@ -93,6 +111,36 @@ export interface BridgeEvents {
   client_connected: { readonly clientId: string; readonly side: string };
   client_disconnected: { readonly clientId: string; readonly side: string };
   client_subscribed: { readonly clientId: string; readonly side: string };
+  // Import (features/import): devices that describe themselves
+  import_pending: ImportDeviceEvent;
+  import_added: ImportDeviceEvent & { readonly mapping: string };
+  import_updated: ImportDeviceEvent & { readonly mapping: string };
+  import_renamed: ImportDeviceEvent & { readonly from: string };
+  import_removed: ImportDeviceEvent & { readonly reason: string };
+  import_decided: { readonly source: string; readonly hardwareId: string; readonly status: string; readonly by: string };
+  import_refused: ImportRefusalEvent;
+}
+
+/** One imported device, as the import events name it. */
+export interface ImportDeviceEvent {
+  readonly source: string;
+  readonly hardwareId: string;
+  readonly name: string;
+  /** The JID it has, or will have once approved. */
+  readonly jid: string;
+}
+
+/** A discovery message, or a device in it, that was not imported (docs/IMPORT.md lists the codes). */
+export interface ImportRefusalEvent {
+  readonly source: string;
+  readonly code: string;
+  readonly reason: string;
+  readonly topic: string;
+  readonly hardwareId?: string;
+  /** The importer's own code (HA_NOT_JSON, TASMOTA_INVALID, not_interviewed…). */
+  readonly detail?: string;
+  /** Who published it (anonymous, device:NAME, service:NAME), when the broker knows. */
+  readonly publisher?: string;
 }
 
 /**
@@ -145,6 +193,7 @@ const brokerEvent = (message: string): EventSpec<Data> => ({ message, report: as
 
 export const EVENT_CATALOGUE: { readonly [K in EventName]: EventSpec<EventPayloads[K]> } = {
   reading: { message: 'reading' },
+  reading_sent: { message: 'reading sent' },
   reading_rejected: {
     level: 'warn',
     message: 'reading rejected',
@@ -166,12 +215,33 @@ export const EVENT_CATALOGUE: { readonly [K in EventName]: EventSpec<EventPayloa
     message: 'device availability',
     report: ({ device, reason }) => ({ deviceId: device.id, jid: device.jid, online: device.online, reason }),
   },
+  device_renamed: { level: 'info', message: 'device renamed', report: ({ device, before }) => ({ ...deviceData(device), name: device.name, before }) },
   mappings_changed: { message: 'mappings changed' },
   mappings_reloaded: { level: 'info', message: 'mappings reloaded', report: (d) => ({ ...d }) },
   mappings_reload_failed: { level: 'error', message: 'mappings not reloaded: nothing was changed', report: (d) => ({ ...d }) },
   subscription_approved: { level: 'info', message: 'subscription approved', report: ({ device, user }) => ({ deviceId: device.id, jid: device.jid, user }) },
   subscription_refused: { level: 'info', message: 'subscription refused', report: (d) => ({ ...d }), throttleKey: (d) => `${d.user}\u0000${d.jid}` },
   subscription_removed: { level: 'info', message: 'subscription removed', report: ({ device, user }) => ({ deviceId: device.id, jid: device.jid, user }) },
+  presence_shared: {
+    level: 'info',
+    message: 'a user answered a device\'s presence request',
+    report: ({ device, user, granted }) => ({ deviceId: device.id, jid: device.jid, user, granted }),
+    throttleKey: ({ device, user }) => `${user}\u0000${device.jid}`,
+  },
+  user_available: { message: 'user available' },
+  user_unavailable: { message: 'user unavailable' },
+  pubsub_subscribed: {
+    level: 'info',
+    message: 'PubSub subscription',
+    report: ({ device, node, subscriber }) => ({ deviceId: device.id, jid: device.jid, node, subscriber }),
+    throttleKey: ({ device, subscriber }) => `${subscriber}\u0000${device.jid}`,
+  },
+  pubsub_unsubscribed: {
+    level: 'info',
+    message: 'PubSub subscription removed',
+    report: ({ device, node, subscriber }) => ({ deviceId: device.id, jid: device.jid, node, subscriber }),
+    throttleKey: ({ device, subscriber }) => `${subscriber}\u0000${device.jid}`,
+  },
   command_delivered: { level: 'info', message: 'command delivered', report: commandData },
   command_failed: { level: 'info', message: 'command refused', report: commandData, throttleKey: (c) => `${c.from}\u0000${c.code}` },
   command_answer_forwarded: { message: 'held command answered by another instance' },
@@ -200,6 +270,15 @@ export const EVENT_CATALOGUE: { readonly [K in EventName]: EventSpec<EventPayloa
   publish_denied: brokerEvent('MQTT publish denied'),
   forward_denied: brokerEvent('MQTT message not forwarded: the receiving session may no longer read it'),
   session_revoked: brokerEvent('MQTT session revoked: its credential was removed or rotated'),
+  import_pending: { level: 'info', message: 'imported device waits for approval', report: (d) => ({ ...d }) },
+  import_added: { level: 'info', message: 'device imported', report: (d) => ({ ...d }) },
+  import_updated: { level: 'info', message: 'imported device changed', report: (d) => ({ ...d }) },
+  import_renamed: { level: 'info', message: 'imported device renamed', report: (d) => ({ ...d }) },
+  import_removed: { level: 'info', message: 'imported device removed', report: (d) => ({ ...d }) },
+  import_decided: { level: 'info', message: 'import decision', report: (d) => ({ ...d }) },
+  // Anyone allowed to publish discovery can cause these at will: once per source, topic and code per window, all
+  // counted (a list of thousands of devices over the source's cap is one report with its count).
+  import_refused: { level: 'warn', message: 'discovery message refused', report: (d) => ({ ...d }), throttleKey: (d) => `${d.source}\u0000${d.topic}\u0000${d.code}` },
   payload_too_large: brokerEvent('MQTT payload too large'),
   packet_too_large: brokerEvent('MQTT packet refused'),
   protocol_violation: brokerEvent('MQTT connection closed: protocol violation'),

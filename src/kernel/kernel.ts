@@ -11,7 +11,9 @@
  *   xmpp       the XMPP edge (xmpp-link.ts) and `router`, the one stanza router
  *   disco      what features add to service discovery (disco-registry.ts)
  *   cluster    the other instances of a cluster, or none (cluster.ts)
- *   metrics    counters
+ *   metrics    counters, gauges and histograms (Prometheus, observe/metrics.ts)
+ *   operations what an operator can ask (operations.ts), provided by features, reached by the request API and HTTP
+ *   users      which users the bridge sees online, and whose presence it sees at all (user-presence.ts)
  *
  * Built by the composition root (app.ts), which also picks the edges: the real ones, or in-memory ones in tests.
  */
@@ -25,8 +27,19 @@ import type { DiscoRegistry } from './disco-registry.js';
 import type { EventBus } from './events.js';
 import type { MappingSet } from './mapping-set.js';
 import type { MqttEdge } from './mqtt-edge.js';
+import type { Operations } from './operations.js';
 import type { StanzaRouter } from './stanza-router.js';
-import type { CommandQueueStore, DeviceStore, OutboxStore, SubscriptionStore } from './stores.js';
+import type {
+  CommandQueueStore,
+  DeviceStore,
+  ImportStore,
+  LatestReadingStore,
+  OutboxStore,
+  PresenceRequestStore,
+  PubsubSubscriptionStore,
+  SubscriptionStore,
+} from './stores.js';
+import type { UserPresence } from './user-presence.js';
 import type { XmppLink } from './xmpp-link.js';
 
 export interface Stores {
@@ -34,8 +47,15 @@ export interface Stores {
   readonly subscriptions: SubscriptionStore;
   readonly outbox: OutboxStore;
   readonly commandQueue: CommandQueueStore;
+  readonly presenceRequests: PresenceRequestStore;
+  readonly pubsub: PubsubSubscriptionStore;
+  readonly latest: LatestReadingStore;
+  /** Devices that described themselves, and the operator's decisions (features/import). */
+  readonly imports: ImportStore;
   /** A random id of this bridge's state, created once: it makes stanza ids unique across bridges and stable across restarts. */
   readonly instanceId: string;
+  /** Whether the durable state takes a write now (readiness). */
+  writable(): boolean;
 }
 
 export interface Kernel {
@@ -52,4 +72,6 @@ export interface Kernel {
   readonly router: StanzaRouter;
   readonly disco: DiscoRegistry;
   readonly cluster: ClusterSeam;
+  readonly operations: Operations;
+  readonly users: UserPresence;
 }

@@ -14,7 +14,7 @@
 import { fail, ok, type LoadProblem, type Result } from '../errors.js';
 import type { DeviceRegistry } from '../devices/registry.js';
 import { crossCheck } from '../mapping/cross-check.js';
-import type { Mapping, MappingOrigin } from '../mapping/mapping.js';
+import { readingTopics, type Mapping, type MappingOrigin } from '../mapping/mapping.js';
 import { TopicOwnership, type Ownership } from '../mapping/ownership.js';
 import { TopicRouter, type Route } from '../mapping/router.js';
 import { templateMatcher } from '../mapping/template.js';
@@ -36,8 +36,8 @@ class MappingIndex {
 
   constructor(mappings: readonly Mapping[], registry: DeviceRegistry) {
     this.list = mappings;
-    this.readings = new TopicRouter(mappings.map((m) => ({ pattern: m.topic, target: m })));
-    this.availability = new TopicRouter(mappings.flatMap((m) => (m.availability?.topic ? [{ pattern: m.availability.topic, target: m }] : [])));
+    this.readings = new TopicRouter(mappings.flatMap((m) => readingTopics(m).map((pattern) => ({ pattern, target: m }))));
+    this.availability = new TopicRouter(mappings.flatMap((m) => (m.availability?.topics ?? []).map((t) => ({ pattern: t.topic, target: m }))));
     this.ownership = new TopicOwnership(mappings, (m, s) => registry.identify(m, s));
     this.clientIds = mappings.flatMap((m) => (m.availability?.clientId ? [{ mapping: m, match: templateMatcher(m.availability.clientId) }] : []));
   }

@@ -6,15 +6,18 @@
  * - Features `watch` topic filters (availability topics, confirmation topics, discovery…); the edge counts the users
  *   of each filter and subscribes or unsubscribes the brokers as filters come and go, so the set follows the live
  *   mappings. Literal filters are found by one map lookup, so thousands of imported devices cost nothing per message.
+ *   A watched message carries its publisher when the broker knows it (the embedded broker), so a feature can check a
+ *   message against the rights of whoever sent it (discovery messages: features/import).
  * - Reading filters (what a broker reached as a client must be subscribed to) are set as a whole and diffed.
  * - Client and broker events become bus events.
  */
 import type { Logger } from '../log.js';
 import { filterMatches } from '../mapping/topic-pattern.js';
-import type { Addresses, InboundPublish, MqttSide, MqttSideHandlers, PublishOptions, SubscriptionKind, WatchScope } from '../broker/mqtt-side.js';
+import type { Addresses, InboundPublish, MqttSide, MqttSideHandlers, Publisher, PublishOptions, SubscriptionKind, WatchScope } from '../broker/mqtt-side.js';
 import { isBrokerEvent, type EventBus } from './events.js';
 
-export type WatchListener = (topic: string, payload: Buffer, side: MqttSide) => void;
+/** A message on a watched filter; `publisher` when the broker knows who sent it (mqtt-side.ts). */
+export type WatchListener = (topic: string, payload: Buffer, side: MqttSide, publisher: Publisher | undefined) => void;
 export type PublishHandler = (side: MqttSide, msg: InboundPublish, done: (err?: Error) => void) => void;
 
 interface WatchTable {
@@ -44,6 +47,11 @@ export class MqttEdge {
     private readonly bus: EventBus,
     private readonly log: Logger,
   ) {}
+
+  /** Whether the brokers are started (listening, or attached). */
+  get listening(): boolean {
+    return this.started;
+  }
 
   /** The one handler of device publishes (the uplink). */
   onPublish(handler: PublishHandler): void {
@@ -156,16 +164,16 @@ export class MqttEdge {
     return taken;
   }
 
-  private dispatch(side: MqttSide, filter: string | undefined, topic: string, payload: Buffer, scope: WatchScope | undefined): void {
-    for (const s of scope ? [scope] : SCOPES) this.dispatchIn(this.tables[s], side, filter, topic, payload);
+  private dispatch(side: MqttSide, filter: string | undefined, topic: string, payload: Buffer, publisher: Publisher | undefined, scope: WatchScope | undefined): void {
+    for (const s of scope ? [scope] : SCOPES) this.dispatchIn(this.tables[s], side, filter, topic, payload, publisher);
   }
 
-  private dispatchIn(table: WatchTable, side: MqttSide, filter: string | undefined, topic: string, payload: Buffer): void {
+  private dispatchIn(table: WatchTable, side: MqttSide, filter: string | undefined, topic: string, payload: Buffer, publisher: Publisher | undefined): void {
     const call = (set: ReadonlySet<WatchListener> | undefined): void => {
       if (!set) return;
       for (const fn of [...set]) {
         try {
-          fn(topic, payload, side);
+          fn(topic, payload, side, publisher);
         } catch (err) {
           this.log.error({ err: (err as Error).stack, topic }, 'watch listener failed');
         }
@@ -183,7 +191,7 @@ export class MqttEdge {
     const via = side.name;
     return {
       onPublish: (msg, done) => this.publishHandler(side, msg, done),
-      onWatched: (filter, topic, payload, scope) => this.dispatch(side, filter, topic, payload, scope),
+      onWatched: (filter, topic, payload, publisher, scope) => this.dispatch(side, filter, topic, payload, publisher, scope),
       onClientConnected: (clientId) => this.bus.emit('client_connected', { clientId, side: via }),
       onClientDisconnected: (clientId) => this.bus.emit('client_disconnected', { clientId, side: via }),
       onSubscribed: (clientId) => this.bus.emit('client_subscribed', { clientId, side: via }),

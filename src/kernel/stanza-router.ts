@@ -35,16 +35,22 @@ export type StanzaHandler = (stanza: Element) => void | Promise<void>;
 
 export class StanzaRouter {
   private readonly iqHandlers = new Map<string, IqHandler>();
+  /** Handlers of IQs addressed to the component itself (its bare domain), ahead of the general ones. */
+  private readonly componentIqHandlers = new Map<string, IqHandler>();
   private readonly messageHandlers: StanzaHandler[] = [];
   private readonly presenceHandlers: StanzaHandler[] = [];
 
   constructor(private readonly log: Logger) {}
 
-  /** Handle IQ requests of this type whose payload is `<name xmlns=ns/>`. One handler per (type, ns, name). */
-  iq(type: 'get' | 'set', ns: string, name: string, handler: IqHandler): void {
+  /**
+   * Handle IQ requests of this type whose payload is `<name xmlns=ns/>`. One handler per (type, ns, name) and target:
+   * `component` handles those addressed to the component JID itself (admin commands), ahead of the general handler.
+   */
+  iq(type: 'get' | 'set', ns: string, name: string, handler: IqHandler, target: 'any' | 'component' = 'any'): void {
     const key = iqKey(type, ns, name);
-    if (this.iqHandlers.has(key)) throw new Error(`an IQ ${type} handler for {${ns}}${name} is already registered`);
-    this.iqHandlers.set(key, handler);
+    const table = target === 'component' ? this.componentIqHandlers : this.iqHandlers;
+    if (table.has(key)) throw new Error(`an IQ ${type} handler for {${ns}}${name} is already registered`);
+    table.set(key, handler);
   }
 
   message(handler: StanzaHandler): void {
@@ -59,11 +65,14 @@ export class StanzaRouter {
   async handleIq(stanza: Element, child: Element): Promise<IqReply> {
     const type = stanza.attrs['type'];
     if (type !== 'get' && type !== 'set') return undefined;
-    const handler = this.iqHandlers.get(iqKey(type, child.getNS() ?? '', child.name));
+    const key = iqKey(type, child.getNS() ?? '', child.name);
+    const toBare = bareJid(stanza.attrs['to'] ?? '');
+    // A JID without a local part is the component itself (RFC 7622 §3.2: the domain alone).
+    const handler = (!toBare.includes('@') ? this.componentIqHandlers.get(key) : undefined) ?? this.iqHandlers.get(key);
     if (!handler) return undefined;
     const from = stanza.attrs['from'] ?? '';
     try {
-      return await handler({ stanza, child, type, from, fromBare: bareJid(from), toBare: bareJid(stanza.attrs['to'] ?? '') });
+      return await handler({ stanza, child, type, from, fromBare: bareJid(from), toBare });
     } catch (err) {
       this.log.error({ err: errorText(err), ns: child.getNS(), name: child.name }, 'IQ handler failed');
       return errorElement('INTERNAL');

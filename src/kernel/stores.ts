@@ -15,6 +15,8 @@ export interface DeviceRow {
   readonly segments: Readonly<Record<string, string>>;
   readonly firstSeen: number;
   readonly lastSeen: number;
+  /** A name an operator gave the device, instead of the mapping's. */
+  readonly name?: string;
 }
 
 export interface NewOutboxRow {
@@ -52,6 +54,8 @@ export interface DeviceStore {
   /** Every device of one mapping (a mapping added at run time brings its known devices back). */
   byMapping(mappingId: string): DeviceRow[];
   delete(jid: string): void;
+  /** An operator's name for the device; undefined: back to the mapping's. */
+  setName(jid: string, name: string | undefined): void;
 }
 
 /** Presence subscriptions of users to devices (RFC 6121 §3). */
@@ -87,4 +91,78 @@ export interface CommandQueueStore {
   claim(id: number): Promise<boolean>;
   expired(now: number): QueuedCommandRow[];
   deviceJids(): string[];
+}
+
+/** A subscription request a device sent to a user (mutual presence, invitations), and the user's answer. */
+export type PresenceRequestState = 'asked' | 'granted' | 'declined';
+
+/**
+ * Whether each device asked for a user's presence and what the user answered (RFC 6121 §3.1): a declined request
+ * is not repeated, and the pairs whose presence the device sees are probed again after a reconnect.
+ */
+export interface PresenceRequestStore {
+  get(deviceJid: string, user: string): PresenceRequestState | undefined;
+  set(deviceJid: string, user: string, state: PresenceRequestState): void;
+  delete(deviceJid: string, user: string): void;
+  /** Users a device asked (any state), from memory. */
+  of(deviceJid: string): ReadonlyMap<string, PresenceRequestState>;
+}
+
+/** XEP-0060 subscriptions to the nodes of device JIDs. */
+export interface PubsubSubscriptionStore {
+  /** Returns false when it was already there. */
+  add(deviceJid: string, node: string, subscriber: string): boolean;
+  delete(deviceJid: string, node: string, subscriber: string): boolean;
+  /** Subscribers (bare or full JIDs, as they subscribed) of a node — hot path (every reading), from memory. */
+  of(deviceJid: string, node: string): ReadonlySet<string>;
+}
+
+export interface LatestReadingRow {
+  readonly deviceJid: string;
+  readonly topic: string;
+  readonly json: string;
+  readonly receivedAt: number;
+}
+
+/**
+ * The newest reading of each device: what a returning user gets, what the presence status shows, the first PubSub
+ * item. Read and written in memory on the hot path; written to disk behind (`flush`, periodically and at stop).
+ */
+export interface LatestReadingStore {
+  get(deviceJid: string): LatestReadingRow | undefined;
+  set(row: LatestReadingRow): void;
+  delete(deviceJid: string): void;
+  flush(): void;
+}
+
+export type ImportStatus = 'pending' | 'approved' | 'blocked';
+
+/** A device that described itself on the broker, and the operator's decision about it (features/import). */
+export interface ImportRow {
+  readonly source: string;
+  /** As the source writes it; rows are keyed by its lower-cased form. */
+  readonly hardwareId: string;
+  readonly status: ImportStatus;
+  readonly name: string;
+  readonly jid: string | undefined;
+  /** The description last seen (JSON); undefined for a device blocked before it announced itself. */
+  readonly description: string | undefined;
+  readonly publisher: string | undefined;
+  readonly firstSeen: number;
+  readonly updatedAt: number;
+  readonly decidedBy: string | undefined;
+}
+
+/** Imported devices: written by the bridge as devices come and go, decided by operators (CLI, request topic, XMPP). */
+export interface ImportStore {
+  get(source: string, hardwareId: string): ImportRow | undefined;
+  /** Rows of a source (or all), optionally of one status, ordered by source and hardware id. */
+  list(filter?: { readonly source?: string; readonly status?: ImportStatus }): ImportRow[];
+  /** Insert or replace rows, in one transaction (one bridge/devices message of thousands of devices). */
+  saveMany(rows: readonly ImportRow[]): void;
+  /** Set a device's status (creating the row for a device not seen yet); false when the status was already that. */
+  decide(source: string, hardwareId: string, status: ImportStatus, by: string, now: number): boolean;
+  delete(source: string, hardwareId: string): void;
+  /** Whether another process (the CLI) wrote the database since the last call: cheap, pollable. */
+  changedElsewhere(): boolean;
 }

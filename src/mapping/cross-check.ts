@@ -8,9 +8,9 @@
  * rest. Pure: no I/O.
  */
 import type { LoadProblem } from '../errors.js';
-import type { Mapping } from './mapping.js';
+import { readingTopics, type Mapping } from './mapping.js';
 import { isLiteralPattern } from './router.js';
-import { matchTopic, patternsOverlap } from './topic-pattern.js';
+import { matchTopic, patternsOverlap, type TopicPattern } from './topic-pattern.js';
 import type { Template } from './template.js';
 
 /**
@@ -23,26 +23,35 @@ export function crossCheck(candidates: readonly Mapping[], others: readonly Mapp
   const at = (m: Mapping, field: string): { file: string; path: string } => ({ file: m.file, path: `/mappings/${m.index}/${field}` });
 
   const ids = new Map<string, Mapping>();
-  const literalTopics = new Map<string, Mapping>();
-  const patterned: Mapping[] = [];
+  const literalTopics = new Map<string, { mapping: Mapping; topic: TopicPattern }>();
+  const patterned: { mapping: Mapping; topic: TopicPattern }[] = [];
   const shapes = new Map<string, Mapping>();
   const remember = (m: Mapping): void => {
     ids.set(m.id, m);
-    if (isLiteralPattern(m.topic)) literalTopics.set(m.topic.filter, m);
-    else patterned.push(m);
+    for (const t of readingTopics(m)) {
+      if (isLiteralPattern(t)) literalTopics.set(t.filter, { mapping: m, topic: t });
+      else patterned.push({ mapping: m, topic: t });
+    }
     shapes.set(shape(m.jid), m);
   };
+  /** The reading topic, of a mapping already remembered, that `t` overlaps. */
+  const overlap = (t: TopicPattern): { mapping: Mapping; topic: TopicPattern } | undefined =>
+    isLiteralPattern(t)
+      ? (literalTopics.get(t.filter) ?? patterned.find((p) => matchTopic(p.topic, t.filter) !== undefined))
+      : (patterned.find((p) => patternsOverlap(t, p.topic)) ?? [...literalTopics.values()].find((l) => matchTopic(t, l.topic.filter) !== undefined));
   for (const m of others) remember(m);
 
   for (const m of candidates) {
     const sameId = ids.get(m.id);
     if (sameId && opts.ids) problems.push({ ...at(m, 'id'), message: `id "${m.id}" is already used in ${sameId.file}` });
 
-    const overlapping = isLiteralPattern(m.topic)
-      ? (literalTopics.get(m.topic.filter) ?? patterned.find((p) => matchTopic(p.topic, m.topic.filter) !== undefined))
-      : (patterned.find((p) => patternsOverlap(m.topic, p.topic)) ?? [...literalTopics.values()].find((l) => matchTopic(m.topic, l.topic.filter) !== undefined));
-    if (overlapping) {
-      problems.push({ ...at(m, 'topic'), message: `overlaps the topic of mapping "${overlapping.id}" (${overlapping.topic.source}): a reading would be claimed twice` });
+    for (const t of readingTopics(m)) {
+      const o = overlap(t);
+      if (o) {
+        const which = t === m.topic ? '' : `its topic ${t.source} `;
+        problems.push({ ...at(m, 'topic'), message: `${which}overlaps the topic of mapping "${o.mapping.id}" (${o.topic.source}): a reading would be claimed twice` });
+        break;
+      }
     }
 
     const sameShape = shapes.get(shape(m.jid));

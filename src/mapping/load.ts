@@ -10,12 +10,29 @@ import { LITERAL_FORBIDDEN } from '../devices/device-jid.js';
 import { createAjv } from '../schemas/ajv.js';
 import { ajvErrorsToPathMessages } from '../schemas/format-errors.js';
 import { listFiles, type CompiledSchema, type SchemaRegistry } from '../schemas/registry.js';
-import { parseJidPattern, type JidPattern } from './jid-pattern.js';
-import type { Availability, CommandSpec, Mapping, MessageType } from './mapping.js';
+import { compileTemplate } from '../importers/template.js';
+import { anyMatch, parseJidPattern, type JidPattern } from './jid-pattern.js';
+import {
+  DEFAULT_IDLE_AFTER,
+  type Availability,
+  type AvailabilityTopic,
+  type ChangePolicy,
+  type CommandPayload,
+  type CommandSpec,
+  type Deadband,
+  type DeliveryMode,
+  type FieldChangePolicy,
+  type Mapping,
+  type MessageType,
+  type OfflinePolicy,
+  type PayloadDecoding,
+  type PayloadFormat,
+  type ReadingSource,
+} from './mapping.js';
 import { mappingFileSchema } from './schema.js';
 import { parseTemplate, type Template } from './template.js';
 import { crossCheck } from './cross-check.js';
-import { parseTopicPattern, type TopicPattern } from './topic-pattern.js';
+import { parseTopicPattern, patternsOverlap, type TopicPattern } from './topic-pattern.js';
 
 export interface MappingContext {
   readonly registry: SchemaRegistry;
@@ -25,21 +42,70 @@ export interface MappingContext {
 
 const MAPPING_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
+type Words = string | string[];
+
+/** A payload decoding as written (`payload:` of a mapping or of one of its `topics`). */
+interface RawDecoding {
+  format: PayloadFormat;
+  key?: string;
+  trueValues?: Words;
+  falseValues?: Words;
+  empty?: string;
+  integer: boolean;
+  template?: string;
+  momentary: boolean | string[];
+}
+
+interface RawCommandPayload {
+  format: CommandPayload['format'];
+  key?: string;
+  trueValue?: string;
+  falseValue?: string;
+  template?: string;
+  aliases?: string[];
+  payload?: string;
+}
+
 /** Raw mapping as validated by `mappingFileSchema` (defaults applied). */
 interface RawMapping {
   id: string;
   description?: string;
   topic: string;
+  payload?: RawDecoding;
+  topics?: { topic: string; payload?: RawDecoding }[];
   jid: string;
   name?: string;
   schema: string;
   body?: string;
   messageType: MessageType;
+  delivery: { mode?: DeliveryMode; offline: OfflinePolicy; period: 'hour' | 'day' | 'week'; archive: boolean; status: boolean };
+  changes?: RawChanges;
+  pubsub: { enabled: boolean; items: number };
   notify: { subscribers: boolean; jids: string[] };
-  availability?: { clientId?: string; topic?: string; online: string; offline: string; timeout: number };
+  invite: string[];
+  availability?: {
+    clientId?: string;
+    topic?: string;
+    online: Words;
+    offline: Words;
+    topics?: { topic: string; online?: Words; offline?: Words; template?: string }[];
+    mode: Availability['mode'];
+    sleeping?: string;
+    timeout: number;
+    idleAfter?: number;
+  };
   commands: RawCommand[];
   aliases: Record<string, string>;
   access: { viewers: string[]; operators: string[] };
+}
+
+type RawDeadband = number | string;
+
+interface RawChanges {
+  deadband?: RawDeadband;
+  minInterval?: number;
+  maxInterval?: number;
+  fields: Record<string, { deadband?: RawDeadband; minInterval?: number; ignore?: boolean }>;
 }
 
 interface RawCommand {
@@ -51,6 +117,7 @@ interface RawCommand {
   retain: boolean;
   ttl?: number;
   confirm?: { topic: string; fields?: string[]; timeout: number };
+  payload?: RawCommandPayload;
 }
 
 let validateFile: ReturnType<ReturnType<typeof createAjv>['compile']> | undefined;
@@ -117,6 +184,7 @@ function compileMapping(raw: RawMapping, file: string, index: number, ctx: Mappi
     }
   }
   if (topic?.hasAnonymousWildcards) problem('topic', 'use named segments ({name}) instead of "+" or "#", so every device gets its own JID');
+  const sources = topic && (raw.payload !== undefined || raw.topics !== undefined) ? readingSources(raw, topic, jid, segments, problem) : undefined;
 
   const name = raw.name !== undefined ? templateOf(raw.name, 'name', false, problem) : undefined;
   if (name) checkSegmentsExist(name, segments, 'name', problem);
@@ -138,19 +206,38 @@ function compileMapping(raw: RawMapping, file: string, index: number, ctx: Mappi
   if (raw.availability) {
     const a = raw.availability;
     const clientId = a.clientId !== undefined ? templateOf(a.clientId, 'availability/clientId', false, problem) : undefined;
-    const atopic = a.topic !== undefined ? topicOf(a.topic, 'availability/topic', problem) : undefined;
     if (clientId) checkIdentifies(clientId.fields, jid, 'availability/clientId', segments, problem);
-    if (atopic) {
-      if (atopic.hasAnonymousWildcards) problem('availability/topic', 'an availability topic may only use named segments');
-      checkIdentifies(atopic.segments, jid, 'availability/topic', segments, problem);
-      if (topic && atopic.filter === topic.filter) problem('availability/topic', 'must differ from the reading topic');
+    const declared: { at: string; topic: string; online: Words; offline: Words; template?: string }[] = [
+      ...(a.topic !== undefined ? [{ at: 'availability/topic', topic: a.topic, online: a.online, offline: a.offline }] : []),
+      ...(a.topics ?? []).map((t, i) => ({
+        at: `availability/topics/${i}/topic`,
+        topic: t.topic,
+        online: t.online ?? a.online,
+        offline: t.offline ?? a.offline,
+        ...(t.template !== undefined ? { template: t.template } : {}),
+      })),
+    ];
+    const topics: AvailabilityTopic[] = [];
+    for (const d of declared) {
+      const atopic = topicOf(d.topic, d.at, problem);
+      if (!atopic) continue;
+      if (atopic.hasAnonymousWildcards) problem(d.at, 'an availability topic may only use named segments');
+      checkIdentifies(atopic.segments, jid, d.at, segments, problem);
+      if (topic && readingTopicsOf(topic, sources).some((t) => t.filter === atopic.filter)) problem(d.at, 'must differ from the reading topic');
+      const online = wordList(d.online);
+      const offline = wordList(d.offline);
+      if (online.some((w) => offline.some((o) => o.toLowerCase() === w.toLowerCase()))) problem('availability', 'online and offline payloads must differ');
+      if (d.template !== undefined) checkTemplate(d.template, d.at.replace(/topic$/, 'template'), problem);
+      topics.push({ topic: atopic, online, offline, ...(d.template !== undefined ? { template: d.template } : {}) });
     }
-    if (a.online.toLowerCase() === a.offline.toLowerCase()) problem('availability', 'online and offline payloads must differ');
+    if (a.topic === undefined && a.topics === undefined && wordList(a.online).some((w) => wordList(a.offline).some((o) => o.toLowerCase() === w.toLowerCase()))) {
+      problem('availability', 'online and offline payloads must differ');
+    }
     availability = {
       ...(clientId ? { clientId } : {}),
-      ...(atopic ? { topic: atopic } : {}),
-      online: a.online,
-      offline: a.offline,
+      topics,
+      mode: a.mode,
+      ...(a.sleeping !== undefined ? { sleeping: a.sleeping } : {}),
       timeout: a.timeout,
     };
   }
@@ -171,6 +258,17 @@ function compileMapping(raw: RawMapping, file: string, index: number, ctx: Mappi
   const viewers = jidPatterns(raw.access.viewers, 'access/viewers', ctx, problem);
   const operators = jidPatterns(raw.access.operators, 'access/operators', ctx, problem);
 
+  const mode: DeliveryMode = raw.delivery.mode ?? raw.messageType;
+  if (mode === 'live' && raw.delivery.offline === 'store') {
+    problem('delivery/offline', 'a live message is corrected in place: storing every correction for offline recipients defeats it (use latest)');
+  }
+  const notifyJids = bareJids(raw.notify.jids, 'notify/jids', ctx, problem);
+  const invite = bareJids(raw.invite, 'invite', ctx, problem);
+  invite.forEach((j, i) => {
+    if (!anyMatch(viewers, j) && !anyMatch(operators, j)) problem(`invite/${i}`, `${j} is invited but is not a viewer: the device would refuse their subscription`);
+  });
+  const changes = raw.changes ? changePolicyOf(raw.changes, schema, problem) : undefined;
+
   if (problems.length > before || !topic || !jid || !schema || commands.some((c) => c === undefined)) return undefined;
   return {
     id: raw.id,
@@ -180,13 +278,19 @@ function compileMapping(raw: RawMapping, file: string, index: number, ctx: Mappi
     fingerprint: fingerprintOf(raw, [schema, ...commands.map((c) => c?.schema)]),
     ...(raw.description !== undefined ? { description: raw.description } : {}),
     topic,
+    ...(sources ? { sources } : {}),
     jid,
     ...(name ? { name } : {}),
     schema,
     ...(body ? { body } : {}),
-    messageType: raw.messageType,
-    notify: { subscribers: raw.notify.subscribers, jids: raw.notify.jids.map((j) => j.toLowerCase()) },
+    messageType: mode === 'live' ? 'chat' : mode,
+    delivery: { mode, offline: raw.delivery.offline, period: raw.delivery.period, archive: raw.delivery.archive, status: raw.delivery.status },
+    ...(changes ? { changes } : {}),
+    pubsub: { enabled: raw.pubsub.enabled, items: raw.pubsub.items },
+    notify: { subscribers: raw.notify.subscribers, jids: notifyJids },
+    invite,
     ...(availability ? { availability } : {}),
+    idleAfter: raw.availability?.idleAfter ?? DEFAULT_IDLE_AFTER,
     access: { viewers, operators },
     commands: commands.filter((c): c is CommandSpec => c !== undefined),
     aliases: { ...raw.aliases },
@@ -222,6 +326,7 @@ function compileCommand(
       confirm = { topic: ctopic, ...(raw.confirm.fields ? { fields: raw.confirm.fields } : {}), timeoutMs: Math.round(raw.confirm.timeout * 1000) };
     }
   }
+  const payload = raw.payload ? commandPayload(raw.payload, schema, `${field}/payload`, problem) : undefined;
   if (problems.length > before || !topic || !schema) return undefined;
   return {
     name: raw.name,
@@ -232,6 +337,7 @@ function compileCommand(
     retain: raw.retain,
     ...(raw.ttl !== undefined ? { ttl: raw.ttl } : {}),
     ...(confirm ? { confirm } : {}),
+    ...(payload && payload.format !== 'json' ? { payload } : {}),
   };
 }
 
@@ -241,6 +347,95 @@ function topicOf(source: string, field: string, problem: Problem): TopicPattern 
   const { pattern, errors } = parseTopicPattern(source);
   for (const e of errors) problem(field, e);
   return pattern;
+}
+
+/** The reading sources of a mapping with payload formats or several topics; topics named twice share one source. */
+function readingSources(raw: RawMapping, topic: TopicPattern, jid: Template | undefined, segments: ReadonlySet<string>, problem: Problem): ReadingSource[] {
+  const byFilter = new Map<string, { topic: TopicPattern; decodings: PayloadDecoding[] }>();
+  const add = (t: TopicPattern, d: PayloadDecoding | undefined): void => {
+    let s = byFilter.get(t.source);
+    if (!s) byFilter.set(t.source, (s = { topic: t, decodings: [] }));
+    if (d) s.decodings.push(d);
+  };
+  add(topic, decodingOf(raw.payload ?? { format: 'json', integer: false, momentary: false }, 'payload', problem));
+  (raw.topics ?? []).forEach((t, i) => {
+    const at = `topics/${i}`;
+    const p = topicOf(t.topic, `${at}/topic`, problem);
+    if (!p) return;
+    if (p.hasAnonymousWildcards) problem(`${at}/topic`, 'a reading topic may only use named segments');
+    checkIdentifies(p.segments, jid, `${at}/topic`, segments, problem);
+    const other = [...byFilter.values()].find((s) => s.topic.source !== p.source && patternsOverlap(s.topic, p));
+    if (other) problem(`${at}/topic`, `overlaps ${other.topic.source}: a message would be read twice`);
+    add(p, decodingOf(t.payload ?? { format: 'json', integer: false, momentary: false }, `${at}/payload`, problem));
+  });
+  return [...byFilter.values()];
+}
+
+function decodingOf(raw: RawDecoding, field: string, problem: Problem): PayloadDecoding | undefined {
+  if (raw.key === undefined && raw.format !== 'json') problem(`${field}/key`, `a ${raw.format} payload needs "key": where its value lands in the reading`);
+  if (raw.template !== undefined) checkTemplate(raw.template, `${field}/template`, problem);
+  if ((raw.trueValues !== undefined || raw.falseValues !== undefined) && raw.format !== 'boolean') problem(field, 'trueValues/falseValues are for boolean payloads');
+  const yes = wordList(raw.trueValues ?? 'true');
+  const no = wordList(raw.falseValues ?? 'false');
+  if (yes.some((w) => no.includes(w))) problem(field, 'a payload cannot mean both true and false');
+  const path = raw.key?.split('.');
+  if (path?.includes('__proto__')) problem(`${field}/key`, '"__proto__" cannot be a field');
+  if (raw.momentary === true && !path) problem(`${field}/momentary`, 'true needs "key"; for a JSON object, list its momentary fields');
+  return {
+    format: raw.format,
+    ...(path ? { path } : {}),
+    true: yes,
+    false: no,
+    ...(raw.empty !== undefined ? { empty: raw.empty } : {}),
+    integer: raw.integer,
+    ...(raw.template !== undefined ? { template: raw.template } : {}),
+    momentary: raw.momentary === true ? (path ? [path] : []) : raw.momentary === false ? [] : raw.momentary.map((m) => m.split('.')),
+  };
+}
+
+function commandPayload(raw: RawCommandPayload, schema: CompiledSchema | undefined, field: string, problem: Problem): CommandPayload | undefined {
+  const needsKey = raw.format === 'value' || raw.format === 'template' || raw.format === 'keys';
+  if (needsKey && raw.key === undefined) problem(`${field}/key`, `a ${raw.format} payload needs "key": the command field it writes`);
+  if (raw.format === 'fixed' && raw.payload === undefined) problem(`${field}/payload`, 'a fixed payload needs "payload"');
+  if (raw.format === 'template' && raw.template === undefined) problem(`${field}/template`, 'a template payload needs "template"');
+  const path = raw.key?.split('.') ?? [];
+  const props = schema?.schema['properties'];
+  if (needsKey && raw.key !== undefined && props !== null && typeof props === 'object' && !Object.hasOwn(props, path[0]!)) {
+    problem(`${field}/key`, `"${raw.key}" is not a property of schema ${schema?.id ?? ''}`);
+  }
+  switch (raw.format) {
+    case 'json':
+      return { format: 'json' };
+    case 'value':
+      return { format: 'value', path, ...(raw.trueValue !== undefined ? { on: raw.trueValue } : {}), ...(raw.falseValue !== undefined ? { off: raw.falseValue } : {}) };
+    case 'keys':
+      return { format: 'keys', path };
+    case 'fixed':
+      return { format: 'fixed', payload: raw.payload ?? '' };
+    case 'template': {
+      const aliases = raw.aliases ?? [];
+      const t = compileTemplate(raw.template ?? '', { variables: ['value', ...aliases] });
+      if (!t.ok) {
+        problem(`${field}/template`, `${t.error.code}: ${t.error.message}`);
+        return undefined;
+      }
+      return { format: 'template', path, template: t.value, aliases };
+    }
+  }
+}
+
+/** A Home Assistant template must lie within the supported subset (src/importers/template.ts). */
+function checkTemplate(source: string, field: string, problem: Problem): void {
+  const t = compileTemplate(source);
+  if (!t.ok) problem(field, `${t.error.code}: ${t.error.message}`);
+}
+
+function wordList(w: Words): string[] {
+  return typeof w === 'string' ? [w] : [...w];
+}
+
+function readingTopicsOf(topic: TopicPattern, sources: readonly ReadingSource[] | undefined): readonly TopicPattern[] {
+  return sources ? sources.map((s) => s.topic) : [topic];
 }
 
 function templateOf(source: string, field: string, rich: boolean, problem: Problem): Template | undefined {
@@ -257,6 +452,52 @@ function checkSegmentsExist(t: Template, segments: ReadonlySet<string>, field: s
 function checkIdentifies(fields: readonly string[], jid: Template | undefined, field: string, segments: ReadonlySet<string>, problem: Problem): void {
   for (const f of fields) if (!segments.has(f)) problem(field, `{${f}} is not a segment of the topic`);
   for (const f of jid?.fields ?? []) if (!fields.includes(f)) problem(field, `must contain segment {${f}} to identify the device`);
+}
+
+/** Bare JIDs with variables replaced (`{serverDomain}`), lower-cased. */
+function bareJids(list: readonly string[], field: string, ctx: MappingContext, problem: Problem): string[] {
+  const out: string[] = [];
+  list.forEach((source, i) => {
+    let unknown: string | undefined;
+    const jid = source.replace(/\{([A-Za-z]+)\}/g, (m, name: string) => {
+      const v = ctx.jidVariables[name];
+      if (v === undefined) unknown = name;
+      return v ?? m;
+    });
+    if (unknown !== undefined) problem(`${field}/${i}`, `unknown variable {${unknown}} in "${source}"`);
+    else out.push(jid.toLowerCase());
+  });
+  return [...new Set(out)];
+}
+
+function deadbandOf(raw: RawDeadband | undefined): Deadband | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw === 'number') return { kind: 'absolute', value: raw };
+  return { kind: 'percent', value: Number(raw.slice(0, -1)) };
+}
+
+const ms = (seconds: number | undefined): number => Math.round((seconds ?? 0) * 1000);
+
+function changePolicyOf(raw: RawChanges, schema: CompiledSchema | undefined, problem: Problem): ChangePolicy {
+  const minIntervalMs = ms(raw.minInterval);
+  const maxIntervalMs = ms(raw.maxInterval);
+  if (maxIntervalMs > 0 && maxIntervalMs < minIntervalMs) problem('changes/maxInterval', 'must not be shorter than minInterval');
+  const props = schema?.schema['properties'];
+  const fields = new Map<string, FieldChangePolicy>();
+  for (const [path, f] of Object.entries(raw.fields)) {
+    const head = path.split('.')[0]!;
+    if (props !== null && typeof props === 'object' && !Object.hasOwn(props, head)) {
+      problem(`changes/fields/${path}`, `"${path}" is not a property of schema ${schema?.id ?? ''}`);
+    }
+    const deadband = deadbandOf(f.deadband);
+    fields.set(path, {
+      ...(deadband ? { deadband } : {}),
+      ...(f.minInterval !== undefined ? { minIntervalMs: ms(f.minInterval) } : {}),
+      ...(f.ignore ? { ignore: true } : {}),
+    });
+  }
+  const deadband = deadbandOf(raw.deadband);
+  return { ...(deadband ? { deadband } : {}), minIntervalMs, maxIntervalMs, fields };
 }
 
 function jidPatterns(list: readonly string[], field: string, ctx: MappingContext, problem: Problem): JidPattern[] {

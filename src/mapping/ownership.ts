@@ -4,7 +4,7 @@
  * command topics — never another device's. Pure apart from the routers' caches.
  */
 import type { Result } from '../errors.js';
-import type { Mapping } from './mapping.js';
+import { readingTopics, type Mapping } from './mapping.js';
 import { TopicRouter } from './router.js';
 import { templateMatcher } from './template.js';
 import { formatTopic, type Segments, type TopicPattern } from './topic-pattern.js';
@@ -32,7 +32,7 @@ export class TopicOwnership implements Ownership {
     const entries = (pick: (m: Mapping) => TopicPattern[]): { pattern: TopicPattern; target: Mapping }[] =>
       mappings.flatMap((m) => pick(m).map((pattern) => ({ pattern, target: m })));
     this.published = new TopicRouter(
-      entries((m) => [m.topic, ...(m.availability?.topic ? [m.availability.topic] : []), ...m.commands.flatMap((c) => (c.confirm ? [c.confirm.topic] : []))]),
+      entries((m) => [...readingTopics(m), ...(m.availability?.topics ?? []).map((t) => t.topic), ...m.commands.flatMap((c) => (c.confirm ? [c.confirm.topic] : []))]),
     );
     this.commands = new TopicRouter(entries((m) => m.commands.map((c) => c.topic)));
     this.clientIds = mappings.flatMap((m) => (m.availability?.clientId ? [{ mapping: m, match: templateMatcher(m.availability.clientId) }] : []));
@@ -56,7 +56,7 @@ export class TopicOwnership implements Ownership {
     const route = this.commands.route(commandTopic);
     if (!route) return [];
     const m = route.target;
-    return [m.topic, ...(m.availability?.topic ? [m.availability.topic] : [])].flatMap((p) => formatTopic(p, route.segments).topic ?? []);
+    return [...readingTopics(m), ...(m.availability?.topics ?? []).map((t) => t.topic)].flatMap((p) => formatTopic(p, route.segments).topic ?? []);
   }
 
   /** The device an MQTT client id stands for (availability by connection), if any. */

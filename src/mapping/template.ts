@@ -15,7 +15,13 @@ export type Filter = { readonly kind: 'choice'; readonly yes: string; readonly n
 
 export type TemplatePart =
   | { readonly kind: 'text'; readonly text: string }
-  | { readonly kind: 'field'; readonly path: readonly string[]; readonly filter?: Filter };
+  | { readonly kind: 'field'; readonly path: readonly string[]; readonly filter?: Filter }
+  /**
+   * Items rendered only when every value they name is present (not absent, null or ""), joined by `separator`. Built by
+   * the importers (a body such as "Temperature 21.5 °C · Humidity 45 %" over readings that carry some fields at a
+   * time); there is no syntax for it in mapping files.
+   */
+  | { readonly kind: 'join'; readonly separator: string; readonly items: readonly (readonly TemplatePart[])[] };
 
 export interface Template {
   readonly source: string;
@@ -99,15 +105,27 @@ function parseField(inner: string, opts: TemplateOptions, errors: string[]): Tem
 export type Lookup = (path: readonly string[]) => unknown;
 
 export function renderTemplate(t: Template, lookup: Lookup): string {
+  return renderParts(t.parts, lookup);
+}
+
+function renderParts(parts: readonly TemplatePart[], lookup: Lookup): string {
   let out = '';
-  for (const part of t.parts) {
-    if (part.kind === 'text') {
-      out += part.text;
-      continue;
-    }
-    out += renderValue(lookup(part.path), part.filter);
+  for (const part of parts) {
+    if (part.kind === 'text') out += part.text;
+    else if (part.kind === 'field') out += renderValue(lookup(part.path), part.filter);
+    else out += part.items.filter((item) => item.every((p) => p.kind !== 'field' || present(lookup(p.path)))).map((item) => renderParts(item, lookup)).join(part.separator);
   }
   return out;
+}
+
+function present(v: unknown): boolean {
+  return v !== undefined && v !== null && v !== '';
+}
+
+/** A template of items shown only when their values are present (see the `join` part). */
+export function joinTemplate(source: string, items: readonly (readonly TemplatePart[])[], separator: string): Template {
+  const fields = [...new Set(items.flatMap((item) => item.flatMap((p) => (p.kind === 'field' ? [p.path.join('.')] : []))))];
+  return { source, parts: [{ kind: 'join', separator, items }], fields };
 }
 
 function renderValue(v: unknown, filter: Filter | undefined): string {
@@ -140,7 +158,7 @@ export function templateMatcher(t: Template): (s: string) => Record<string, stri
   let re = '^';
   for (const part of t.parts) {
     if (part.kind === 'text') re += part.text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    else {
+    else if (part.kind === 'field') {
       names.push(part.path.join('.'));
       re += '(.+?)';
     }

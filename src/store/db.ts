@@ -99,6 +99,55 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE credentials ADD COLUMN login_address TEXT;
   ALTER TABLE credentials ADD COLUMN login_at INTEGER;
   `,
+  `
+  -- The name an operator gave a device (status page, request API); NULL: the mapping's name template.
+  ALTER TABLE devices ADD COLUMN name TEXT;
+  `,
+  `
+  -- Devices that described themselves on the broker (docs/IMPORT.md): the description last seen, and the operator's
+  -- decision. Kept so imported devices (their JIDs, hence their subscriptions) survive a broker that lost its retained
+  -- messages, and so a blocked device stays blocked when it announces itself again.
+  CREATE TABLE imports (
+    source      TEXT NOT NULL,                -- zigbee2mqtt | homeassistant | tasmota | homie
+    key         TEXT NOT NULL,                -- the hardware id, lower-cased (IEEE addresses and MACs come in either case)
+    hardware_id TEXT NOT NULL,                -- as the source writes it
+    status      TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'blocked')),
+    name        TEXT NOT NULL,
+    jid         TEXT,                         -- the JID it has (or will have once approved)
+    description TEXT,                         -- JSON DeviceDescription; NULL for a device blocked before it was seen
+    publisher   TEXT,                         -- who published the description (anonymous, device:NAME, service:NAME)
+    first_seen  INTEGER NOT NULL,             -- ms since epoch
+    updated_at  INTEGER NOT NULL,
+    decided_by  TEXT,                         -- auto, cli, request, xmpp:<jid>
+    PRIMARY KEY (source, key)
+  ) WITHOUT ROWID;
+  CREATE INDEX imports_status ON imports (status);
+  `,
+  `
+  -- Subscription requests a device sent to a user (mutual presence, invitations) and the answer: asked|granted|declined.
+  CREATE TABLE presence_requests (
+    device_jid TEXT NOT NULL,
+    user       TEXT NOT NULL,               -- bare JID
+    state      TEXT NOT NULL,
+    updated    INTEGER NOT NULL,
+    PRIMARY KEY (device_jid, user)
+  ) WITHOUT ROWID;
+  -- XEP-0060 subscriptions to the nodes of device JIDs.
+  CREATE TABLE pubsub_subscriptions (
+    device_jid TEXT NOT NULL,
+    node       TEXT NOT NULL,
+    subscriber TEXT NOT NULL,               -- the JID that subscribed, bare or full
+    created    INTEGER NOT NULL,
+    PRIMARY KEY (device_jid, node, subscriber)
+  ) WITHOUT ROWID;
+  -- The newest reading of each device (what a returning user gets), written behind the hot path.
+  CREATE TABLE latest_readings (
+    device_jid  TEXT PRIMARY KEY,
+    topic       TEXT NOT NULL,
+    json        TEXT NOT NULL,
+    received_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** A random id for this database, created once: it makes reading stanza ids unique across bridges and stable across restarts. */
@@ -112,6 +161,16 @@ export function instanceId(db: Db): string {
 
 /** Owner-only: the database holds credential hashes, the outbox's readings and the audit log. */
 export const DB_FILE_MODE = 0o600;
+
+/** Whether the database takes a write now (disk full, read-only file system, lost file): one small committed write. */
+export function probeWritable(db: Db): boolean {
+  try {
+    db.prepare("INSERT INTO meta (key, value) VALUES ('probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(Date.now()));
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export function openDatabase(dataDir: string, file = 'bridge.db'): Db {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });

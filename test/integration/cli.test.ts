@@ -37,7 +37,7 @@ describe('command line', function () {
   });
 
   it('prints help for every command', async function () {
-    for (const args of [['--help'], ['start', '--help'], ['validate', '--help'], ['demo', '--help']]) {
+    for (const args of [['--help'], ['start', '--help'], ['validate', '--help'], ['preview', '--help'], ['demo', '--help']]) {
       const child = spawnCli(args);
       const { code } = await exitOf(child, 10_000);
       assert.equal(code, 0, args.join(' '));
@@ -53,6 +53,53 @@ describe('command line', function () {
     const { code } = await exitOf(child, 10_000);
     assert.equal(code, 0, child.output());
     assert.match(child.output(), /valid \(3 mappings: climate, door, plug\)/);
+  });
+
+  describe('preview', function () {
+    let config: string;
+    before(function () {
+      writeFileSync(join(dir, 'secret'), 'x', { mode: 0o600 });
+      config = join(dir, 'preview.yaml');
+      writeFileSync(config, `mappings: [${join(ROOT, 'mappings')}]\nschemas: [${join(ROOT, 'schemas')}]\nxmpp: { domain: iot.example.org, secretFile: ./secret }\n`);
+    });
+
+    it('prints the mapping, the device and the exact stanza of a payload that would be delivered, and exits 0', async function () {
+      const child = spawnCli(['preview', '--config', config, '--topic', 'sensors/home/kitchen/telemetry', '--payload', '{"temperature":21.5,"humidity":40}']);
+      const { code } = await exitOf(child, 10_000);
+      assert.equal(code, 0, child.output());
+      assert.equal(
+        child.output(),
+        [
+          'topic      sensors/home/kitchen/telemetry',
+          'mapping    climate',
+          'device     home-kitchen@iot.example.org (kitchen climate (home))',
+          "result     delivered (and to the device's subscribers, known to the running bridge)",
+          'stanza',
+          '<message from="home-kitchen@iot.example.org" type="chat" id="preview"><body>21.5 °C, 40 % RH</body><json xmlns="urn:xmpp:json:0">{"temperature":21.5,"humidity":40}</json></message>',
+          '',
+        ].join('\n'),
+      );
+    });
+
+    it('prints the validation errors of a payload that would be rejected, and exits 1', async function () {
+      const payload = join(dir, 'bad.json');
+      writeFileSync(payload, '{"temperature":"warm","humidity":140}');
+      const child = spawnCli(['preview', '--config', config, '--topic', 'sensors/home/kitchen/telemetry', '--file', payload]);
+      const { code } = await exitOf(child, 10_000);
+      assert.equal(code, 1, child.output());
+      assert.match(child.output(), /^result {5}rejected: PAYLOAD_INVALID: /m);
+      assert.match(child.output(), /^errors\n {2}\/temperature: must be number\n {2}\/humidity: must be <= 100$/m);
+    });
+
+    it('answers JSON with --json, and exits 1 for a topic no mapping takes', async function () {
+      const json = spawnCli(['preview', '--config', config, '--topic', 'plugs/kettle/state', '--payload', '{"state":"ON","power":3}', '--json']);
+      assert.equal((await exitOf(json, 10_000)).code, 0, json.output());
+      const r = JSON.parse(json.output()) as { outcome: string; mapping: string; device: { jid: string } };
+      assert.deepEqual([r.outcome, r.mapping, r.device.jid], ['delivered', 'plug', 'plug-kettle@iot.example.org']);
+      const unmapped = spawnCli(['preview', '--config', config, '--topic', 'nowhere', '--payload', '{}']);
+      assert.equal((await exitOf(unmapped, 10_000)).code, 1);
+      assert.match(unmapped.output(), /not mapped/);
+    });
   });
 
   it('validate reports every problem of a broken mapping with file and JSON path, and exits 1', async function () {

@@ -3,7 +3,7 @@
  * acknowledged, as with a real broker), connect, disconnect and subscribe; what the bridge publishes is recorded and
  * routed back to its own watched filters, as a broker would. (Broker behaviour itself is tested on the real aedes.)
  */
-import type { InboundPublish, MqttSide, MqttSideHandlers, PublishOptions, SubscriptionKind } from '../../src/broker/mqtt-side.js';
+import type { InboundPublish, MqttSide, MqttSideHandlers, Publisher, PublishOptions, SubscriptionKind } from '../../src/broker/mqtt-side.js';
 import { filterMatches } from '../../src/mapping/topic-pattern.js';
 
 export interface Published {
@@ -14,6 +14,7 @@ export interface Published {
 
 export class MemorySide implements MqttSide {
   readonly name = 'embedded';
+  readonly knowsPublishers = true;
   readonly published: Published[] = [];
   readonly subscriptions = new Map<string, Set<SubscriptionKind>>();
   /** Granted subscriptions per device identity (what `isSubscribed` answers from). */
@@ -85,12 +86,12 @@ export class MemorySide implements MqttSide {
     });
   }
 
-  /** A message the broker routes (e.g. a Will) without the device publish path. */
-  route(topic: string, payload: Buffer): void {
+  /** A message the broker routes (e.g. a Will) without the device publish path; `publisher`: who sent it, if known. */
+  route(topic: string, payload: Buffer, publisher?: Publisher): void {
     const h = this.handlers;
     if (!h) return;
     for (const [filter, kinds] of this.subscriptions) {
-      if ((kinds.has('watched') || kinds.has('watched-once')) && filterMatches(filter, topic)) h.onWatched(filter, topic, payload);
+      if ((kinds.has('watched') || kinds.has('watched-once')) && filterMatches(filter, topic)) h.onWatched(filter, topic, payload, publisher);
     }
   }
 

@@ -28,6 +28,8 @@ export interface TestBridgeOptions {
   readonly config?: Record<string, unknown>;
   /** Start the link online (default true). */
   readonly online?: boolean;
+  /** Use this directory (and the data a previous bridge left in it) instead of a new one. */
+  readonly dir?: string;
   /** The MQTT edge: the in-memory side (default), or the real embedded broker reached over in-memory streams. */
   readonly broker?: 'memory' | 'aedes';
 }
@@ -44,11 +46,11 @@ export interface TestBridge {
 }
 
 export async function startTestBridge(opts: TestBridgeOptions = {}): Promise<TestBridge> {
-  const dir = mkdtempSync(join(tmpdir(), 'bridge-core-'));
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'bridge-core-'));
   const mappingDir = join(dir, 'mappings');
   const schemaDir = join(dir, 'schemas');
-  mkdirSync(mappingDir);
-  mkdirSync(schemaDir);
+  mkdirSync(mappingDir, { recursive: true });
+  mkdirSync(schemaDir, { recursive: true });
   if (opts.mappings) writeFileSync(join(mappingDir, 'test.yaml'), stringify({ mappings: opts.mappings }));
   (opts.schemas ?? []).forEach((s, i) => writeFileSync(join(schemaDir, `s${i}.schema.json`), JSON.stringify(s)));
   const mappings = [...(opts.mappingPaths ?? (opts.mappings ? [] : [SHIPPED_MAPPINGS])), ...(opts.mappings ? [mappingDir] : [])];
@@ -82,4 +84,17 @@ export async function startTestBridge(opts: TestBridgeOptions = {}): Promise<Tes
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Resolves once the bridge has done what the last action started: the delivery engine is live with nothing waiting to
+ * be committed, written or confirmed, and a few more turns have passed for handlers that answer a turn later.
+ */
+export async function settled(t: TestBridge, timeoutMs = 3000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  const idle = (): boolean => t.bridge.delivery.caughtUp && t.bridge.delivery.backlog.outbox === 0;
+  for (let turns = 0; turns < 5 || !idle(); turns++) {
+    if (Date.now() > until) throw new Error('the bridge did not settle');
+    await new Promise((r) => (turns < 5 ? setImmediate(r) : setTimeout(r, 2)));
+  }
 }

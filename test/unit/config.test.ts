@@ -84,6 +84,9 @@ describe('loadConfig', () => {
           rateLimit: { messagesPerSecond: 0, burst: 100, policy: 'delay' },
         },
       },
+      // The status page is off unless enabled, and on loopback (docs/OPERATIONS.md).
+      http: { enabled: false, host: '127.0.0.1', port: 8080, token: '', tls: { enabled: false }, history: { readings: 30, rejections: 5, commands: 5 } },
+      operator: {},
       xmpp: {
         service: 'xmpp://127.0.0.1:5347',
         domain: 'iot.example.org', // domains compare case-insensitively (RFC 7622 §3.2)
@@ -95,7 +98,22 @@ describe('loadConfig', () => {
         commandRate: { perMinute: 120, burst: 20 },
         handshakeTimeoutMs: 10000,
         conflictRetrySeconds: 1800, // Prosody's 840 s read timeout plus a keepalive retransmitted into a dead path
+        admins: [],
       },
+      // Every import source is off until configured.
+      import: Object.fromEntries(
+        (
+          [
+            ['zigbee2mqtt', 'zigbee2mqtt'],
+            ['homeassistant', 'homeassistant'],
+            ['tasmota', 'tasmota/discovery'],
+            ['homie', 'homie'],
+          ] as const
+        ).map(([source, base]) => [
+          source,
+          { mode: 'off', base, allow: [], deny: [], maxDevices: 1000, jid: '{id}', name: '{name}', access: { viewers: ['*@{serverDomain}'], operators: [] }, messageType: 'chat' },
+        ]),
+      ),
       audit: { maxAgeDays: 90, maxRows: 100000, maxPayloadBytes: 1024 },
       // One instance unless asked: cluster mode needs ejabberd and Redis (docs/SCALING.md).
       cluster: {
@@ -105,6 +123,38 @@ describe('loadConfig', () => {
         heartbeatSeconds: 2,
       },
     });
+  });
+
+  it('requires an admin token of 16 characters or more when the status page is enabled', () => {
+    const off = loadConfig(writeConfig('xmpp: { domain: iot.example.org, secret: s }\n'), {});
+    assert.equal(off.config.http.enabled, false);
+    const missing = problemsOf(() => loadConfig(writeConfig('xmpp: { domain: iot.example.org, secret: s }\nhttp: { enabled: true }\n'), {}));
+    assert.deepEqual(
+      missing.map((p) => [p.path, p.message]),
+      [['/http/token', 'no admin token: set http.tokenFile, or BRIDGE_HTTP_TOKEN in the environment']],
+    );
+    const short = problemsOf(() => loadConfig(writeConfig('xmpp: { domain: iot.example.org, secret: s }\nhttp: { enabled: true }\n'), { BRIDGE_HTTP_TOKEN: 'short' }));
+    assert.deepEqual(
+      short.map((p) => [p.path, p.message]),
+      [['/http/token', 'the admin token must be at least 16 characters long']],
+    );
+    const fromEnv = loadConfig(writeConfig('xmpp: { domain: iot.example.org, secret: s }\n'), { BRIDGE_HTTP_ENABLED: 'true', BRIDGE_HTTP_PORT: '0', BRIDGE_HTTP_TOKEN: 'a-token-of-20-chars!', BRIDGE_OPERATOR_JID: 'Ops@Example.org' });
+    assert.equal(fromEnv.config.http.enabled, true);
+    assert.equal(fromEnv.config.http.port, 0);
+    assert.equal(fromEnv.config.http.token, 'a-token-of-20-chars!');
+    assert.equal(fromEnv.config.operator.jid, 'ops@example.org');
+  });
+
+  it('reads the admin token from http.tokenFile, and checks HTTPS files when TLS is on', () => {
+    const token = { 'admin.token': { text: 'token-from-a-file-0123\n', mode: 0o600 } };
+    const problems = problemsOf(() => loadConfig(writeConfig('xmpp: { domain: iot.example.org, secret: s }\nhttp: { enabled: true, tokenFile: ./admin.token, tls: { enabled: true, certFile: ./none.pem } }\n', token), {}));
+    assert.deepEqual(
+      problems.map((p) => p.path).sort(),
+      ['/http/tls/certFile', '/http/tls/keyFile'],
+    );
+    const { config, warnings } = loadConfig(writeConfig('xmpp: { domain: iot.example.org, secret: s }\nhttp: { enabled: true, tokenFile: ./admin.token }\n', token), {});
+    assert.equal(config.http.token, 'token-from-a-file-0123');
+    assert.deepEqual(warnings, []);
   });
 
   it('returns a frozen configuration', () => {
@@ -193,6 +243,34 @@ describe('loadConfig', () => {
     ]);
     assert.match(error.message, /^5 problems found:\n/);
     assert.ok(error.message.includes(`\n${file} /bogus: is not a known property`));
+  });
+
+  it('checks import sources: a JID from the hardware id, known placeholders, and "base" or "prefix" as the source names it', () => {
+    const file = writeConfig(
+      [
+        'xmpp: { domain: iot.example.org, secret: s }',
+        'import:',
+        '  zigbee2mqtt: { mode: auto, base: zb, jid: "zb-{name}" }',
+        '  homeassistant: { mode: approve, prefix: ha, name: "{name} ({room})" }',
+        '  tasmota: { mode: auto, jid: "t/{id}" }',
+        '  homie: { mode: sideways }',
+      ].join('\n'),
+    );
+    assert.deepEqual(
+      problemsOf(() => loadConfig(file, {}))
+        .map((p) => `${p.path}: ${p.message}`)
+        .sort(),
+      [
+        '/import/homeassistant/name: {room} is not one of {name}, {id}, {model}, {manufacturer}',
+        '/import/homie/mode: must be one of "off", "approve", "auto"',
+        '/import/tasmota/jid: literal text "t/" contains a character a JID local part cannot hold unescaped',
+        '/import/zigbee2mqtt/jid: must contain {id}, or two devices would get one JID',
+        '/import/zigbee2mqtt/jid: {name} is not one of {id}',
+      ],
+    );
+    const ok = writeConfig('xmpp: { domain: iot.example.org, secret: s }\nimport:\n  homeassistant: { mode: auto, prefix: ha }\n  zigbee2mqtt: { mode: approve, base: zb }\n');
+    const { config } = loadConfig(ok, {});
+    assert.deepEqual([config.import.homeassistant.base, config.import.zigbee2mqtt.base, config.import.tasmota.mode], ['ha', 'zb', 'off']);
   });
 
   it('labels problems without a config file "(environment)"', () => {

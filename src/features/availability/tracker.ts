@@ -1,7 +1,9 @@
 /**
  * Device liveness from the MQTT side, per the mapping's `availability`:
  *   clientId   online while that MQTT client is connected (clean DISCONNECT and lost connections both end it);
- *   topic      online/offline payloads, including the Will the broker publishes when a device vanishes;
+ *   topics     online/offline payloads, including the Will the broker publishes when a device vanishes; several
+ *              topics combine by the mapping's mode (all / any / latest, convert/availability.ts); a `sleeping`
+ *              payload keeps the device available but asleep (presence `xa`);
  *   timeout    offline after that many seconds without any message from the device;
  *   (none)     online once the device has sent a valid reading.
  * Changes become `device_availability` events (presence turns them into stanzas).
@@ -9,8 +11,10 @@
  * It follows the live mapping set: the availability topics of the mappings in force are watched, and the devices a
  * mapping change removes are forgotten.
  */
-import { availabilityOf } from '../../convert/availability.js';
+import { availabilityWord, classifyWord, combineAvailability, type AvailabilityState } from '../../convert/availability.js';
 import type { Device } from '../../devices/device.js';
+import { compileTemplate, payloadInput, renderTemplate } from '../../importers/template.js';
+import { matchTopic } from '../../mapping/topic-pattern.js';
 import type { Feature } from '../../kernel/feature.js';
 import type { Kernel } from '../../kernel/kernel.js';
 
@@ -19,6 +23,8 @@ export type AvailabilityReason = 'connected' | 'disconnected' | 'availability-to
 export class AvailabilityTracker implements Feature {
   readonly name = 'availability';
   private readonly timed = new Set<Device>();
+  /** Devices with several availability topics (modes all/any): the last state each topic gave. */
+  private readonly perTopic = new WeakMap<Device, (AvailabilityState | undefined)[]>();
   /** Watched availability filters and their users (mapping ids): one watch per filter. */
   private readonly watches = new Map<string, { users: Set<string>; unwatch: () => void }>();
   private readonly unsubscribe: (() => void)[] = [];
@@ -69,11 +75,12 @@ export class AvailabilityTracker implements Feature {
   private followMappings(): void {
     const wanted = new Map<string, Set<string>>();
     for (const m of this.k.mappings.all()) {
-      const f = m.availability?.topic?.filter;
-      if (!f) continue;
-      let users = wanted.get(f);
-      if (!users) wanted.set(f, (users = new Set()));
-      users.add(m.id);
+      for (const t of m.availability?.topics ?? []) {
+        const f = t.topic.filter;
+        let users = wanted.get(f);
+        if (!users) wanted.set(f, (users = new Set()));
+        users.add(m.id);
+      }
     }
     for (const [filter, w] of this.watches) {
       if (wanted.has(filter)) continue;
@@ -106,7 +113,13 @@ export class AvailabilityTracker implements Feature {
     const route = this.k.mappings.routeAvailability(topic);
     const a = route?.target.availability;
     if (!route || !a) return;
-    const state = availabilityOf(payload, a.online, a.offline);
+    // Which of the mapping's topics this is (one, or a few for a device with several).
+    const index = a.topics.findIndex((t) => matchTopic(t.topic, topic) !== undefined);
+    const spec = a.topics[index];
+    if (!spec) return;
+    // A template reads the payload as sent (`{{ value_json.state }}`); without one, the word is unwrapped here.
+    const word = spec.template !== undefined ? (payload.length <= 1024 ? templateWord(spec.template, payload.toString('utf8')) : undefined) : availabilityWord(payload);
+    const state = word === undefined ? undefined : classifyWord(word, spec.online, spec.offline, a.sleeping);
     if (state === undefined) {
       this.k.log.debug({ topic }, 'unrecognized availability payload');
       return;
@@ -116,9 +129,17 @@ export class AvailabilityTracker implements Feature {
       this.k.log.warn({ topic, code: device.error.code, err: device.error.message }, 'availability for a device that cannot be registered');
       return;
     }
-    device.value.lastSeen = Date.now();
-    device.value.via = via;
-    this.set(device.value, state, 'availability-topic');
+    const d = device.value;
+    d.lastSeen = Date.now();
+    d.via = via;
+    let combined = state;
+    if (a.mode !== 'latest' && a.topics.length > 1) {
+      let states = this.perTopic.get(d);
+      if (!states || states.length !== a.topics.length) this.perTopic.set(d, (states = a.topics.map(() => undefined)));
+      states[index] = state;
+      combined = combineAvailability(a.mode, states);
+    }
+    this.set(d, combined !== 'offline', 'availability-topic', combined === 'asleep');
   }
 
   /** A valid reading arrived. */
@@ -126,7 +147,7 @@ export class AvailabilityTracker implements Feature {
     const a = device.mapping.availability;
     if (a?.timeout) this.timed.add(device);
     // With an explicit source (connection or topic), readings do not override it.
-    if (!a?.clientId && !a?.topic) this.set(device, true, 'reading');
+    if (!a?.clientId && !a?.topics.length) this.set(device, true, 'reading');
   }
 
   private forClient(clientId: string, fn: (d: Device) => void): void {
@@ -141,11 +162,43 @@ export class AvailabilityTracker implements Feature {
     }
   }
 
-  private set(device: Device, online: boolean, reason: AvailabilityReason): void {
+  private set(device: Device, online: boolean, reason: AvailabilityReason, asleep = false): void {
     if (this.stopped) return;
     if (online && device.mapping.availability?.timeout) this.timed.add(device);
-    // Once per change, whichever instance sees it first (kernel/cluster.ts); an observation that changes nothing is
-    // dropped there (in cluster mode a connection is news even to a device already online: it may have moved here).
-    this.k.cluster.changeAvailability(device, online, reason, () => this.k.bus.emit('device_availability', { device, reason }));
+    const wasAsleep = device.asleep === true;
+    if (this.k.cluster.enabled) {
+      // Online or not: once per change, whichever instance sees it first (kernel/cluster.ts); an observation that
+      // changes nothing is dropped there (in cluster mode a connection is news even to a device already online: it
+      // may have moved here). Asleep or awake while online: news of the one instance that saw it (a `once` watch).
+      if (online && device.online && wasAsleep !== asleep) {
+        device.asleep = asleep;
+        this.k.bus.emit('device_availability', { device, reason });
+      }
+      this.k.cluster.changeAvailability(device, online, reason, () => {
+        device.asleep = online && asleep;
+        this.k.bus.emit('device_availability', { device, reason });
+      });
+      return;
+    }
+    if (device.online === online && wasAsleep === (online && asleep)) return;
+    device.online = online;
+    device.asleep = online && asleep;
+    this.k.bus.emit('device_availability', { device, reason });
   }
+}
+
+/** Compiled availability templates, by source (few distinct ones: bounded by the mappings in force). */
+const templates = new Map<string, ReturnType<typeof compileTemplate>>();
+const MAX_TEMPLATES = 1000;
+
+/** The word a Home Assistant availability template makes of a payload (`{{ value_json.state }}`). */
+function templateWord(source: string, text: string): string | undefined {
+  let t = templates.get(source);
+  if (!t) {
+    if (templates.size >= MAX_TEMPLATES) templates.clear();
+    templates.set(source, (t = compileTemplate(source)));
+  }
+  if (!t.ok) return undefined;
+  const r = renderTemplate(t.value, payloadInput(text));
+  return r.ok ? r.value : undefined;
 }

@@ -12,7 +12,9 @@
  *   device online?           queued for the command's TTL (delivered when it returns, TIMEOUT if not);
  *                            with a TTL of 0: DEVICE_OFFLINE (recipient-unavailable)
  * then the publish (MQTT_PUBLISH_FAILED when the broker refuses it) and, with a declared state echo, the
- * confirmation (TIMEOUT without one). The payload published is the JSON text the sender wrote, byte for byte.
+ * confirmation (TIMEOUT without one). The payload published is the JSON text the sender wrote, byte for byte — or,
+ * when the command declares a payload format (a field as text, a command template, a fixed payload…), what that
+ * format makes of the validated command (convert/command-payload.ts).
  */
 import { LRUCache } from 'lru-cache';
 import type { Device } from '../../devices/device.js';
@@ -20,12 +22,14 @@ import { fail, ok, type Result } from '../../errors.js';
 import type { AccessPolicy } from '../../kernel/access-policy.js';
 import type { CommandSpec } from '../../mapping/mapping.js';
 import { formatTopic } from '../../mapping/topic-pattern.js';
+import { encodeCommand } from '../../convert/command-payload.js';
 import { jsonTooDeep, MAX_JSON_DEPTH } from '../../convert/payload.js';
 import { ajvErrorsToPathMessages, summarize } from '../../schemas/format-errors.js';
 import { TokenBucket } from '../../broker/token-bucket.js';
 import type { ConfirmationTracker } from './confirmations.js';
 
-export type CommandOrigin = 'chat' | 'iq' | 'adhoc';
+/** How the command came: typed in a chat, an IQ, an XEP-0050 form, or an operator's request (MQTT request API, status page). */
+export type CommandOrigin = 'chat' | 'iq' | 'adhoc' | 'mqtt' | 'http';
 
 export interface CommandRequest {
   /** Bare JID of the sender. */
@@ -73,7 +77,7 @@ export class Downlink {
     private readonly publish: Publish,
     private readonly confirmations: ConfirmationTracker,
     private readonly defaultTtlMs: number,
-    private readonly onOutcome: (req: CommandRequest, outcome: Result<CommandOutcome>) => void = () => undefined,
+    private readonly onOutcome: (req: CommandRequest, outcome: Result<CommandOutcome>, elapsedMs: number) => void = () => undefined,
     private readonly rate: RateOptions = { perMinute: 0, burst: 1 },
   ) {}
 
@@ -93,8 +97,9 @@ export class Downlink {
   }
 
   async execute(req: CommandRequest): Promise<Result<CommandOutcome>> {
+    const started = performance.now();
     const outcome = await this.run(req);
-    this.onOutcome(req, outcome);
+    this.onOutcome(req, outcome, performance.now() - started);
     return outcome;
   }
 
@@ -139,10 +144,13 @@ export class Downlink {
   async dispatch(device: Device, command: CommandSpec, json: string, value: unknown): Promise<Result<CommandOutcome>> {
     const topic = formatTopic(command.topic, device.segments);
     if (topic.topic === undefined) return fail('INTERNAL', topic.error);
+    // Encode step: the validated command as the device expects it on the wire.
+    const payload = encodeCommand(command.payload, json, value);
+    if (!payload.ok) return payload;
 
     const expectation = command.confirm ? this.confirmations.expect(device, command.confirm, (value ?? {}) as Record<string, unknown>) : undefined;
     try {
-      await this.publish(device, topic.topic, Buffer.from(json, 'utf8'), command);
+      await this.publish(device, topic.topic, Buffer.from(payload.value, 'utf8'), command);
     } catch (err) {
       expectation?.cancel();
       return fail('MQTT_PUBLISH_FAILED', `the broker did not accept the command: ${(err as Error).message}`);

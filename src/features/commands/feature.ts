@@ -23,6 +23,7 @@ import { QueuedCommands } from './command-queue.js';
 import { ConfirmationTracker } from './confirmations.js';
 import { Downlink, type CommandOrigin, type CommandOutcome, type CommandRequest } from './downlink.js';
 import { lateReplies } from './late-replies.js';
+import { operatorCommand } from './operator.js';
 
 export class CommandsFeature implements Feature {
   readonly name = 'commands';
@@ -42,7 +43,7 @@ export class CommandsFeature implements Feature {
       (d, topic, payload, command) => k.mqtt.publish(topic, payload, { qos: command.qos, retain: command.retain }, d.via),
       this.confirmations,
       config.delivery.commandTtlSeconds * 1000,
-      (req, r) => this.done(req, r),
+      (req, r, elapsedMs) => this.done(req, r, elapsedMs),
       config.xmpp.commandRate,
     );
     this.adhoc = new AdhocCommands(this.downlink, k.access, sessionIdPrefix(k.stores.instanceId));
@@ -50,7 +51,7 @@ export class CommandsFeature implements Feature {
     const reply = lateReplies(k.xmpp, this.chat);
     const answerHere = (row: QueuedCommandRow, r: Result<CommandOutcome>): void => {
       reply(row, r);
-      this.done({ from: row.sender.split('/')[0]!, deviceJid: row.deviceJid, name: row.command, json: row.json, origin: row.origin as CommandOrigin }, r);
+      this.done({ from: row.sender.split('/')[0]!, deviceJid: row.deviceJid, name: row.command, json: row.json, origin: row.origin as CommandOrigin }, r, Date.now() - row.createdAt);
     };
     this.queued = new QueuedCommands(
       k.stores.commandQueue,
@@ -90,6 +91,8 @@ export class CommandsFeature implements Feature {
       bus.on('client_subscribed', () => this.queued.flushAll()),
       bus.on('mappings_changed', () => this.followMappings()),
       bus.on('command_answer_forwarded', ({ row, outcome }) => this.queued.answerForwarded(row, this.outcomeOf(row, outcome))),
+      // The operator's commands (status page, request API), through the same downlink as everyone's.
+      this.k.operations.provide('device/command', operatorCommand(this.downlink, this.k.registry, this.k.config.operator.jid)),
     );
     this.followMappings();
     this.queued.start();
@@ -131,8 +134,8 @@ export class CommandsFeature implements Feature {
     return ok({ device, command, topic: o.topic, queued: true, ...(o.confirmation !== undefined ? { confirmation: o.confirmation } : {}) });
   }
 
-  private done(req: CommandRequest, r: Result<CommandOutcome>): void {
-    const base = { from: req.from, device: req.deviceJid, command: req.name, origin: req.origin, json: req.json };
+  private done(req: CommandRequest, r: Result<CommandOutcome>, elapsedMs: number): void {
+    const base = { from: req.from, device: req.deviceJid, command: req.name, origin: req.origin, json: req.json, elapsedMs };
     if (r.ok) {
       const { topic, confirmation, queued } = r.value;
       this.k.bus.emit('command_delivered', { ...base, code: 'OK', topic, confirmed: confirmation !== undefined, queued: queued === true });

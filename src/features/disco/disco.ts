@@ -34,7 +34,7 @@ export function discoInfoHandler(deps: DiscoDeps) {
     const from = req.fromBare;
     const node = req.child.attrs['node'];
     if (to === deps.domain) {
-      if (node) return errorElement('DEVICE_UNKNOWN', `no node ${node}`);
+      if (node) return deps.contributions.componentNodeInfo(node, from) ?? errorElement('DEVICE_UNKNOWN', `no node ${node}`);
       return xml(
         'query',
         { xmlns: NS_DISCO_INFO },
@@ -75,11 +75,12 @@ export function discoItemsHandler(deps: DiscoDeps) {
     if (to !== deps.domain) {
       const device = deps.access.visible(to, from);
       if (!device) return errorElement('DEVICE_UNKNOWN');
-      if (!node) return xml('query', { xmlns: NS_DISCO_ITEMS });
+      if (!node) return xml('query', { xmlns: NS_DISCO_ITEMS }, ...deps.contributions.deviceItemsOf(device, from));
       const items = deps.contributions.nodeItems(device, node, from);
       return items ? xml('query', { xmlns: NS_DISCO_ITEMS, node }, ...items) : errorElement('DEVICE_UNKNOWN', `no node ${node}`);
     }
-    if (node) return xml('query', { xmlns: NS_DISCO_ITEMS, node }); // e.g. the commands node of the component: none
+    // e.g. the commands node of the component: the admin commands this requester may run
+    if (node) return xml('query', { xmlns: NS_DISCO_ITEMS, node }, ...deps.contributions.componentNodeItems(node, from));
     const visible = [...deps.registry.all()].filter((d) => deps.access.mayView(d, from)).sort((a, b) => (a.jid < b.jid ? -1 : a.jid > b.jid ? 1 : 0));
     // XEP-0059 §2.1/§2.2: <max/> limits the page, <after/> continues after the last item of the previous page.
     const set = req.child.getChild('set', NS_RSM);

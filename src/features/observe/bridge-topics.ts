@@ -30,6 +30,7 @@ export class BridgeTopicsFeature implements Feature {
     this.unsubscribe.push(
       bus.on('device_added', devices),
       bus.on('device_removed', devices),
+      bus.on('device_renamed', devices),
       bus.on('device_availability', devices),
       bus.on('mappings_changed', () => {
         info();

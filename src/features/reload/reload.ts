@@ -18,7 +18,6 @@ import { formatProblem, LoadError } from '../../errors.js';
 import type { Feature } from '../../kernel/feature.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { loadDefinitions } from '../../load.js';
-import { requestTopic, respond } from '../requests.js';
 
 /** Editors write a file in several steps (truncate, write, rename): one reload after the last of them. */
 const DEBOUNCE_MS = 250;
@@ -54,13 +53,12 @@ export class ReloadFeature implements Feature {
 
   start(): void {
     this.watchFiles(this.current);
-    this.unwatchRequest = this.k.mqtt.watch(requestTopic(this.k.config.baseTopic, 'reload'), (_topic, payload) => {
-      void respond(this.k, 'reload', payload, () => {
-        const r = this.reload('request');
-        return r.ok
-          ? { ok: true, data: { added: r.added, replaced: r.replaced, removed: r.removed, warnings: r.warnings } }
-          : { ok: false, error: `${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}; nothing was changed`, data: { problems: r.problems } };
-      });
+    // The `reload` operation: <base>/bridge/request/reload and the status page.
+    this.unwatchRequest = this.k.operations.provide('reload', () => {
+      const r = this.reload('request');
+      return r.ok
+        ? { ok: true, data: { added: r.added, replaced: r.replaced, removed: r.removed, warnings: r.warnings } }
+        : { ok: false, code: 'MAPPING_INVALID', error: `${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}; nothing was changed`, data: { problems: r.problems } };
     });
   }
 

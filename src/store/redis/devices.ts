@@ -34,6 +34,13 @@ export class RedisDeviceStore implements DeviceStore {
     this.w.write('device removal', (m) => m.hdel(this.w.keys.devices, jid), { k: 'device-', jid });
   }
 
+  setName(jid: string, name: string | undefined): void {
+    const row = this.rows.get(jid);
+    if (!row) return;
+    const { name: _old, ...rest } = row;
+    this.save(name === undefined ? rest : { ...rest, name });
+  }
+
   get(jid: string): DeviceRow | undefined {
     return this.rows.get(jid);
   }
@@ -76,7 +83,7 @@ export function parseDeviceRow(text: string): DeviceRow | undefined {
   try {
     const v = JSON.parse(text) as Partial<DeviceRow>;
     if (typeof v.jid !== 'string' || typeof v.mappingId !== 'string' || typeof v.segments !== 'object' || v.segments === null) return undefined;
-    return { jid: v.jid, mappingId: v.mappingId, segments: v.segments, firstSeen: Number(v.firstSeen) || 0, lastSeen: Number(v.lastSeen) || 0 };
+    return { jid: v.jid, mappingId: v.mappingId, segments: v.segments, firstSeen: Number(v.firstSeen) || 0, lastSeen: Number(v.lastSeen) || 0, ...(typeof v.name === 'string' ? { name: v.name } : {}) };
   } catch {
     return undefined;
   }
