@@ -157,7 +157,9 @@ async function runOnce(n: number, o: Options, servers: { ejabberd: EjabberdInsta
     const cpu1 = snapshotCpu(bridges, servers);
     const { distinct, duplicates } = countRange(seen, seqBase, total);
     if (!deliveredAll) log(`  ${n} instance(s): only ${distinct} of ${total} delivered within 60 s`);
-    const split = await Promise.all(bridges.map(async (b) => (await b.call<{ metrics: Record<string, number> }>('metrics')).metrics['readings_total'] ?? 0));
+    // readings_total is counted per mapping (`readings_total{mapping="fleet"}`): the sum over its cells.
+    const readingsOf = (m: Record<string, number>): number => Object.entries(m).reduce((sum, [k, v]) => (k === 'readings_total' || k.startsWith('readings_total{') ? sum + v : sum), 0);
+    const split = await Promise.all(bridges.map(async (b) => readingsOf((await b.call<{ metrics: Record<string, number> }>('metrics')).metrics)));
     const cpu = {
       bridges: cpu1.bridges.map((c, i) => c - cpu0.bridges[i]!),
       ejabberd: cpu1.ejabberd - cpu0.ejabberd,
