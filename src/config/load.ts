@@ -167,6 +167,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       homeassistant: importSource(r.import.homeassistant),
       tasmota: importSource(r.import.tasmota),
       homie: importSource(r.import.homie),
+      sparkplug: importSource(r.import.sparkplug),
     },
     audit: { ...r.audit },
   };

@@ -375,6 +375,7 @@ export const configSchema = {
         homeassistant: importSource('Home Assistant MQTT discovery (ESPHome, Tasmota legacy, zwave-js-ui, OpenMQTTGateway, Zigbee2MQTT\'s HA output…)', 'prefix', 'homeassistant', 'The discovery prefix.'),
         tasmota: importSource('Tasmota native discovery (tasmota/discovery/<MAC>/config)', 'prefix', 'tasmota/discovery', 'The discovery prefix.'),
         homie: importSource('Homie 5 and Homie 4 devices', 'base', 'homie', 'The Homie domain (first topic level).'),
+        sparkplug: importSource('Sparkplug B edge nodes and devices (births, data, deaths; commands as NCMD/DCMD)', 'base', 'spBv1.0', 'The Sparkplug namespace (first topic level).'),
       },
     },
     audit: {
@@ -396,7 +397,7 @@ export const configSchema = {
   },
 } as const;
 
-export type ImportSourceName = 'zigbee2mqtt' | 'homeassistant' | 'tasmota' | 'homie';
+export type ImportSourceName = 'zigbee2mqtt' | 'homeassistant' | 'tasmota' | 'homie' | 'sparkplug';
 
 /** One import source, resolved (`base` is the Zigbee2MQTT base topic, the discovery prefix, or the Homie domain). */
 export interface ImportSourceConfig {

@@ -108,6 +108,7 @@ describe('loadConfig', () => {
             ['homeassistant', 'homeassistant'],
             ['tasmota', 'tasmota/discovery'],
             ['homie', 'homie'],
+            ['sparkplug', 'spBv1.0'],
           ] as const
         ).map(([source, base]) => [
           source,
