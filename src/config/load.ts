@@ -103,6 +103,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     schemas: r.schemas.map((p) => resolve(base, p)),
     baseTopic: r.baseTopic,
     log: { level: r.log.level, ...(r.log.file !== undefined ? { file: resolve(base, r.log.file) } : {}) },
+    media: { ...r.media },
     delivery: { ...r.delivery },
     mqtt: {
       embedded: {
@@ -197,6 +198,7 @@ interface RawConfig {
   baseTopic: string;
   log: { level: LogLevel; file?: string };
   delivery: BridgeConfig['delivery'];
+  media: BridgeConfig['media'];
   mqtt: {
     embedded: BridgeConfig['mqtt']['embedded'];
     external?: {

@@ -232,6 +232,20 @@ export const configSchema = {
         },
       },
     },
+    media: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'Binary readings (mappings with payload format "binary"): uploads and their limits (docs/MEDIA.md).',
+      properties: {
+        maxBytes: { type: 'integer', minimum: 1, default: 10485760, description: 'Largest binary payload accepted (a mapping may lower it); the broker\'s maxPayloadBytes applies first.' },
+        minIntervalSeconds: { type: 'number', minimum: 0, default: 10, description: 'Least time between two uploads of one device; a snapshot arriving meanwhile waits, and a newer one replaces it.' },
+        dailyBytes: { type: 'integer', minimum: 1, default: 104857600, description: 'Bytes one device may upload per day (Prosody\'s default quota: 10 × its 10 MiB file limit).' },
+        inlineMaxBytes: { type: 'integer', minimum: 0, default: 0, description: 'Payloads at most this long travel base64 in the reading\'s JSON instead of being uploaded (a mapping may set its own).' },
+        uploadTimeoutSeconds: { type: 'number', minimum: 1, default: 30, description: 'Time allowed for the slot request and for the PUT, each.' },
+        uploadService: { type: 'string', minLength: 1, description: 'The XEP-0363 service JID; without it, found by service discovery on the server domain.' },
+      },
+    },
     delivery: {
       type: 'object',
       additionalProperties: false,
@@ -465,6 +479,14 @@ export interface BridgeConfig {
       readonly certFile?: string;
       readonly keyFile?: string;
     };
+  };
+  readonly media: {
+    readonly maxBytes: number;
+    readonly minIntervalSeconds: number;
+    readonly dailyBytes: number;
+    readonly inlineMaxBytes: number;
+    readonly uploadTimeoutSeconds: number;
+    readonly uploadService?: string;
   };
   readonly delivery: {
     readonly maxOutbox: number;

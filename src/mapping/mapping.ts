@@ -142,6 +142,11 @@ export interface Mapping {
    * event-loop turn make one reading). Absent: the payload of `topic` is the reading, as the device sent it.
    */
   readonly sources?: readonly ReadingSource[];
+  /**
+   * `payload: {format: binary}`: the payload is bytes (an image, a file), uploaded and delivered as a link with its
+   * metadata (docs/MEDIA.md). `mediaType` undefined: sniffed from the magic bytes.
+   */
+  readonly media?: MediaSpec;
   readonly jid: Template;
   readonly name?: Template;
   readonly schema: CompiledSchema;
@@ -153,6 +158,14 @@ export interface Mapping {
   readonly commands: readonly CommandSpec[];
   /** Chat shortcuts: word → command line. */
   readonly aliases: Readonly<Record<string, string>>;
+}
+
+export interface MediaSpec {
+  readonly mediaType?: string;
+  /** Larger payloads are refused (MEDIA_TOO_LARGE); default `media.maxBytes`. The broker's own limit applies first. */
+  readonly maxBytes?: number;
+  /** Payloads at most this long travel base64 in the reading's JSON instead of being uploaded; default `media.inlineMaxBytes`. */
+  readonly inlineMaxBytes?: number;
 }
 
 /** Every topic a mapping takes readings from. */

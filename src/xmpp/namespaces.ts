@@ -10,6 +10,8 @@ export const NS_ADHOC = 'http://jabber.org/protocol/commands'; // XEP-0050
 export const NS_PING = 'urn:xmpp:ping'; // XEP-0199
 export const NS_VERSION = 'jabber:iq:version'; // XEP-0092
 export const NS_JSON = 'urn:xmpp:json:0'; // XEP-0335
+export const NS_OOB = 'jabber:x:oob'; // XEP-0066
+export const NS_HTTP_UPLOAD = 'urn:xmpp:http:upload:0'; // XEP-0363
 export const NS_DELAY = 'urn:xmpp:delay'; // XEP-0203
 export const NS_RECEIPTS = 'urn:xmpp:receipts'; // XEP-0184
 /** The bridge's own command IQ (docs/COMMANDS.md). */

@@ -51,11 +51,11 @@ export interface ProsodyTestServer extends TestServer {
 }
 
 /** A private Prosody with the component domain declared and a fresh secret. */
-export async function startTestServer(opts: { domain?: string } = {}): Promise<ProsodyTestServer> {
+export async function startTestServer(opts: { domain?: string; fileShare?: { sizeLimit?: number; dailyQuota?: number } } = {}): Promise<ProsodyTestServer> {
   if (!prosodyBinary()) throw new Error(`Prosody is not installed; install it with: ${PROSODY_INSTALL_HINT}`);
   const domain = opts.domain ?? DOMAIN;
   const secret = randomBytes(12).toString('hex');
-  const prosody = await startProsody({ components: [{ domain, secret }] });
+  const prosody = await startProsody({ components: [{ domain, secret }], ...(opts.fileShare ? { fileShare: opts.fileShare } : {}) });
   const users: XmppUser[] = [];
   return {
     prosody,

@@ -14,19 +14,37 @@ import type { Rejection, UplinkOutcome } from './uplink.js';
 import { ChatDelivery, type ReadingDelivery } from './chat-delivery.js';
 import { Delivery } from './delivery.js';
 import { Uplink } from './uplink.js';
+import type { MediaMeta } from '../../convert/media.js';
+import { MediaDelivery } from '../media/media-delivery.js';
+import { MediaUplink, type MediaJob } from '../media/media-uplink.js';
+import { Uploader } from '../media/upload.js';
 import { mappingLabel } from '../../observe/metrics.js';
 
 export class UplinkFeature implements Feature {
   readonly name = 'uplink';
   readonly delivery: Delivery;
   private readonly uplink: Uplink;
-  private readonly chat: ReadingDelivery;
+  private readonly chat: ChatDelivery;
+  private readonly mediaMode: MediaDelivery;
+  private readonly media: MediaUplink;
   private readonly unsubscribe: (() => void)[] = [];
 
   constructor(private readonly k: Kernel) {
     const { config } = k;
     this.uplink = new Uplink(k.mappings, k.registry);
     this.chat = new ChatDelivery(k.xmpp, k.stores.subscriptions, config.xmpp);
+    this.mediaMode = new MediaDelivery(this.chat, k.xmpp);
+    const m = config.media;
+    const uploader = new Uploader(k.xmpp, config.xmpp.serverDomain, m.uploadTimeoutSeconds * 1000, m.uploadService);
+    this.media = new MediaUplink(
+      (jid, name, bytes, type) => uploader.upload(jid, name, bytes, type),
+      { maxBytes: m.maxBytes, minIntervalMs: m.minIntervalSeconds * 1000, dailyBytes: m.dailyBytes, inlineMaxBytes: m.inlineMaxBytes },
+      (job, meta) => this.mediaReading(job, meta),
+      (job, error) => {
+        this.reject({ error, topic: job.topic, clientId: undefined, deviceId: job.device.id, mappingId: job.device.mapping.id });
+        job.done();
+      },
+    );
     const d = config.delivery;
     this.delivery = new Delivery(
       k.xmpp,
@@ -61,13 +79,32 @@ export class UplinkFeature implements Feature {
 
   async stop(): Promise<void> {
     for (const u of this.unsubscribe.splice(0)) u();
+    this.media.stop();
     // What was accepted is committed and, if possible, confirmed (the brokers stopped taking readings before this).
     await this.delivery.stop();
   }
 
   /** The delivery mode of a device's readings (one today; the seam for others). */
-  private modeOf(_device: Device): ReadingDelivery {
-    return this.chat;
+  private modeOf(device: Device): ReadingDelivery {
+    return device.mapping.media ? this.mediaMode : this.chat;
+  }
+
+  /** An uploaded (or inline) binary reading: its metadata is the reading, delivered as any other. */
+  private mediaReading(job: MediaJob, meta: MediaMeta): void {
+    const json = JSON.stringify(meta);
+    const reading = { device: job.device, topic: job.topic, json, value: meta as unknown, qos: job.qos, receivedAt: job.receivedAt };
+    this.k.bus.emit('reading', { reading, replay: false });
+    this.k.metrics.inc('readings_total', mappingLabel(job.device.mapping));
+    const out = this.mediaMode.prepare(job.device, json, meta);
+    if (!out.ok) {
+      this.reject({ error: out.error, topic: job.topic, clientId: undefined, deviceId: job.device.id, mappingId: job.device.mapping.id });
+      return job.done();
+    }
+    if (out.value.recipients === 0) {
+      this.k.metrics.inc('readings_without_recipients_total');
+      return job.done();
+    }
+    this.delivery.accept(reading, out.value, job.done);
   }
 
   private followFilters(): Promise<void> {
@@ -85,6 +122,12 @@ export class UplinkFeature implements Feature {
   private settle(side: MqttSide, msg: InboundPublish, outcome: UplinkOutcome, done: (err?: Error) => void): void {
     const { bus, metrics } = this.k;
     if (outcome.kind === 'rejected') this.reject(outcome.rejection);
+    if (outcome.kind === 'binary') {
+      outcome.device.via = side.name;
+      // A retained snapshot replayed on subscription is old: not uploaded again.
+      if (msg.replay) return done();
+      return this.media.accept({ ...outcome, done });
+    }
     if (outcome.kind !== 'reading') return done();
     const { reading } = outcome;
     const device = reading.device;
