@@ -168,7 +168,6 @@ function compileMapping(raw: RawMapping, file: string, index: number, ctx: Mappi
     : undefined;
   if (binary && raw.topics !== undefined) problem('topics', 'a binary payload is one file per message: it cannot be merged with other topics');
   if (binary && raw.schema !== undefined) problem('schema', 'a binary payload has no JSON Schema: its reading is the file\'s metadata');
-  if (!binary && raw.schema === undefined) problem('', 'must have required property \'schema\'');
   if (!binary && (raw.payload?.mediaType !== undefined || raw.payload?.maxBytes !== undefined || raw.payload?.inlineMaxBytes !== undefined)) problem('payload', 'mediaType, maxBytes and inlineMaxBytes are for binary payloads');
   (raw.topics ?? []).forEach((t, i) => {
     if (t.payload?.format === 'binary') problem(`topics/${i}/payload/format`, 'a binary payload is one file per message: give it a mapping of its own');

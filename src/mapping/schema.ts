@@ -73,6 +73,9 @@ export const mappingFileSchema = {
         type: 'object',
         additionalProperties: false,
         required: ['id', 'topic', 'jid'],
+        // A binary payload has no schema (its reading is the file's metadata); every other mapping needs one.
+        if: { required: ['payload'], properties: { payload: { required: ['format'], properties: { format: { const: 'binary' } } } } },
+        else: { required: ['schema'] },
         properties: {
           id: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]*$', description: 'Unique mapping id (lower case, digits, - and _).' },
           description: { type: 'string' },
