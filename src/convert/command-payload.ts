@@ -14,6 +14,7 @@
 import { fail, ok, type Result } from '../errors.js';
 import { renderTemplate } from '../importers/template.js';
 import type { CommandPayload } from '../mapping/mapping.js';
+import { valueAt } from './json-path.js';
 import { encodeSparkplug, type MetricToWrite, type SparkplugType } from './sparkplug.js';
 
 export function encodeCommand(format: CommandPayload | undefined, json: string, value: unknown, now: number = Date.now()): Result<string | Buffer> {
@@ -55,13 +56,4 @@ export function encodeCommand(format: CommandPayload | undefined, json: string, 
       return ok(JSON.stringify(out));
     }
   }
-}
-
-function valueAt(root: unknown, path: readonly string[]): unknown {
-  let v = root;
-  for (const key of path) {
-    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, key)) return undefined;
-    v = (v as Record<string, unknown>)[key];
-  }
-  return v;
 }

@@ -1,4 +1,16 @@
-/** Writing a value at a path of object keys, creating (or replacing non-object) intermediate levels. Pure. */
+/** Reading and writing a value at a path of object keys. Pure. */
+
+/** The value at `path`, or undefined where a level is missing or not an object (own keys only: never the prototype). */
+export function valueAt(root: unknown, path: readonly string[]): unknown {
+  let v = root;
+  for (const key of path) {
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, key)) return undefined;
+    v = (v as Record<string, unknown>)[key];
+  }
+  return v;
+}
+
+/** Writes `value` at `path`, creating (or replacing non-object) intermediate levels. */
 
 export function setPath(obj: Record<string, unknown>, path: readonly string[], value: unknown): void {
   let cur = obj;

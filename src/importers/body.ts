@@ -10,6 +10,7 @@
  *                 comes alone, a Homie property topic carries one value), so
  *   formatBody    renders the fields present in a reading and leaves the others out; "" when none is present.
  */
+import { valueAt } from '../convert/json-path.js';
 import type { Property } from './model.js';
 
 export interface BodyField {
@@ -153,13 +154,4 @@ export function formatBody(fields: readonly BodyField[], reading: unknown): stri
     parts.push(`${f.label} ${text}${f.unit ? ` ${f.unit}` : ''}`);
   }
   return parts.join(' · ');
-}
-
-function valueAt(root: unknown, path: readonly string[]): unknown {
-  let v = root;
-  for (const key of path) {
-    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, key)) return undefined;
-    v = (v as Record<string, unknown>)[key];
-  }
-  return v;
 }

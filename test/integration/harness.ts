@@ -50,12 +50,16 @@ export interface ProsodyTestServer extends TestServer {
   readonly prosody: ProsodyInstance;
 }
 
-/** A private Prosody with the component domain declared and a fresh secret. */
-export async function startTestServer(opts: { domain?: string; fileShare?: { sizeLimit?: number; dailyQuota?: number } } = {}): Promise<ProsodyTestServer> {
+/**
+ * A private Prosody with the component domain declared and a fresh secret. `modules`: more Prosody modules, e.g.
+ * `offline` (mod_offline keeps chat messages for users who are away, as every real server does). `fileShare`: an
+ * XEP-0363 upload component (mod_http_file_share) on a loopback HTTP port.
+ */
+export async function startTestServer(opts: { domain?: string; modules?: string[]; fileShare?: { sizeLimit?: number; dailyQuota?: number } } = {}): Promise<ProsodyTestServer> {
   if (!prosodyBinary()) throw new Error(`Prosody is not installed; install it with: ${PROSODY_INSTALL_HINT}`);
   const domain = opts.domain ?? DOMAIN;
   const secret = randomBytes(12).toString('hex');
-  const prosody = await startProsody({ components: [{ domain, secret }], ...(opts.fileShare ? { fileShare: opts.fileShare } : {}) });
+  const prosody = await startProsody({ components: [{ domain, secret }], ...(opts.modules ? { extraModules: opts.modules } : {}), ...(opts.fileShare ? { fileShare: opts.fileShare } : {}) });
   const users: XmppUser[] = [];
   return {
     prosody,
@@ -78,9 +82,13 @@ export async function startTestServer(opts: { domain?: string; fileShare?: { siz
 
 type Predicate = (el: Element) => boolean;
 
-/** A real XMPP user (c2s) that records every stanza it receives. */
+/**
+ * A real XMPP user (c2s) that records every stanza it receives. Like Conversations with the contacts one adds, it
+ * approves the subscription requests it receives (`autoApprove`), so a device it subscribed to sees its presence.
+ */
 export class XmppUser {
   readonly stanzas: Element[] = [];
+  autoApprove = true;
   private waiters: { pred: Predicate; resolve: (el: Element) => void }[] = [];
 
   private constructor(
@@ -88,6 +96,9 @@ export class XmppUser {
     readonly jid: string,
   ) {
     client.on('stanza', (el: Element) => {
+      if (this.autoApprove && el.name === 'presence' && el.attrs['type'] === 'subscribe' && el.attrs['from']) {
+        void client.send(xml('presence', { to: el.attrs['from'], type: 'subscribed' })).catch(() => undefined);
+      }
       this.stanzas.push(el);
       this.waiters = this.waiters.filter((w) => {
         if (!w.pred(el)) return true;
@@ -162,6 +173,33 @@ export class XmppUser {
     );
     await this.send(xml('presence', { to: deviceJid, type: 'subscribe' }));
     return answer;
+  }
+
+  /**
+   * Subscribe to a device and share presence with it (approve its request), then wait until the bridge has seen this
+   * user's presence: the user's server sends it to the device before it handles the ping that follows on this stream.
+   */
+  async follow(deviceJid: string): Promise<void> {
+    const request = this.waitForAny((s) => s.name === 'presence' && fromBare(s) === deviceJid && s.attrs['type'] === 'subscribe', `a subscription request from ${deviceJid}`);
+    const answer = await this.subscribe(deviceJid);
+    if (answer.attrs['type'] !== 'subscribed') throw new Error(`${deviceJid} refused the subscription`);
+    await request;
+    await new Promise((r) => setImmediate(r)); // the approval is written before the ping
+    await this.iq(xml('iq', { type: 'get', to: deviceJid }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
+  }
+
+  /**
+   * Subscribe to a device that exists only once the bridge has seen it (a client id it is named after): aedes reports a
+   * client ready only after CONNACK and its queued messages, so a request sent right after CONNACK may still meet an
+   * unknown JID and be refused. Asks again after each refusal until the deadline.
+   */
+  async subscribeWhenKnown(deviceJid: string, timeoutMs = 10_000): Promise<Element> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const answer = await this.subscribe(deviceJid);
+      if (answer.attrs['type'] === 'subscribed' || Date.now() > deadline) return answer;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   async stop(): Promise<void> {

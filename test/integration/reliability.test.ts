@@ -183,7 +183,7 @@ describe('reliability: no acknowledged reading is lost', function () {
       const alice = await server.user('alice');
       users.push(alice);
       device = await mqttClient(run.mqttUrl, { clientId: 'climate-lab-bench' });
-      assert.equal((await alice.subscribe(DEVICE)).attrs['type'], 'subscribed');
+      assert.equal((await alice.subscribeWhenKnown(DEVICE)).attrs['type'], 'subscribed');
     });
 
     afterEach(async function () {
@@ -270,7 +270,7 @@ describe('reliability: no acknowledged reading is lost', function () {
     async function connect(config: Record<string, unknown>): Promise<{ link: ComponentLink; tally: Tally }> {
       run = await startBridge({ server, config });
       device = await mqttClient(run.mqttUrl, { clientId: 'climate-lab-bench' });
-      assert.equal((await alice.subscribe(DEVICE)).attrs['type'], 'subscribed');
+      assert.equal((await alice.subscribeWhenKnown(DEVICE)).attrs['type'], 'subscribed');
       const tally = new Tally();
       tally.watch(alice);
       return { link: run.bridge.link as ComponentLink, tally };
@@ -370,7 +370,7 @@ describe('reliability: no acknowledged reading is lost', function () {
       // The device session is persistent and mqtt.js re-sends unacknowledged publishes after reconnecting.
       device = await mqttClient(`mqtt://127.0.0.1:${port}`, { clientId: 'climate-lab-bench', clean: false, reconnectPeriod: 200 });
       device.on('error', () => undefined);
-      const answer = await alice.subscribe(DEVICE);
+      const answer = await alice.subscribeWhenKnown(DEVICE);
       assert.equal(answer.attrs['type'], 'subscribed');
       const tally = new Tally();
       tally.watch(alice);
@@ -495,7 +495,7 @@ describe('reliability: no acknowledged reading is lost', function () {
       const observer = await mqttClient(run.mqttUrl, { clientId: 'observer' });
       clients.push(device, observer);
       await observer.subscribeAsync('mqtt-xmpp-bridge/bridge/event');
-      assert.equal((await alice.subscribe(DEVICE)).attrs['type'], 'subscribed');
+      assert.equal((await alice.subscribeWhenKnown(DEVICE)).attrs['type'], 'subscribed');
       // The XMPP server goes away: readings can only wait in the outbox.
       const offline = new Promise<void>((resolve) => run!.bridge.link.once('offline', () => resolve()));
       await server.prosody.stop();
