@@ -135,3 +135,14 @@ describe('media: the per-device scheduler', () => {
     m.stop();
   });
 });
+
+describe('media: small blobs in JSON readings', () => {
+  it('checks a field declared contentEncoding: base64 and keeps it intact', async () => {
+    const { createAjv } = await import('../../src/schemas/ajv.js');
+    const validate = createAjv().compile({ type: 'object', properties: { thumb: { type: 'string', contentEncoding: 'base64' }, note: { type: 'string', contentEncoding: 'quoted-printable' } } });
+    assert.equal(validate({ thumb: 'AAEC/v8=' }), true);
+    assert.equal(validate({ thumb: 'not base64!' }), false);
+    assert.equal(validate({ thumb: 'AAEC/v8' }), false, 'unpadded');
+    assert.equal(validate({ note: 'anything=20' }), true, 'other encodings stay annotations');
+  });
+});
