@@ -48,7 +48,7 @@ export interface ProsodyOptions {
    * XEP-0363 uploads: the component `upload.<host>` with mod_http_file_share, served over plain HTTP on the listen
    * address (port 0/undefined: a free one). Prosody grants slots to the JIDs of components on the server by default.
    */
-  fileShare?: { port?: number; sizeLimit?: number; dailyQuota?: number };
+  fileShare?: { port?: number; sizeLimit?: number; dailyQuota?: number; externalHost?: string };
   /** Default 'info'; the log goes to DIR/prosody.log. */
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** How long to wait for the listeners, default 15 s. */
@@ -129,7 +129,7 @@ export interface ProsodyConfigInput {
   s2sPort: number;
   mqttPort?: number | undefined;
   httpPort?: number | undefined;
-  fileShare?: { sizeLimit?: number; dailyQuota?: number } | undefined;
+  fileShare?: { sizeLimit?: number; dailyQuota?: number; externalHost?: string } | undefined;
   components: readonly ProsodyComponent[];
   federation: boolean;
   extraModules: readonly string[];
@@ -171,7 +171,7 @@ export function renderProsodyConfig(c: ProsodyConfigInput): string {
     'https_ports = {}',
     // Requests name the address, not a host: the upload component answers them (Prosody routes HTTP by Host).
     ...(c.httpPort !== undefined
-      ? [`http_interfaces = ${luaList([c.listen])}`, `http_external_url = ${lua(`http://${c.listen}:${c.httpPort}/`)}`, ...(c.fileShare ? [`http_default_host = ${lua(`upload.${c.host}`)}`] : [])]
+      ? [`http_interfaces = ${luaList([c.listen])}`, `http_external_url = ${lua(`http://${c.fileShare?.externalHost ?? c.listen}:${c.httpPort}/`)}`, ...(c.fileShare ? [`http_default_host = ${lua(`upload.${c.host}`)}`] : [])]
       : []),
     `modules_enabled = ${luaList(modules)}`,
     'c2s_require_encryption = false',

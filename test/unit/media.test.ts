@@ -146,3 +146,19 @@ describe('media: small blobs in JSON readings', () => {
     assert.equal(validate({ note: 'anything=20' }), true, 'other encodings stay annotations');
   });
 });
+
+describe('media: the demo camera\'s picture', () => {
+  it('is a PNG the bridge recognizes, of a size that changes with the time of day', async () => {
+    const { picture } = await import('../../src/demo/camera.js');
+    const { inflateSync } = await import('node:zlib');
+    const png = picture(new Date(2026, 0, 1, 12, 30, 15));
+    assert.equal(sniffMediaType(png), 'image/png');
+    assert.equal(png.readUInt32BE(16), 160);
+    assert.equal(png.readUInt32BE(20), 90);
+    const idatLength = png.readUInt32BE(33);
+    assert.equal(png.toString('latin1', 37, 41), 'IDAT');
+    assert.equal(inflateSync(png.subarray(41, 41 + idatLength)).length, 90 * (1 + 160 * 3));
+    assert.ok(png.length < 20_000, `${png.length} bytes`);
+    assert.notDeepEqual(picture(new Date(2026, 0, 1, 22, 0, 0)), png);
+  });
+});
