@@ -244,6 +244,17 @@ export const configSchema = {
         inlineMaxBytes: { type: 'integer', minimum: 0, default: 0, description: 'Payloads at most this long travel base64 in the reading\'s JSON instead of being uploaded (a mapping may set its own).' },
         uploadTimeoutSeconds: { type: 'number', minimum: 1, default: 30, description: 'Time allowed for the slot request and for the PUT, each.' },
         uploadService: { type: 'string', minLength: 1, description: 'The XEP-0363 service JID; without it, found by service discovery on the server domain.' },
+        localFiles: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'Without an upload service: the status page\'s server (http.enabled) serves the files itself, at unguessable expiring URLs.',
+          properties: {
+            maxTotalBytes: { type: 'integer', minimum: 1, default: 268435456, description: 'Disk space for them (dataDir/media); the files that expire soonest make room.' },
+            ttlHours: { type: 'number', exclusiveMinimum: 0, default: 24, description: 'A file is deleted (and its URL answers 404) this long after it was stored.' },
+            publicUrl: { type: 'string', pattern: '^https?://[^/]+(/.*[^/])?$', description: 'How users reach the server (a proxy in front of it); default the address it listens on.' },
+          },
+        },
       },
     },
     delivery: {
@@ -487,6 +498,7 @@ export interface BridgeConfig {
     readonly inlineMaxBytes: number;
     readonly uploadTimeoutSeconds: number;
     readonly uploadService?: string;
+    readonly localFiles: { readonly maxTotalBytes: number; readonly ttlHours: number; readonly publicUrl?: string };
   };
   readonly delivery: {
     readonly maxOutbox: number;

@@ -124,7 +124,7 @@ describe('demo', function () {
       assert.ok(status && token, out);
       assert.equal((await fetch(`${status}/api/devices`)).status, 401);
       const devices = (await (await fetch(`${status}/api/devices`, { headers: { authorization: `Bearer ${token}` } })).json()) as { total: number };
-      assert.equal(devices.total, 9, 'four hand-mapped devices and five imported ones');
+      assert.equal(devices.total, 10, 'four hand-mapped devices, five imported ones and the camera');
 
       // A person logs in at once.
       const proc = spawn('/usr/bin/python3', [join(ROOT, 'test/integration/python/demo_person.py'), server[1], server[2]!, account, password, join(dir, 'prosody/certs/localhost.crt'), '100'], {

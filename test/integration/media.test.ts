@@ -142,3 +142,48 @@ describe('media: a server without an upload service', function () {
     assert.equal(e.data['code'], 'MEDIA_NO_UPLOAD_SERVICE');
   });
 });
+
+describe('media: without an upload service, the bridge\'s own file server', function () {
+  this.timeout(60_000);
+  let server: TestServer;
+  let run: RunningBridge;
+  let alice: XmppUser;
+  let camera: MqttClient;
+
+  before(async function () {
+    server = await startTestServer();
+    run = await startBridge({
+      server,
+      mappings: [mappingFile()],
+      config: { media: { minIntervalSeconds: 0 }, http: { enabled: true, port: 0, token: 'media-test-token-0123456789' } },
+    });
+    alice = await server.user('alice');
+    camera = await mqttClient(run.mqttUrl, { clientId: 'cam-door' });
+    await camera.publishAsync('cameras/door/snapshot', jpeg(1000), { qos: 1 });
+    assert.equal((await alice.subscribe(CAM)).attrs['type'], 'subscribed');
+  });
+
+  after(async function () {
+    await closeMqtt(camera);
+    await run?.stop();
+    await server?.stop();
+    if (run) removeDir(run.dir);
+  });
+
+  it('serves the snapshot at an unguessable URL of the status page\'s server, with the published SHA-256', async function () {
+    const bytes = jpeg(30_000);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const got = alice.waitFor(isMessageFrom(CAM, (m) => (jsonOf(m) as { sha256?: string } | undefined)?.sha256 === sha256), 'the snapshot');
+    await camera.publishAsync('cameras/door/snapshot', bytes, { qos: 1 });
+    const m = await got;
+    const url = m.getChildText('body')!;
+    assert.ok(url.startsWith(`${run.bridge.httpUrl!}/media/`), url);
+    assert.match(url, /\/media\/\d+\.[A-Za-z0-9_-]{24}\.jpg$/);
+    assert.equal(m.getChild('x', 'jabber:x:oob')?.getChildText('url'), url);
+    const res = await fetch(url);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'image/jpeg');
+    assert.equal(createHash('sha256').update(Buffer.from(await res.arrayBuffer())).digest('hex'), sha256);
+    assert.equal((await fetch(url.replace(/\.[A-Za-z0-9_-]{24}\./, '.AAAAAAAAAAAAAAAAAAAAAAAA.'))).status, 404, 'another name is not found');
+  });
+});

@@ -162,3 +162,40 @@ describe('media: the demo camera\'s picture', () => {
     assert.notDeepEqual(picture(new Date(2026, 0, 1, 22, 0, 0)), png);
   });
 });
+
+describe('media: the built-in file store', () => {
+  it('expires files, keeps the total under its budget by dropping what expires soonest, and rebuilds at start', async () => {
+    const { mkdtempSync, readdirSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { MediaFiles } = await import('../../src/store/media-files.js');
+    const dir = mkdtempSync(join(tmpdir(), 'mxb-files-'));
+    let now = 1_000_000;
+    const files = new MediaFiles(dir, 100, 1000, () => now);
+    try {
+      assert.deepEqual(await files.put(Buffer.alloc(10), 'image/png'), { ok: false, message: 'the built-in file server is not listening (http.enabled)' });
+      files.baseUrl = 'http://127.0.0.1:1';
+      const a = await files.put(Buffer.alloc(60), 'image/png');
+      assert.ok(a.ok);
+      const nameA = a.url.split('/').pop()!;
+      assert.equal(files.get(nameA)?.mediaType, 'image/png');
+      now += 10;
+      const b = await files.put(Buffer.alloc(60), 'image/jpeg');
+      assert.ok(b.ok);
+      assert.equal(files.get(nameA), undefined, 'the older file made room');
+      assert.equal(files.bytes, 60);
+      assert.equal(readdirSync(dir).length, 1);
+      const c = await files.put(Buffer.alloc(101), 'image/jpeg');
+      assert.ok(!c.ok);
+      const again = new MediaFiles(dir, 100, 1000, () => now);
+      assert.equal(again.get(b.url.split('/').pop()!)?.size, 60, 'rebuilt from the directory');
+      again.close();
+      now += 2000;
+      assert.equal(files.get(b.url.split('/').pop()!), undefined, 'expired');
+      assert.deepEqual(readdirSync(dir), []);
+    } finally {
+      files.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

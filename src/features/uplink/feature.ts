@@ -55,7 +55,14 @@ export class UplinkFeature implements Feature {
     const m = config.media;
     const uploader = new Uploader(k.xmpp, config.xmpp.serverDomain, m.uploadTimeoutSeconds * 1000, m.uploadService);
     this.media = new MediaUplink(
-      (jid, name, bytes, type) => uploader.upload(jid, name, bytes, type),
+      async (jid, name, bytes, type) => {
+        const r = await uploader.upload(jid, name, bytes, type);
+        // No upload service: the status page's server keeps the file (docs/MEDIA.md), when it runs.
+        const files = k.stores.mediaFiles;
+        if (r.ok || r.code !== 'MEDIA_NO_UPLOAD_SERVICE' || !files) return r;
+        const local = await files.put(bytes, type);
+        return local.ok ? local : { ok: false, code: 'MEDIA_UPLOAD_FAILED', message: `built-in file store: ${local.message}` };
+      },
       { maxBytes: m.maxBytes, minIntervalMs: m.minIntervalSeconds * 1000, dailyBytes: m.dailyBytes, inlineMaxBytes: m.inlineMaxBytes },
       (job, meta) => this.mediaReading(job, meta),
       (job, error) => {
