@@ -138,7 +138,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     imported = await startImportedDevices(mqttUrl, DOMAIN);
     // A picture a minute; the camera invites the demo user by itself (its mapping's `invite`).
     camera = await startCamera(mqttUrl, DOMAIN);
-    const devices = [...simulator.devices, ...imported.devices];
+    const devices = [...simulator.devices, ...imported.devices, { jid: camera.jid, name: 'garden camera', what: 'a picture a minute (uploaded to the server\'s file share)' }];
     await waitFor(() => devices.every((d) => b.registry.byJid(d.jid)?.online), 'the simulated devices did not come online');
     await subscribeDemoUser(prosody, password, devices);
     await waitFor(() => devices.every((d) => b.kernel.stores.presenceRequests.get(d.jid, DEMO_USER) === 'granted'), 'the demo user did not share presence with the devices');

@@ -144,6 +144,8 @@ describe('demo', function () {
         '0x0017880104e45522@iot.localhost': 'balcony climate',
         '0x0017880104e45520@iot.localhost': 'hall switch',
         '240ac4a1b2c3@iot.localhost': 'Kitchen',
+        // A picture a minute, uploaded to the server's file share (docs/MEDIA.md).
+        'cam-garden@iot.localhost': 'garden camera',
       });
       const p = person;
       const kitchen = await p.wait((e) => e.event === 'presence' && e.frm === 'home-kitchen@iot.localhost' && e.type === 'available', 'the kitchen online');

@@ -4,6 +4,9 @@
  * inline small payloads, and the acknowledgement held until the upload is done (what QoS 1 means for a snapshot).
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { inlineMeta, parseMediaMeta, sha256Hex, sniffMediaType } from '../../src/convert/media.js';
 import type { Device } from '../../src/devices/device.js';
 import type { BridgeError } from '../../src/errors.js';
@@ -165,9 +168,6 @@ describe('media: the demo camera\'s picture', () => {
 
 describe('media: the built-in file store', () => {
   it('expires files, keeps the total under its budget by dropping what expires soonest, and rebuilds at start', async () => {
-    const { mkdtempSync, readdirSync, rmSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
     const { MediaFiles } = await import('../../src/store/media-files.js');
     const dir = mkdtempSync(join(tmpdir(), 'mxb-files-'));
     let now = 1_000_000;
