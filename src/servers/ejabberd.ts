@@ -265,7 +265,8 @@ export function renderEjabberdConfig(c: EjabberdConfigInput): string {
       // The devices of the components are not local users: `upload` lets them ask for slots (mod_http_upload's
       // default access rule is `local`).
       acl: { devices: { server: c.components.map((comp) => comp.domain) } },
-      access_rules: { upload: { allow: ['local', 'devices'] } },
+      // One rule per ACL: a list under one `allow` would require all of them.
+      access_rules: { upload: [{ allow: 'local' }, { allow: 'devices' }] },
       modules: {
         mod_http_upload: {
           put_url: `http://${c.listen}:${u.port}/upload`,
