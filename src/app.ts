@@ -22,6 +22,8 @@
  * contributions there; subscribe to events in start(), release in stop()), named in `needs` by whatever must come
  * after it, and one line in `features()` below.
  */
+import { join } from 'node:path';
+import { MediaFiles } from './store/media-files.js';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { AccessControl } from './broker/access.js';
@@ -183,6 +185,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
         pubsub: new SqlitePubsubSubscriptions(this.db),
         latest: new SqliteLatestReadings(this.db),
         imports: new SqliteImportStore(this.db),
+        ...(config.http.enabled ? { mediaFiles: new MediaFiles(join(config.dataDir, 'media'), config.media.localFiles.maxTotalBytes, config.media.localFiles.ttlHours * 3_600_000) } : {}),
         instanceId: instance,
         writable: () => probeWritable(this.db),
       },
@@ -285,6 +288,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     } finally {
       this.kernel.registry.flush();
       this.kernel.stores.latest.flush();
+      this.kernel.stores.mediaFiles?.close();
       await this.shared?.close();
       this.audit.close();
       this.db.close();

@@ -109,6 +109,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     schemas: r.schemas.map((p) => resolve(base, p)),
     baseTopic: r.baseTopic,
     log: { level: r.log.level, ...(r.log.file !== undefined ? { file: resolve(base, r.log.file) } : {}) },
+    media: { ...r.media, localFiles: { ...r.media.localFiles } },
     delivery: { ...r.delivery },
     mqtt: {
       embedded: {
@@ -173,6 +174,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       homeassistant: importSource(r.import.homeassistant),
       tasmota: importSource(r.import.tasmota),
       homie: importSource(r.import.homie),
+      sparkplug: importSource(r.import.sparkplug),
     },
     audit: { ...r.audit },
     cluster: {
@@ -213,6 +215,7 @@ interface RawConfig {
   baseTopic: string;
   log: { level: LogLevel; file?: string };
   delivery: BridgeConfig['delivery'];
+  media: BridgeConfig['media'];
   mqtt: {
     embedded: BridgeConfig['mqtt']['embedded'];
     external?: {

@@ -232,6 +232,31 @@ export const configSchema = {
         },
       },
     },
+    media: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'Binary readings (mappings with payload format "binary"): uploads and their limits (docs/MEDIA.md).',
+      properties: {
+        maxBytes: { type: 'integer', minimum: 1, default: 10485760, description: 'Largest binary payload accepted (a mapping may lower it); the broker\'s maxPayloadBytes applies first.' },
+        minIntervalSeconds: { type: 'number', minimum: 0, default: 10, description: 'Least time between two uploads of one device; a snapshot arriving meanwhile waits, and a newer one replaces it.' },
+        dailyBytes: { type: 'integer', minimum: 1, default: 104857600, description: 'Bytes one device may upload per day (Prosody\'s default quota: 10 × its 10 MiB file limit).' },
+        inlineMaxBytes: { type: 'integer', minimum: 0, default: 0, description: 'Payloads at most this long travel base64 in the reading\'s JSON instead of being uploaded (a mapping may set its own).' },
+        uploadTimeoutSeconds: { type: 'number', minimum: 1, default: 30, description: 'Time allowed for the slot request and for the PUT, each.' },
+        uploadService: { type: 'string', minLength: 1, description: 'The XEP-0363 service JID; without it, found by service discovery on the server domain.' },
+        localFiles: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'Without an upload service: the status page\'s server (http.enabled) serves the files itself, at unguessable expiring URLs.',
+          properties: {
+            maxTotalBytes: { type: 'integer', minimum: 1, default: 268435456, description: 'Disk space for them (dataDir/media); the files that expire soonest make room.' },
+            ttlHours: { type: 'number', exclusiveMinimum: 0, default: 24, description: 'A file is deleted (and its URL answers 404) this long after it was stored.' },
+            publicUrl: { type: 'string', pattern: '^https?://[^/]+(/.*[^/])?$', description: 'How users reach the server (a proxy in front of it); default the address it listens on.' },
+          },
+        },
+      },
+    },
     delivery: {
       type: 'object',
       additionalProperties: false,
@@ -415,6 +440,7 @@ export const configSchema = {
         homeassistant: importSource('Home Assistant MQTT discovery (ESPHome, Tasmota legacy, zwave-js-ui, OpenMQTTGateway, Zigbee2MQTT\'s HA output…)', 'prefix', 'homeassistant', 'The discovery prefix.'),
         tasmota: importSource('Tasmota native discovery (tasmota/discovery/<MAC>/config)', 'prefix', 'tasmota/discovery', 'The discovery prefix.'),
         homie: importSource('Homie 5 and Homie 4 devices', 'base', 'homie', 'The Homie domain (first topic level).'),
+        sparkplug: importSource('Sparkplug B edge nodes and devices (births, data, deaths; commands as NCMD/DCMD)', 'base', 'spBv1.0', 'The Sparkplug namespace (first topic level).'),
       },
     },
     audit: {
@@ -436,7 +462,7 @@ export const configSchema = {
   },
 } as const;
 
-export type ImportSourceName = 'zigbee2mqtt' | 'homeassistant' | 'tasmota' | 'homie';
+export type ImportSourceName = 'zigbee2mqtt' | 'homeassistant' | 'tasmota' | 'homie' | 'sparkplug';
 
 /** One import source, resolved (`base` is the Zigbee2MQTT base topic, the discovery prefix, or the Homie domain). */
 export interface ImportSourceConfig {
@@ -504,6 +530,15 @@ export interface BridgeConfig {
       readonly certFile?: string;
       readonly keyFile?: string;
     };
+  };
+  readonly media: {
+    readonly maxBytes: number;
+    readonly minIntervalSeconds: number;
+    readonly dailyBytes: number;
+    readonly inlineMaxBytes: number;
+    readonly uploadTimeoutSeconds: number;
+    readonly uploadService?: string;
+    readonly localFiles: { readonly maxTotalBytes: number; readonly ttlHours: number; readonly publicUrl?: string };
   };
   readonly delivery: {
     readonly maxOutbox: number;

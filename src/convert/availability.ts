@@ -13,6 +13,8 @@
  * one sleeps; `any` — online when one says so, else asleep when one sleeps, else offline.
  */
 
+import { decodeSparkplug, parseSparkplugTopic } from './sparkplug.js';
+
 export type AvailabilityState = 'online' | 'offline' | 'asleep';
 
 /** Payloads longer than this are not availability words. */
@@ -49,6 +51,20 @@ export function availabilityOf(payload: Uint8Array, online: string, offline: str
   if (word === undefined) return undefined;
   const state = classifyWord(word, [online], [offline]);
   return state === undefined ? undefined : state === 'online';
+}
+
+/**
+ * A Sparkplug B message on an availability topic: BIRTH and DATA say online, DEATH offline — an NDEATH only when it
+ * carries the bdSeq of the current birth (Sparkplug 3.0 §7.1: the Will of an earlier session is stale).
+ */
+export function sparkplugWord(topic: string, payload: Uint8Array, bdSeq: number | string | undefined, online: readonly string[], offline: readonly string[]): string | undefined {
+  const t = parseSparkplugTopic(topic);
+  if (!t) return undefined;
+  if (t.type === 'NDEATH' && bdSeq !== undefined) {
+    const p = decodeSparkplug(payload);
+    if (!p.ok || p.value.metrics.find((m) => m.name === 'bdSeq')?.value !== bdSeq) return undefined;
+  }
+  return t.type.endsWith('DEATH') ? offline[0] : online[0];
 }
 
 function unwrap(text: string): string {

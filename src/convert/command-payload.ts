@@ -9,15 +9,28 @@
  *             each alias (a cover's `set_position_template` reads `position`)
  *   fixed     the payload given (a button press: `PRESS`)
  *   keys      a list field of names → `{"<name>": ""}` for each (Zigbee2MQTT `/get`)
+ *   sparkplug each field a metric of a Sparkplug B NCMD / DCMD (protobuf), typed as its birth certificate said
  */
 import { fail, ok, type Result } from '../errors.js';
 import { renderTemplate } from '../importers/template.js';
 import type { CommandPayload } from '../mapping/mapping.js';
 import { valueAt } from './json-path.js';
+import { encodeSparkplug, type MetricToWrite, type SparkplugType } from './sparkplug.js';
 
-export function encodeCommand(format: CommandPayload | undefined, json: string, value: unknown): Result<string> {
+export function encodeCommand(format: CommandPayload | undefined, json: string, value: unknown, now: number = Date.now()): Result<string | Buffer> {
   if (!format || format.format === 'json') return ok(json);
   switch (format.format) {
+    case 'sparkplug': {
+      // Sparkplug B NCMD / DCMD (§6.4): each field a metric, with the name, alias and datatype of its birth.
+      if (value === null || typeof value !== 'object') return fail('COMMAND_INVALID', 'the command must be an object of metrics');
+      const metrics: MetricToWrite[] = [];
+      for (const [name, v] of Object.entries(value)) {
+        const spec = Object.hasOwn(format.metrics, name) ? format.metrics[name] : undefined;
+        if (!spec) return fail('COMMAND_INVALID', `"${name}" is not a writable metric`);
+        metrics.push({ name, type: spec.type as SparkplugType, value: v, ...(spec.alias !== undefined ? { alias: spec.alias } : {}) });
+      }
+      return encodeSparkplug(metrics, now);
+    }
     case 'fixed':
       return ok(format.payload);
     case 'value': {

@@ -19,6 +19,7 @@ import type { Property, StateSource } from '../importers/model.js';
 import { readState } from '../importers/state-reading.js';
 import type { PayloadDecoding } from '../mapping/mapping.js';
 import { jsonTooDeep, MAX_JSON_DEPTH } from './payload.js';
+import { decodeSparkplug } from './sparkplug.js';
 
 export interface Assignment {
   /** Where the value lands; empty: a JSON object whose fields merge at the top level. */
@@ -28,6 +29,8 @@ export interface Assignment {
 
 /** Every decoding of one topic applied to one payload: the fields the message sets. */
 export function decodePayload(decodings: readonly PayloadDecoding[], payload: Uint8Array): Result<Assignment[]> {
+  // Sparkplug B is protobuf, not text: its topic has that one decoding.
+  if (decodings[0]?.format === 'sparkplug') return sparkplugAssignments(decodings[0], payload);
   if (!isUtf8(payload)) return fail('PAYLOAD_INVALID', 'payload is not valid UTF-8');
   let text = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // RFC 8259 §8.1: a byte order mark may be ignored
@@ -70,7 +73,28 @@ function decodeOne(d: PayloadDecoding, text: string): Result<Assignment | undefi
       return ok({ path, value: text.trim() });
     case 'text':
       return ok({ path, value: d.empty !== undefined && text === d.empty ? '' : text });
+    case 'sparkplug':
+      return fail('PAYLOAD_INVALID', 'a Sparkplug B topic is read with that one decoding');
   }
+}
+
+/**
+ * A Sparkplug B NDATA / DDATA: each metric, by name or by the alias its birth certificate declared, is a field. A
+ * metric whose alias no birth declared refuses the message (the importer asks the node for a rebirth meanwhile);
+ * null values and the datatypes not read (DataSet, Template) set nothing.
+ */
+function sparkplugAssignments(d: PayloadDecoding, payload: Uint8Array): Result<Assignment[]> {
+  const p = decodeSparkplug(payload);
+  if (!p.ok) return p;
+  const out: Assignment[] = [];
+  const base = d.path ?? [];
+  for (const m of p.value.metrics) {
+    const name = m.name ?? (m.alias !== undefined && d.aliases && Object.hasOwn(d.aliases, String(m.alias)) ? d.aliases[String(m.alias)] : undefined);
+    if (name === undefined) return fail('PAYLOAD_INVALID', `metric alias ${m.alias ?? '(none)'} was not declared by the birth certificate`);
+    if (m.value === null || m.value === undefined) continue;
+    out.push({ path: [...base, name], value: m.value });
+  }
+  return ok(out);
 }
 
 /** A decoding with a Home Assistant value template, read as the importers read it. */

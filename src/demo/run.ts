@@ -32,6 +32,7 @@ import { createLogger } from '../log.js';
 import { freePort } from '../servers/ports.js';
 import { PROSODY_INSTALL_HINT, prosodyBinary, startProsody, type ProsodyInstance, type ProsodyOptions } from '../servers/prosody.js';
 import { packageRoot } from '../version.js';
+import { CAMERA_MAPPING, startCamera, type Camera } from './camera.js';
 import { demoImportConfig, startImportedDevices } from './imported.js';
 import { startSimulator, UNPLUG_TOPIC, type SimulatedDevice, type Simulator } from './simulator.js';
 
@@ -68,7 +69,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   let bridge: Bridge | undefined;
   let simulator: Simulator | undefined;
   let imported: Simulator | undefined;
+  let camera: Camera | undefined;
   const cleanup = async (): Promise<void> => {
+    await camera?.stop().catch(() => undefined);
     await imported?.stop().catch(() => undefined);
     await simulator?.stop().catch(() => undefined);
     await bridge?.stop().catch(() => undefined);
@@ -92,6 +95,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       extraModules: ['offline', 'mam', 'carbons', 'smacks'],
       // The component port stays on loopback whatever the c2s listener is: only this bridge connects there.
       componentInterface: LOOPBACK,
+      // XEP-0363 uploads (docs/MEDIA.md): the camera's pictures are stored here, as the camera's JID.
+      fileShare: { externalHost: shown, port: await freePort(listen) },
     };
     console.log('Starting a private Prosody…');
     prosody = await startProsody(prosodyOpts);
@@ -131,7 +136,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     console.log('Starting simulated devices…');
     simulator = await startSimulator(mqttUrl, DOMAIN);
     imported = await startImportedDevices(mqttUrl, DOMAIN);
-    const devices = [...simulator.devices, ...imported.devices];
+    // A picture a minute; the camera invites the demo user by itself (its mapping's `invite`).
+    camera = await startCamera(mqttUrl, DOMAIN);
+    const devices = [...simulator.devices, ...imported.devices, { jid: camera.jid, name: 'garden camera', what: 'a picture a minute (uploaded to the server\'s file share)' }];
     await waitFor(() => devices.every((d) => b.registry.byJid(d.jid)?.online), 'the simulated devices did not come online');
     await subscribeDemoUser(prosody, password, devices);
     await waitFor(() => devices.every((d) => b.kernel.stores.presenceRequests.get(d.jid, DEMO_USER) === 'granted'), 'the demo user did not share presence with the devices');
@@ -187,6 +194,7 @@ function demoMappings(dir: string): string {
     for (const m of doc.mappings) m['invite'] = [DEMO_USER];
     writeFileSync(join(out, file), stringify(doc));
   }
+  writeFileSync(join(out, 'camera.yaml'), stringify({ mappings: [{ ...CAMERA_MAPPING, invite: [DEMO_USER] }] }));
   return out;
 }
 

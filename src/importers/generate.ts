@@ -76,6 +76,7 @@ export function commandSchema(c: CommandDescription, modelKey: string): JsonSche
   };
   switch (c.encoding.kind) {
     case 'json':
+    case 'sparkplug':
       if (keys.length > 0) schema['minProperties'] = 1;
       break;
     case 'value':

@@ -108,7 +108,7 @@ export interface Property {
 }
 
 /** Payload formats of a topic: a JSON object, or a single value as the device writes it. */
-export type PayloadFormat = 'json' | 'text' | 'number' | 'boolean' | 'enum';
+export type PayloadFormat = 'json' | 'text' | 'number' | 'boolean' | 'enum' | 'sparkplug';
 
 export interface StateSource {
   readonly topic: string;
@@ -142,14 +142,23 @@ export interface StateSource {
   readonly path?: readonly string[];
   /** `text`: the payload standing for the empty string (Homie 5: one 0x00 byte, as MQTT deletes empty retained). */
   readonly emptyValue?: string;
+
+  // --- Addition for Sparkplug B (src/importers/sparkplug.ts) ---
+  /** `sparkplug`: metric aliases of the birth certificate (alias as decimal text → metric name). */
+  readonly aliases?: Readonly<Record<string, string>>;
 }
 
 export interface AvailabilityTopic {
   readonly topic: string;
   readonly online: string;
   readonly offline: string;
-  /** `json`: the payload is a JSON object whose `state` field carries online/offline (Zigbee2MQTT 2.x). */
-  readonly format?: 'text' | 'json';
+  /**
+   * `json`: the payload is a JSON object whose `state` field carries online/offline (Zigbee2MQTT 2.x). `sparkplug`:
+   * the topic's message type decides (BIRTH and DATA online, DEATH offline), and an NDEATH counts only when its
+   * `bdSeq` is `bdSeq` (a stale Will of an earlier session does not end the current one).
+   */
+  readonly format?: 'text' | 'json' | 'sparkplug';
+  readonly bdSeq?: number | string;
   /** Home Assistant availability `value_template`. */
   readonly template?: string;
 
@@ -193,7 +202,16 @@ export type CommandEncoding =
    * The field `key` is a list of property names; the payload is a JSON object mapping each name to `""` (Zigbee2MQTT
    * `/get`: `{"state": "", "brightness": ""}` asks the device to report those values).
    */
-  | { readonly kind: 'keys'; readonly key: string };
+  | { readonly kind: 'keys'; readonly key: string }
+  // --- Addition for Sparkplug B (src/importers/sparkplug.ts) ---
+  /** The command's fields as metrics of a Sparkplug B NCMD / DCMD payload (protobuf), each with its birth datatype. */
+  | { readonly kind: 'sparkplug'; readonly metrics: readonly SparkplugMetricSpec[] };
+
+export interface SparkplugMetricSpec {
+  readonly name: string;
+  readonly type: string;
+  readonly alias?: number;
+}
 
 export interface CommandDescription {
   /** Chat command name: `set`, `get`, `press`… (lower case, [a-z][a-z0-9_-]*). */

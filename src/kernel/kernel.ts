@@ -17,6 +17,7 @@
  *
  * Built by the composition root (app.ts), which also picks the edges: the real ones, or in-memory ones in tests.
  */
+import type { MediaFiles } from '../store/media-files.js';
 import type { BridgeConfig } from '../config/schema.js';
 import type { DeviceRegistry } from '../devices/registry.js';
 import type { Logger } from '../log.js';
@@ -43,6 +44,8 @@ import type { UserPresence } from './user-presence.js';
 import type { XmppLink } from './xmpp-link.js';
 
 export interface Stores {
+  /** The built-in file store of binary readings (docs/MEDIA.md), when the status page's server runs. */
+  readonly mediaFiles?: MediaFiles;
   readonly devices: DeviceStore;
   readonly subscriptions: SubscriptionStore;
   readonly outbox: OutboxStore;

@@ -88,6 +88,11 @@ export class MappingSet implements Ownership {
     return this.index.availability.route(topic);
   }
 
+  /** Every mapping an availability topic belongs to: a gateway's or an edge node's state can stand for several devices. */
+  routeAvailabilityAll(topic: string): Route<Mapping>[] {
+    return this.index.availability.routeAll(topic);
+  }
+
   /** Mappings whose availability follows this MQTT client id, with the segments it carries. */
   clientIdMatches(clientId: string): ClientIdMatch[] {
     return this.index.clientIdMatches(clientId);

@@ -2,6 +2,7 @@
  * Mapping loader: files → structure check (JSON Schema) → semantic checks → compiled `Mapping`s.
  * Every problem in every file is collected and reported together, with file and JSON path.
  */
+import { MEDIA_READING_SCHEMA } from '../schemas/media.js';
 import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
 import type { LoadProblem } from '../errors.js';
@@ -23,6 +24,7 @@ import {
   type DeliveryMode,
   type FieldChangePolicy,
   type Mapping,
+  type MediaSpec,
   type MessageType,
   type OfflinePolicy,
   type PayloadDecoding,
@@ -46,7 +48,10 @@ type Words = string | string[];
 
 /** A payload decoding as written (`payload:` of a mapping or of one of its `topics`). */
 interface RawDecoding {
-  format: PayloadFormat;
+  format: PayloadFormat | 'binary';
+  mediaType?: string;
+  maxBytes?: number;
+  inlineMaxBytes?: number;
   key?: string;
   trueValues?: Words;
   falseValues?: Words;
@@ -75,7 +80,7 @@ interface RawMapping {
   topics?: { topic: string; payload?: RawDecoding }[];
   jid: string;
   name?: string;
-  schema: string;
+  schema?: string;
   body?: string;
   messageType: MessageType;
   delivery: { mode?: DeliveryMode; offline: OfflinePolicy; period: 'hour' | 'day' | 'week'; archive: boolean; status: boolean };
@@ -184,12 +189,26 @@ function compileMapping(raw: RawMapping, file: string, index: number, ctx: Mappi
     }
   }
   if (topic?.hasAnonymousWildcards) problem('topic', 'use named segments ({name}) instead of "+" or "#", so every device gets its own JID');
-  const sources = topic && (raw.payload !== undefined || raw.topics !== undefined) ? readingSources(raw, topic, jid, segments, problem) : undefined;
+  const binary = raw.payload?.format === 'binary';
+  const media: MediaSpec | undefined = binary
+    ? {
+        ...(raw.payload!.mediaType !== undefined ? { mediaType: raw.payload!.mediaType } : {}),
+        ...(raw.payload!.maxBytes !== undefined ? { maxBytes: raw.payload!.maxBytes } : {}),
+        ...(raw.payload!.inlineMaxBytes !== undefined ? { inlineMaxBytes: raw.payload!.inlineMaxBytes } : {}),
+      }
+    : undefined;
+  if (binary && raw.topics !== undefined) problem('topics', 'a binary payload is one file per message: it cannot be merged with other topics');
+  if (binary && raw.schema !== undefined) problem('schema', 'a binary payload has no JSON Schema: its reading is the file\'s metadata');
+  if (!binary && (raw.payload?.mediaType !== undefined || raw.payload?.maxBytes !== undefined || raw.payload?.inlineMaxBytes !== undefined)) problem('payload', 'mediaType, maxBytes and inlineMaxBytes are for binary payloads');
+  (raw.topics ?? []).forEach((t, i) => {
+    if (t.payload?.format === 'binary') problem(`topics/${i}/payload/format`, 'a binary payload is one file per message: give it a mapping of its own');
+  });
+  const sources = topic && !binary && (raw.payload !== undefined || raw.topics !== undefined) ? readingSources(raw, topic, jid, segments, problem) : undefined;
 
   const name = raw.name !== undefined ? templateOf(raw.name, 'name', false, problem) : undefined;
   if (name) checkSegmentsExist(name, segments, 'name', problem);
 
-  const schema = ctx.registry.resolve(raw.schema, dirname(file), problems, { file, path: at('schema') });
+  const schema = binary ? MEDIA_READING_SCHEMA : raw.schema !== undefined ? ctx.registry.resolve(raw.schema, dirname(file), problems, { file, path: at('schema') }) : undefined;
 
   const body = raw.body !== undefined ? templateOf(raw.body, 'body', true, problem) : undefined;
   if (body && schema) {
@@ -279,6 +298,7 @@ function compileMapping(raw: RawMapping, file: string, index: number, ctx: Mappi
     ...(raw.description !== undefined ? { description: raw.description } : {}),
     topic,
     ...(sources ? { sources } : {}),
+    ...(media ? { media } : {}),
     jid,
     ...(name ? { name } : {}),
     schema,
@@ -382,7 +402,7 @@ function decodingOf(raw: RawDecoding, field: string, problem: Problem): PayloadD
   if (path?.includes('__proto__')) problem(`${field}/key`, '"__proto__" cannot be a field');
   if (raw.momentary === true && !path) problem(`${field}/momentary`, 'true needs "key"; for a JSON object, list its momentary fields');
   return {
-    format: raw.format,
+    format: raw.format as PayloadFormat,
     ...(path ? { path } : {}),
     true: yes,
     false: no,

@@ -70,6 +70,11 @@ export interface AvailabilityTopic {
   readonly offline: readonly string[];
   /** A Home Assistant availability template (the safe subset) that turns the payload into the word first. */
   readonly template?: string;
+  /**
+   * A Sparkplug B topic: its message type is the word (BIRTH and DATA online, DEATH offline); with `bdSeq`, a death
+   * certificate counts only when it carries that bdSeq (Sparkplug 3.0 §7.1, a stale Will does not end a new session).
+   */
+  readonly sparkplug?: { readonly bdSeq?: number | string };
 }
 
 export interface Availability {
@@ -98,8 +103,9 @@ export const DEFAULT_IDLE_AFTER = 900;
  *   number   a decimal number ("21.5")
  *   boolean  one of the `true` or `false` words ("ON" / "OFF")
  *   enum     a word, trimmed (the schema lists the allowed ones)
+ *   sparkplug  a Sparkplug B protobuf payload: each metric (named, or by its birth alias) a field (imported devices)
  */
-export type PayloadFormat = 'json' | 'text' | 'number' | 'boolean' | 'enum';
+export type PayloadFormat = 'json' | 'text' | 'number' | 'boolean' | 'enum' | 'sparkplug';
 
 export interface PayloadDecoding {
   readonly format: PayloadFormat;
@@ -123,6 +129,8 @@ export interface PayloadDecoding {
    * carries them, then forgotten. Paths in the reading.
    */
   readonly momentary: readonly (readonly string[])[];
+  /** `sparkplug`: the birth certificate's metric aliases (alias as decimal text → metric name). */
+  readonly aliases?: Readonly<Record<string, string>>;
 }
 
 /** One topic a mapping reads, and what each of its decodings takes from the payload. */
@@ -160,7 +168,8 @@ export type CommandPayload =
   | { readonly format: 'value'; readonly path: readonly string[]; readonly on?: string; readonly off?: string }
   | { readonly format: 'template'; readonly path: readonly string[]; readonly template: CompiledTemplate; readonly aliases: readonly string[] }
   | { readonly format: 'fixed'; readonly payload: string }
-  | { readonly format: 'keys'; readonly path: readonly string[] };
+  | { readonly format: 'keys'; readonly path: readonly string[] }
+  | { readonly format: 'sparkplug'; readonly metrics: Readonly<Record<string, { readonly type: string; readonly alias?: number }>> };
 
 /** Where a mapping came from: a mapping file, an importer (a device that described itself), or the request API. */
 export type MappingOrigin =
@@ -188,6 +197,11 @@ export interface Mapping {
    * event-loop turn make one reading). Absent: the payload of `topic` is the reading, as the device sent it.
    */
   readonly sources?: readonly ReadingSource[];
+  /**
+   * `payload: {format: binary}`: the payload is bytes (an image, a file), uploaded and delivered as a link with its
+   * metadata (docs/MEDIA.md). `mediaType` undefined: sniffed from the magic bytes.
+   */
+  readonly media?: MediaSpec;
   readonly jid: Template;
   readonly name?: Template;
   readonly schema: CompiledSchema;
@@ -208,6 +222,14 @@ export interface Mapping {
   readonly commands: readonly CommandSpec[];
   /** Chat shortcuts: word → command line. */
   readonly aliases: Readonly<Record<string, string>>;
+}
+
+export interface MediaSpec {
+  readonly mediaType?: string;
+  /** Larger payloads are refused (MEDIA_TOO_LARGE); default `media.maxBytes`. The broker's own limit applies first. */
+  readonly maxBytes?: number;
+  /** Payloads at most this long travel base64 in the reading's JSON instead of being uploaded; default `media.inlineMaxBytes`. */
+  readonly inlineMaxBytes?: number;
 }
 
 /** Every topic a mapping takes readings from. */

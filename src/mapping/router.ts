@@ -30,6 +30,8 @@ export function isLiteralPattern(p: TopicPattern): boolean {
 
 export class TopicRouter<T> {
   private readonly literal = new Map<string, Route<T>>();
+  /** Literal topics claimed by more than one entry: the others, for `routeAll` (an availability topic several devices share). */
+  private readonly shared = new Map<string, Route<T>[]>();
   private readonly patterned: RouteEntry<T>[] = [];
   /** `null` caches "unmapped". */
   private readonly cache: LRUCache<string, Route<T> | typeof UNMAPPED>;
@@ -39,6 +41,11 @@ export class TopicRouter<T> {
       if (isLiteralPattern(e.pattern)) {
         // First declared wins, as for patterns (the mapping set refuses overlaps where they matter).
         if (!this.literal.has(e.pattern.filter)) this.literal.set(e.pattern.filter, { target: e.target, segments: NO_SEGMENTS });
+        else {
+          const more = this.shared.get(e.pattern.filter) ?? [];
+          more.push({ target: e.target, segments: NO_SEGMENTS });
+          this.shared.set(e.pattern.filter, more);
+        }
       } else this.patterned.push(e);
     }
     this.cache = new LRUCache({ max: maxCached });
@@ -59,6 +66,18 @@ export class TopicRouter<T> {
     }
     this.cache.set(topic, found ?? UNMAPPED);
     return found;
+  }
+
+  /** Every entry matching the topic, in declaration order (not cached: for the rarer topics that several share). */
+  routeAll(topic: string): Route<T>[] {
+    const out: Route<T>[] = [];
+    const first = this.literal.get(topic);
+    if (first) out.push(first, ...(this.shared.get(topic) ?? []));
+    for (const e of this.patterned) {
+      const segments = matchTopic(e.pattern, topic);
+      if (segments) out.push({ target: e.target, segments });
+    }
+    return out;
   }
 
   /** Entries by kind, for tests and diagnostics. */

@@ -46,9 +46,13 @@ const payloadDecoding = {
   description: 'How this topic\'s payload is read. Without it: one JSON document, the reading as sent.',
   properties: {
     format: {
-      enum: ['json', 'text', 'number', 'boolean', 'enum'],
-      description: 'json: a JSON value (an object without "key" merges its fields); text; number; boolean (trueValues/falseValues); enum: a word.',
+      enum: ['json', 'text', 'number', 'boolean', 'enum', 'binary'],
+      description:
+        'json: a JSON value (an object without "key" merges its fields); text; number; boolean (trueValues/falseValues); enum: a word; binary: bytes (an image, a file), uploaded and sent as a link (docs/MEDIA.md).',
     },
+    mediaType: { type: 'string', pattern: '^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$', description: 'binary: the media type; without it, sniffed from the magic bytes.' },
+    maxBytes: { type: 'integer', minimum: 1, description: 'binary: larger payloads are refused (default media.maxBytes).' },
+    inlineMaxBytes: { type: 'integer', minimum: 0, description: 'binary: payloads at most this long travel base64 in the JSON instead of being uploaded (default media.inlineMaxBytes).' },
     key: { type: 'string', pattern: '^[^.]+(\\.[^.]+)*$', description: 'Where the value lands in the reading, a dotted path: "power", "kitchen.temperature".' },
     trueValues: words('boolean: payloads meaning true (default "true").'),
     falseValues: words('boolean: payloads meaning false (default "false").'),
@@ -85,7 +89,10 @@ export const mappingFileSchema = {
       items: {
         type: 'object',
         additionalProperties: false,
-        required: ['id', 'topic', 'jid', 'schema'],
+        required: ['id', 'topic', 'jid'],
+        // A binary payload has no schema (its reading is the file's metadata); every other mapping needs one.
+        if: { required: ['payload'], properties: { payload: { required: ['format'], properties: { format: { const: 'binary' } } } } },
+        else: { required: ['schema'] },
         properties: {
           id: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]*$', description: 'Unique mapping id (lower case, digits, - and _).' },
           description: { type: 'string' },

@@ -61,6 +61,12 @@ export interface EjabberdOptions {
    */
   componentTls?: { certFile: string; keyFile?: string };
   /**
+   * XEP-0363 uploads: mod_http_upload behind an ejabberd_http listener on the listen address (port 0/undefined: a free
+   * one), files in DIR/upload. Its access rule is widened from `local` to the components' domains too, so a device
+   * JID may request slots (docs/MEDIA.md).
+   */
+  httpUpload?: { port?: number; maxSize?: number };
+  /**
    * Raw YAML for the top level of ejabberd.yml. It is merged into the generated config rather than pasted
    * after it (a repeated key would be ambiguous): maps such as `modules`, `acl`, `access_rules` or
    * `shaper_rules` are merged key by key, `listen` entries are added, anything else replaces the generated value.
@@ -147,6 +153,8 @@ export interface EjabberdConfigInput {
   extraConfig?: string | undefined;
   /** PEM file with certificate and key: the component listener then speaks direct TLS only. */
   componentCertFile?: string | undefined;
+  /** mod_http_upload on this HTTP port, storing in `docroot`. */
+  httpUpload?: { port: number; docroot: string; maxSize?: number | undefined } | undefined;
 }
 
 type Yaml = Record<string, unknown>;
@@ -250,6 +258,25 @@ export function renderEjabberdConfig(c: EjabberdConfigInput): string {
   };
 
   let merged = config;
+  if (c.httpUpload) {
+    const u = c.httpUpload;
+    merged = mergeConfig(merged, {
+      listen: [{ port: u.port, ip: c.listen, module: 'ejabberd_http', request_handlers: { '/upload': 'mod_http_upload' } }],
+      // The devices of the components are not local users: `upload` lets them ask for slots (mod_http_upload's
+      // default access rule is `local`).
+      acl: { devices: { server: c.components.map((comp) => comp.domain) } },
+      // One rule per ACL: a list under one `allow` would require all of them.
+      access_rules: { upload: [{ allow: 'local' }, { allow: 'devices' }] },
+      modules: {
+        mod_http_upload: {
+          put_url: `http://${c.listen}:${u.port}/upload`,
+          docroot: u.docroot,
+          access: 'upload',
+          ...(u.maxSize !== undefined ? { max_size: u.maxSize } : {}),
+        },
+      },
+    });
+  }
   if (c.extraConfig?.trim()) {
     const extra: unknown = parseYaml(c.extraConfig);
     if (extra !== null && extra !== undefined) {
@@ -456,7 +483,7 @@ export async function startEjabberd(opts: EjabberdOptions = {}): Promise<Ejabber
   const listen = opts.listen ?? '127.0.0.1';
 
   return inInstanceDir(opts.dir, 'mxb-ejabberd-', async (dir, createdDir) => {
-    for (const sub of ['spool', 'logs', 'modules.d', 'modules']) await mkdir(join(dir, sub), { recursive: true });
+    for (const sub of ['spool', 'logs', 'modules.d', 'modules', 'upload']) await mkdir(join(dir, sub), { recursive: true });
     const c2sPort = await pickPort(opts.c2sPort, listen);
     const componentPort = await pickPort(opts.componentPort, listen);
     const s2sPort = await pickPort(opts.s2sPort, listen);
@@ -501,6 +528,7 @@ export async function startEjabberd(opts: EjabberdOptions = {}): Promise<Ejabber
         logLevel: opts.logLevel ?? 'info',
         extraConfig: opts.extraConfig,
         componentCertFile,
+        ...(opts.httpUpload ? { httpUpload: { port: await pickPort(opts.httpUpload.port, listen), docroot: join(dir, 'upload'), maxSize: opts.httpUpload.maxSize } } : {}),
       }),
     );
     const systemCfg = await readFile(SYSTEM_CTL_CONFIG, 'utf8').catch(() => '');

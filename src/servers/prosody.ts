@@ -44,6 +44,11 @@ export interface ProsodyOptions {
   extraHostConfig?: string;
   /** If set, load 'tls' and offer STARTTLS with this certificate; if not, no TLS at all. */
   tls?: { certFile: string; keyFile: string };
+  /**
+   * XEP-0363 uploads: the component `upload.<host>` with mod_http_file_share, served over plain HTTP on the listen
+   * address (port 0/undefined: a free one). Prosody grants slots to the JIDs of components on the server by default.
+   */
+  fileShare?: { port?: number; sizeLimit?: number; dailyQuota?: number; externalHost?: string };
   /** Default 'info'; the log goes to DIR/prosody.log. */
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** How long to wait for the listeners, default 15 s. */
@@ -59,6 +64,9 @@ export interface ProsodyInstance {
   readonly s2sPort: number;
   /** mod_pubsub_mqtt's port, only when 'pubsub_mqtt' is loaded. */
   readonly mqttPort: number | undefined;
+  /** With `fileShare`: the HTTP port and the upload component's JID. */
+  readonly httpPort?: number | undefined;
+  readonly uploadJid?: string | undefined;
   readonly pid: number | undefined;
   readonly configFile: string;
   readonly logFile: string;
@@ -120,6 +128,8 @@ export interface ProsodyConfigInput {
   componentInterface?: string | undefined;
   s2sPort: number;
   mqttPort?: number | undefined;
+  httpPort?: number | undefined;
+  fileShare?: { sizeLimit?: number; dailyQuota?: number; externalHost?: string } | undefined;
   components: readonly ProsodyComponent[];
   federation: boolean;
   extraModules: readonly string[];
@@ -157,8 +167,12 @@ export function renderProsodyConfig(c: ProsodyConfigInput): string {
     `s2s_ports = { ${c.s2sPort} }`,
     `component_ports = { ${c.componentPort} }`,
     `component_interface = ${lua(c.componentInterface ?? c.listen)}`,
-    'http_ports = {}',
+    c.httpPort !== undefined ? `http_ports = { ${c.httpPort} }` : 'http_ports = {}',
     'https_ports = {}',
+    // Requests name the address, not a host: the upload component answers them (Prosody routes HTTP by Host).
+    ...(c.httpPort !== undefined
+      ? [`http_interfaces = ${luaList([c.listen])}`, `http_external_url = ${lua(`http://${c.fileShare?.externalHost ?? c.listen}:${c.httpPort}/`)}`, ...(c.fileShare ? [`http_default_host = ${lua(`upload.${c.host}`)}`] : [])]
+      : []),
     `modules_enabled = ${luaList(modules)}`,
     'c2s_require_encryption = false',
     'allow_unencrypted_plain_auth = true',
@@ -175,6 +189,11 @@ export function renderProsodyConfig(c: ProsodyConfigInput): string {
   if (c.extraHostConfig) lines.push(c.extraHostConfig);
   for (const comp of c.components) {
     lines.push('', `Component ${lua(comp.domain)}`, `  component_secret = ${lua(comp.secret)}`);
+  }
+  if (c.fileShare && c.httpPort !== undefined) {
+    lines.push('', `Component ${lua(`upload.${c.host}`)} "http_file_share"`);
+    if (c.fileShare.sizeLimit !== undefined) lines.push(`  http_file_share_size_limit = ${c.fileShare.sizeLimit}`);
+    if (c.fileShare.dailyQuota !== undefined) lines.push(`  http_file_share_daily_quota = ${c.fileShare.dailyQuota}`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -202,7 +221,9 @@ function streamAnswered(host: string, port: number, domain: string, timeoutMs: n
 }
 
 /** Where an instance lives and listens: the part of its config that ProsodyInstance shows. */
-type ProsodyPlace = Pick<ProsodyConfigInput, 'dir' | 'host' | 'listen' | 'c2sPort' | 'componentPort' | 'componentInterface' | 's2sPort' | 'mqttPort'>;
+type ProsodyPlace = Pick<ProsodyConfigInput, 'dir' | 'host' | 'listen' | 'c2sPort' | 'componentPort' | 'componentInterface' | 's2sPort' | 'mqttPort' | 'httpPort'> & {
+  uploadJid?: string | undefined;
+};
 
 class ProsodyServer extends ManagedServer implements ProsodyInstance {
   readonly host: string;
@@ -212,6 +233,8 @@ class ProsodyServer extends ManagedServer implements ProsodyInstance {
   private readonly componentInterface: string;
   readonly s2sPort: number;
   readonly mqttPort: number | undefined;
+  readonly httpPort: number | undefined;
+  readonly uploadJid: string | undefined;
   readonly configFile: string;
   readonly logFile: string;
   /** Prosody's own stdout/stderr: config errors are printed there before logging is set up. */
@@ -232,6 +255,8 @@ class ProsodyServer extends ManagedServer implements ProsodyInstance {
     this.componentInterface = at.componentInterface ?? at.listen;
     this.s2sPort = at.s2sPort;
     this.mqttPort = at.mqttPort;
+    this.httpPort = at.httpPort;
+    this.uploadJid = at.uploadJid;
     this.configFile = join(at.dir, 'prosody.cfg.lua');
     this.logFile = join(at.dir, 'prosody.log');
     this.consoleFile = join(at.dir, 'prosody.console.log');
@@ -315,6 +340,8 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodyIn
       componentInterface: opts.componentInterface,
       s2sPort: await pickPort(opts.s2sPort, listen),
       mqttPort: extraModules.includes('pubsub_mqtt') ? await pickPort(opts.mqttPort, listen) : undefined,
+      httpPort: opts.fileShare ? await pickPort(opts.fileShare.port, listen) : undefined,
+      uploadJid: opts.fileShare ? `upload.${host}` : undefined,
     };
     // Prosody indexes DIR/certs (next to the config) at start-up and logs an error when it is missing.
     await mkdir(join(dir, 'certs'), { recursive: true });
@@ -325,6 +352,7 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodyIn
       components,
       federation: opts.federation ?? false,
       extraModules,
+      fileShare: opts.fileShare,
       extraGlobalConfig: opts.extraGlobalConfig,
       extraHostConfig: opts.extraHostConfig,
       tls: opts.tls,

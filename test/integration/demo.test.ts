@@ -124,7 +124,7 @@ describe('demo', function () {
       assert.ok(status && token, out);
       assert.equal((await fetch(`${status}/api/devices`)).status, 401);
       const devices = (await (await fetch(`${status}/api/devices`, { headers: { authorization: `Bearer ${token}` } })).json()) as { total: number };
-      assert.equal(devices.total, 9, 'four hand-mapped devices and five imported ones');
+      assert.equal(devices.total, 10, 'four hand-mapped devices, five imported ones and the camera');
 
       // A person logs in at once.
       const proc = spawn('/usr/bin/python3', [join(ROOT, 'test/integration/python/demo_person.py'), server[1], server[2]!, account, password, join(dir, 'prosody/certs/localhost.crt'), '100'], {
@@ -144,6 +144,8 @@ describe('demo', function () {
         '0x0017880104e45522@iot.localhost': 'balcony climate',
         '0x0017880104e45520@iot.localhost': 'hall switch',
         '240ac4a1b2c3@iot.localhost': 'Kitchen',
+        // A picture a minute, uploaded to the server's file share (docs/MEDIA.md).
+        'cam-garden@iot.localhost': 'garden camera',
       });
       const p = person;
       const kitchen = await p.wait((e) => e.event === 'presence' && e.frm === 'home-kitchen@iot.localhost' && e.type === 'available', 'the kitchen online');

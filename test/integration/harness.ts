@@ -52,13 +52,14 @@ export interface ProsodyTestServer extends TestServer {
 
 /**
  * A private Prosody with the component domain declared and a fresh secret. `modules`: more Prosody modules, e.g.
- * `offline` (mod_offline keeps chat messages for users who are away, as every real server does).
+ * `offline` (mod_offline keeps chat messages for users who are away, as every real server does). `fileShare`: an
+ * XEP-0363 upload component (mod_http_file_share) on a loopback HTTP port.
  */
-export async function startTestServer(opts: { domain?: string; modules?: string[] } = {}): Promise<ProsodyTestServer> {
+export async function startTestServer(opts: { domain?: string; modules?: string[]; fileShare?: { sizeLimit?: number; dailyQuota?: number } } = {}): Promise<ProsodyTestServer> {
   if (!prosodyBinary()) throw new Error(`Prosody is not installed; install it with: ${PROSODY_INSTALL_HINT}`);
   const domain = opts.domain ?? DOMAIN;
   const secret = randomBytes(12).toString('hex');
-  const prosody = await startProsody({ components: [{ domain, secret }], ...(opts.modules ? { extraModules: opts.modules } : {}) });
+  const prosody = await startProsody({ components: [{ domain, secret }], ...(opts.modules ? { extraModules: opts.modules } : {}), ...(opts.fileShare ? { fileShare: opts.fileShare } : {}) });
   const users: XmppUser[] = [];
   return {
     prosody,

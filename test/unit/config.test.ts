@@ -66,6 +66,7 @@ describe('loadConfig', () => {
         highWaterBytes: 4194304,
         commandTtlSeconds: 300,
       },
+      media: { maxBytes: 10485760, minIntervalSeconds: 10, dailyBytes: 104857600, inlineMaxBytes: 0, uploadTimeoutSeconds: 30, localFiles: { maxTotalBytes: 268435456, ttlHours: 24 } },
       mqtt: {
         embedded: {
           enabled: true,
@@ -108,6 +109,7 @@ describe('loadConfig', () => {
             ['homeassistant', 'homeassistant'],
             ['tasmota', 'tasmota/discovery'],
             ['homie', 'homie'],
+            ['sparkplug', 'spBv1.0'],
           ] as const
         ).map(([source, base]) => [
           source,

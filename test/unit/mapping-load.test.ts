@@ -253,8 +253,9 @@ describe('loadMappings', () => {
     const a = writeDir({ 'm.yaml': { mappings: [{ id: 'x', topic: 'a/{b}' }] }, 'n.yaml': { mappings: [] } });
     const { problems } = load([a]);
     assert.deepEqual(problems, [
-      { file: join(a, 'm.yaml'), path: '/mappings/0/jid', message: 'is required' },
+      // `schema` is required unless the payload is binary (a conditional, checked first).
       { file: join(a, 'm.yaml'), path: '/mappings/0/schema', message: 'is required' },
+      { file: join(a, 'm.yaml'), path: '/mappings/0/jid', message: 'is required' },
       { file: join(a, 'n.yaml'), path: '/mappings', message: 'must NOT have fewer than 1 items' },
     ]);
   });

@@ -11,9 +11,11 @@
  * It follows the live mapping set: the availability topics of the mappings in force are watched, and the devices a
  * mapping change removes are forgotten.
  */
-import { availabilityWord, classifyWord, combineAvailability, type AvailabilityState } from '../../convert/availability.js';
+import { availabilityWord, classifyWord, combineAvailability, sparkplugWord, type AvailabilityState } from '../../convert/availability.js';
 import type { Device } from '../../devices/device.js';
 import { compileTemplate, payloadInput, renderTemplate } from '../../importers/template.js';
+import type { Mapping } from '../../mapping/mapping.js';
+import type { Route } from '../../mapping/router.js';
 import { matchTopic } from '../../mapping/topic-pattern.js';
 import type { Feature } from '../../kernel/feature.js';
 import type { Kernel } from '../../kernel/kernel.js';
@@ -108,17 +110,26 @@ export class AvailabilityTracker implements Feature {
     this.forClient(clientId, (d) => this.set(d, false, 'disconnected'));
   }
 
-  /** A message on an availability topic (Wills arrive here too). */
+  /** A message on an availability topic (Wills arrive here too); a topic several devices share is each one's. */
   private message(topic: string, payload: Buffer, via: string): void {
-    const route = this.k.mappings.routeAvailability(topic);
-    const a = route?.target.availability;
-    if (!route || !a) return;
+    for (const route of this.k.mappings.routeAvailabilityAll(topic)) this.messageFor(route, topic, payload, via);
+  }
+
+  private messageFor(route: Route<Mapping>, topic: string, payload: Buffer, via: string): void {
+    const a = route.target.availability;
+    if (!a) return;
     // Which of the mapping's topics this is (one, or a few for a device with several).
     const index = a.topics.findIndex((t) => matchTopic(t.topic, topic) !== undefined);
     const spec = a.topics[index];
     if (!spec) return;
     // A template reads the payload as sent (`{{ value_json.state }}`); without one, the word is unwrapped here.
-    const word = spec.template !== undefined ? (payload.length <= 1024 ? templateWord(spec.template, payload.toString('utf8')) : undefined) : availabilityWord(payload);
+    const word = spec.sparkplug
+      ? sparkplugWord(topic, payload, spec.sparkplug.bdSeq, spec.online, spec.offline)
+      : spec.template !== undefined
+        ? payload.length <= 1024
+          ? templateWord(spec.template, payload.toString('utf8'))
+          : undefined
+        : availabilityWord(payload);
     const state = word === undefined ? undefined : classifyWord(word, spec.online, spec.offline, a.sleeping);
     if (state === undefined) {
       this.k.log.debug({ topic }, 'unrecognized availability payload');

@@ -150,7 +150,7 @@ export class Downlink {
 
     const expectation = command.confirm ? this.confirmations.expect(device, command.confirm, (value ?? {}) as Record<string, unknown>) : undefined;
     try {
-      await this.publish(device, topic.topic, Buffer.from(payload.value, 'utf8'), command);
+      await this.publish(device, topic.topic, typeof payload.value === 'string' ? Buffer.from(payload.value, 'utf8') : payload.value, command);
     } catch (err) {
       expectation?.cancel();
       return fail('MQTT_PUBLISH_FAILED', `the broker did not accept the command: ${(err as Error).message}`);

@@ -9,7 +9,7 @@
  * through the same operations as the MQTT request API (kernel/operations.ts).
  */
 import type { Server as HttpsServer } from 'node:https';
-import { readFileSync } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fastifyCookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -104,6 +104,8 @@ export class HttpFeature implements Feature {
     const port = typeof a === 'object' && a ? a.port : cfg.port;
     const host = cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host;
     this.address = `${cfg.tls.enabled ? 'https' : 'http'}://${host}:${port}`;
+    const files = this.k.stores.mediaFiles;
+    if (files) files.baseUrl = this.k.config.media.localFiles.publicUrl ?? this.address;
     this.k.log.info({ url: this.address }, 'status page listening');
   }
 
@@ -216,6 +218,18 @@ export class HttpFeature implements Feature {
     }
     app.get('/favicon.ico', pub, (_req, reply) => reply.code(204).send());
     app.get('/healthz', pub, () => ({ status: 'alive' }));
+    // Binary readings stored by the bridge itself (docs/MEDIA.md): the unguessable name is the capability, as an
+    // upload service's URL is; expired names answer 404.
+    app.get('/media/:name', pub, (req, reply) => {
+      const f = k.stores.mediaFiles?.get((req.params as { name: string }).name);
+      if (!f) return reply.code(404).send({ status: 'error', code: 'NOT_FOUND', error: 'no such file (or it expired)' });
+      return reply
+        .header('cache-control', 'private, max-age=3600')
+        .header('x-content-type-options', 'nosniff')
+        .header('content-length', String(f.size))
+        .type(f.mediaType)
+        .send(createReadStream(f.path));
+    });
     app.get('/readyz', pub, (_req, reply) => {
       const r = readiness(k);
       return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not ready', ...r.checks });

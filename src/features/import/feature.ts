@@ -39,6 +39,7 @@ import { ModelSchemaCache } from './schema-cache.js';
 import { NOTHING, type Announced, type ImportAdapter, type SourceRefusal, type Vet } from './source.js';
 import { HomeAssistantAdapter } from './sources/homeassistant.js';
 import { HomieAdapter } from './sources/homie.js';
+import { SparkplugAdapter } from './sources/sparkplug.js';
 import { TasmotaAdapter } from './sources/tasmota.js';
 import { Zigbee2MqttAdapter } from './sources/zigbee2mqtt.js';
 import { importLocalpart, importName, toMapping, type ImportOptions } from './to-mapping.js';
@@ -46,7 +47,7 @@ import { importLocalpart, importName, toMapping, type ImportOptions } from './to
 /** How often the store is asked whether the CLI decided something. */
 const DECISION_POLL_MS = 1000;
 const NO_SEGMENTS: Segments = Object.freeze({});
-export const IMPORT_SOURCES: readonly ImportSourceName[] = ['zigbee2mqtt', 'homeassistant', 'tasmota', 'homie'];
+export const IMPORT_SOURCES: readonly ImportSourceName[] = ['zigbee2mqtt', 'homeassistant', 'tasmota', 'homie', 'sparkplug'];
 
 /** One device of a source, as the feature knows it. */
 interface Entry {
@@ -260,6 +261,11 @@ export class ImportFeature implements Feature {
     this.knowsPublishers = side.knowsPublishers;
     const update = s.adapter.message(topic, payload, publisher) ?? NOTHING;
     for (const r of update.refused) this.refuse(source, r, publisher);
+    for (const out of update.publish ?? []) {
+      // Sparkplug 3.0 §7.6: commands (a rebirth request is one) at QoS 0, not retained, where the node is heard.
+      this.k.log.info({ source, topic: out.topic, reason: out.reason }, 'import source asks the device');
+      this.k.mqtt.publish(out.topic, out.payload, { qos: 0, retain: false }, side.name).catch((err: unknown) => this.k.log.warn({ topic: out.topic, err: (err as Error).message }, 'request to the device not published'));
+    }
     if (update.upsert.length === 0 && update.remove.length === 0) return;
     let q = this.queues.get(source);
     if (!q) this.queues.set(source, (q = { ops: new Map(), timer: undefined }));
@@ -498,6 +504,8 @@ function adapterOf(source: ImportSourceName, cfg: ImportSourceConfig, maxPayload
       return new TasmotaAdapter({ prefix: cfg.base, maxDevices: cfg.maxDevices }, vet);
     case 'homie':
       return new HomieAdapter({ domain: cfg.base, limits: { maxDevices: cfg.maxDevices } }, vet);
+    case 'sparkplug':
+      return new SparkplugAdapter({ namespace: cfg.base, maxDevices: cfg.maxDevices }, vet);
   }
 }
 

@@ -27,6 +27,15 @@ export interface SourceUpdate {
   readonly upsert: readonly Announced[];
   readonly remove: readonly { readonly hardwareId: string; readonly reason: string }[];
   readonly refused: readonly SourceRefusal[];
+  /** Messages the source asks the bridge to publish (a Sparkplug rebirth request), through the broker it came from. */
+  readonly publish?: readonly OutgoingMessage[];
+}
+
+export interface OutgoingMessage {
+  readonly topic: string;
+  readonly payload: Buffer;
+  /** Why, for the log. */
+  readonly reason: string;
 }
 
 /** The check every description passes before it is announced (safety.ts, with the feature's claims and rules). */

@@ -190,6 +190,7 @@ function decodingOf(s: StateSource, properties: readonly Property[]): PayloadDec
     true: [s.trueValue ?? yes],
     false: [s.falseValue ?? no],
     ...(s.emptyValue !== undefined ? { empty: s.emptyValue } : {}),
+    ...(s.aliases !== undefined ? { aliases: s.aliases } : {}),
     integer: prop?.type === 'integer',
     ...(s.template !== undefined ? { template: s.template } : {}),
     momentary,
@@ -205,6 +206,7 @@ function availabilityOf(d: DeviceDescription): Availability | undefined {
       online: [t.online, ...(t.moreOnline ?? [])],
       offline: [t.offline, ...(t.moreOffline ?? [])],
       ...(t.template !== undefined ? { template: t.template } : {}),
+      ...(t.format === 'sparkplug' ? { sparkplug: t.bdSeq !== undefined ? { bdSeq: t.bdSeq } : {} } : {}),
     })),
     mode: a.mode,
     ...(a.sleeping !== undefined ? { sleeping: a.sleeping } : {}),
@@ -223,6 +225,11 @@ function commandPayload(c: CommandDescription): Result<CommandPayload> {
       return ok({ format: 'keys', path: [e.key] });
     case 'value':
       return ok({ format: 'value', path: [e.key], ...(e.on !== undefined ? { on: e.on } : {}), ...(e.off !== undefined ? { off: e.off } : {}) });
+    case 'sparkplug': {
+      const metrics: Record<string, { type: string; alias?: number }> = {};
+      for (const m of e.metrics) Object.defineProperty(metrics, m.name, { value: { type: m.type, ...(m.alias !== undefined ? { alias: m.alias } : {}) }, enumerable: true });
+      return ok({ format: 'sparkplug', metrics });
+    }
     case 'template': {
       const aliases = e.aliases ?? [];
       const t = compileTemplate(e.template, { variables: ['value', ...aliases] });

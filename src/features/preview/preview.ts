@@ -4,6 +4,7 @@
  * mode's own builder (ChatDelivery.build), with a registry that answers without registering (DeviceRegistry.peek).
  * Nothing is sent, stored, counted or announced. Used by the status page's preview box and `mqtt-xmpp-bridge preview`.
  */
+import { inlineMeta } from '../../convert/media.js';
 import type { Element } from '@xmpp/xml';
 import type { Device } from '../../devices/device.js';
 import type { DeviceRegistry } from '../../devices/registry.js';
@@ -72,7 +73,11 @@ export function preview(input: PreviewInput, topic: string, payload: Buffer): Pr
       errors: r.schemaErrors ?? [],
     };
   }
-  const { reading } = out;
+  // A binary payload: shown as it would travel inline (the upload happens only for real).
+  const { reading } =
+    out.kind === 'binary'
+      ? { reading: { device: out.device, topic, json: JSON.stringify(inlineMeta(out.bytes, out.mediaType, topic)), value: inlineMeta(out.bytes, out.mediaType, topic), qos: 1 as const, receivedAt: out.receivedAt } }
+      : out;
   const device = describe(reading.device, registry.byJid(reading.device.jid) !== undefined);
   const built = input.build(reading.device, reading.json, reading.value);
   if (!built.ok) {

@@ -23,6 +23,10 @@ import { Delivery } from './delivery.js';
 import { LiveDelivery } from './live-delivery.js';
 import { Recipients } from './recipients.js';
 import { Uplink } from './uplink.js';
+import type { MediaMeta } from '../../convert/media.js';
+import { MediaDelivery } from '../media/media-delivery.js';
+import { MediaUplink, type MediaJob } from '../media/media-uplink.js';
+import { Uploader } from '../media/upload.js';
 import { mappingLabel } from '../../observe/metrics.js';
 
 /** Latest values are written to disk this often (and at stop). */
@@ -35,6 +39,8 @@ export class UplinkFeature implements Feature {
   private readonly uplink: Uplink;
   private readonly chat: ChatDelivery;
   private readonly live: LiveDelivery;
+  private readonly mediaMode: MediaDelivery;
+  private readonly media: MediaUplink;
   private readonly gate: ChangeGate<Device, Reading>;
   private readonly unsubscribe: (() => void)[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
@@ -45,6 +51,25 @@ export class UplinkFeature implements Feature {
     this.recipients = new Recipients(k.stores.subscriptions, k.users);
     this.chat = new ChatDelivery(k.xmpp, this.recipients, config.xmpp);
     this.live = new LiveDelivery(k.xmpp, this.recipients, config.xmpp);
+    this.mediaMode = new MediaDelivery(k.xmpp, this.recipients, config.xmpp);
+    const m = config.media;
+    const uploader = new Uploader(k.xmpp, config.xmpp.serverDomain, m.uploadTimeoutSeconds * 1000, m.uploadService);
+    this.media = new MediaUplink(
+      async (jid, name, bytes, type) => {
+        const r = await uploader.upload(jid, name, bytes, type);
+        // No upload service: the status page's server keeps the file (docs/MEDIA.md), when it runs.
+        const files = k.stores.mediaFiles;
+        if (r.ok || r.code !== 'MEDIA_NO_UPLOAD_SERVICE' || !files) return r;
+        const local = await files.put(bytes, type);
+        return local.ok ? local : { ok: false, code: 'MEDIA_UPLOAD_FAILED', message: `built-in file store: ${local.message}` };
+      },
+      { maxBytes: m.maxBytes, minIntervalMs: m.minIntervalSeconds * 1000, dailyBytes: m.dailyBytes, inlineMaxBytes: m.inlineMaxBytes },
+      (job, meta) => this.mediaReading(job, meta),
+      (job, error) => {
+        this.reject({ error, topic: job.topic, clientId: undefined, deviceId: job.device.id, mappingId: job.device.mapping.id });
+        job.done();
+      },
+    );
     // A reading held for the end of its device's minInterval (the newest of those that came meanwhile) goes out now.
     this.gate = new ChangeGate((device, reading) => {
       this.k.metrics.inc('readings_coalesced_total');
@@ -96,6 +121,7 @@ export class UplinkFeature implements Feature {
 
   async stop(): Promise<void> {
     for (const u of this.unsubscribe.splice(0)) u();
+    this.media.stop();
     clearInterval(this.flushTimer);
     const held = this.gate.stop();
     if (held > 0) this.k.metrics.inc('readings_dropped_total', 'HELD_SHUTDOWN', held);
@@ -106,7 +132,20 @@ export class UplinkFeature implements Feature {
 
   /** The delivery mode of a device's readings. */
   modeOf(device: Device): ReadingDelivery {
+    if (device.mapping.media) return this.mediaMode;
     return device.mapping.delivery.mode === 'live' ? this.live : this.chat;
+  }
+
+  /**
+   * An uploaded (or inline) binary reading: its metadata is the reading — the device's latest value, then its mode and
+   * the engine. The media scheduler throttled it already: the change policy does not hold it again.
+   */
+  private mediaReading(job: MediaJob, meta: MediaMeta): void {
+    const reading: Reading = { device: job.device, topic: job.topic, json: JSON.stringify(meta), value: meta, qos: job.qos, receivedAt: job.receivedAt };
+    this.k.stores.latest.set({ deviceJid: job.device.jid, topic: reading.topic, json: reading.json, receivedAt: reading.receivedAt });
+    this.k.bus.emit('reading', { reading, replay: false });
+    this.k.metrics.inc('readings_total', mappingLabel(job.device.mapping));
+    this.send(reading, job.done);
   }
 
   private followFilters(): Promise<void> {
@@ -124,6 +163,12 @@ export class UplinkFeature implements Feature {
   private settle(side: MqttSide, msg: InboundPublish, outcome: UplinkOutcome, done: (err?: Error) => void): void {
     const { bus, metrics } = this.k;
     if (outcome.kind === 'rejected') this.reject(outcome.rejection);
+    if (outcome.kind === 'binary') {
+      outcome.device.via = side.name;
+      // A retained snapshot replayed on subscription is old: not uploaded again.
+      if (msg.replay) return done();
+      return this.media.accept({ ...outcome, done });
+    }
     if (outcome.kind !== 'reading') return done();
     const { reading } = outcome;
     const device = reading.device;

@@ -15,6 +15,7 @@
  */
 import type { InboundPublish } from '../../broker/mqtt-side.js';
 import { decodePayload, forget, mergeState, type Assignment } from '../../convert/decode.js';
+import { sniffMediaType } from '../../convert/media.js';
 import { parseJsonPayload } from '../../convert/payload.js';
 import type { Reading } from '../../devices/device.js';
 import type { Device } from '../../devices/device.js';
@@ -41,7 +42,9 @@ export type UplinkOutcome =
   | { kind: 'reading'; reading: Reading }
   | { kind: 'rejected'; rejection: Rejection }
   /** Merged into the device's state: the reading (and the acknowledgement) come at the end of the event-loop turn. */
-  | { kind: 'merged' };
+  | { kind: 'merged' }
+  /** A binary payload (`mapping.media`): uploaded before it becomes a reading (features/media). */
+  | { kind: 'binary'; device: Device; bytes: Buffer; mediaType: string; topic: string; qos: 0 | 1 | 2; receivedAt: number };
 
 export type Done = (err?: Error) => void;
 
@@ -99,6 +102,18 @@ export class Uplink {
 
     const identity = this.registry.identify(mapping, route.segments);
     if (!identity.ok) return reject(identity.error);
+
+    if (mapping.media) {
+      // Bytes, not JSON: checked for size here, uploaded and turned into a reading later (features/media).
+      const max = mapping.media.maxBytes;
+      if (max !== undefined && msg.payload.byteLength > max) return reject(new BridgeError('MEDIA_TOO_LARGE', `${msg.payload.byteLength} bytes exceed the mapping's maximum of ${max}`), identity.value.id);
+      if (msg.payload.byteLength === 0) return reject(new BridgeError('PAYLOAD_INVALID', 'an empty binary payload'), identity.value.id);
+      const device = this.registry.register(mapping, route.segments, identity.value);
+      if (!device.ok) return reject(device.error, identity.value.id);
+      const now = Date.now();
+      device.value.lastSeen = now;
+      return { kind: 'binary', device: device.value, bytes: msg.payload, mediaType: mapping.media.mediaType ?? sniffMediaType(msg.payload), topic: msg.topic, qos: msg.qos, receivedAt: now };
+    }
 
     if (mapping.sources) {
       const source = sourceOf(mapping, mapping.sources, msg.topic);
