@@ -7,7 +7,7 @@ import { startProsody, type ProsodyInstance } from '../src/servers/prosody.js';
 import type { Tally } from './receiver.js';
 import { XmppReceiver } from './receiver.js';
 
-export type ScenarioId = 'B' | 'X' | 'N' | 'M' | 'P';
+export type ScenarioId = 'B' | 'S' | 'X' | 'N' | 'M' | 'P';
 export type Qos = 0 | 1;
 
 export interface OfferArgs {

@@ -10,6 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fmt, log, pinProcesses, ROOT, sleep } from './common.js';
 import { runCapacity, type CapacityResult } from './capacity.js';
+import { runCost, type CostResult, type CostSystem } from './cost.js';
 import { runDownlink, type DownlinkResult } from './downlink.js';
 import { machineInfo } from './machine.js';
 import { runMemory, type MemoryResult } from './memory.js';
@@ -23,8 +24,8 @@ import { cleanStep, OTHER_CPU_LIMIT, latencyAt, setCleanAttempts, prepare, rigRu
 
 // ------------------------------------------------------------------------------------------------ options
 
-type Part = 'throughput' | 'memory' | 'capacity' | 'downlink' | 'profile' | 'micro';
-const ALL_PARTS: Part[] = ['throughput', 'memory', 'capacity', 'downlink', 'profile', 'micro'];
+type Part = 'cost' | 'throughput' | 'memory' | 'capacity' | 'downlink' | 'profile' | 'micro';
+const ALL_PARTS: Part[] = ['cost', 'throughput', 'memory', 'capacity', 'downlink', 'profile', 'micro'];
 
 interface Plan {
   mode: 'quick' | 'full';
@@ -45,6 +46,8 @@ interface Plan {
   downlinkDevices: number;
   microMs: number;
   profileMs: number;
+  /** CPU per message at one offered rate (cost.ts): systems, devices, rate, step length, steps per point. */
+  cost: { systems: CostSystem[]; devices: number[]; rate: number; stepMs: number; repeats: number };
   /** The whole run: past it, remaining throughput runs are skipped (the other parts still run). */
   totalBudgetMs: number;
 }
@@ -65,6 +68,7 @@ const QUICK: Plan = {
   downlinkDevices: 0,
   microMs: 250,
   profileMs: 0,
+  cost: { systems: ['S', 'M'], devices: [100], rate: 10_000, stepMs: 1500, repeats: 2 },
   totalBudgetMs: 120_000,
 };
 
@@ -84,6 +88,7 @@ const FULL: Plan = {
   downlinkDevices: 100,
   microMs: 2000,
   profileMs: 15_000,
+  cost: { systems: ['S', 'M', 'N'], devices: [100, 1000], rate: 10_000, stepMs: 3000, repeats: 5 },
   totalBudgetMs: 75 * 60_000,
 };
 
@@ -108,9 +113,18 @@ function parseArgs(argv: string[]): { plan: Plan; scenarios: ScenarioId[]; parts
   if (profileS) plan.profileMs = Number(profileS) * 1000;
   const budget = get('--search-budget-s');
   if (budget) plan.search = { ...plan.search, budgetMs: Number(budget) * 1000 };
-  const scenarios = (list(get('--scenario')) ?? ORDER).map((s) => s.toUpperCase()) as ScenarioId[];
-  for (const s of scenarios) if (!ORDER.includes(s)) throw new Error(`unknown scenario ${s} (B, X, N, M, P)`);
-  const parts = (list(get('--parts')) ?? (argv.includes('--quick') ? ['throughput', 'memory', 'micro'] : ALL_PARTS)) as Part[];
+  const costDevices = list(get('--cost-devices'));
+  if (costDevices) plan.cost = { ...plan.cost, devices: costDevices.map(Number) };
+  const costRepeats = get('--cost-repeats');
+  if (costRepeats) plan.cost = { ...plan.cost, repeats: Number(costRepeats) };
+  const costRate = get('--cost-rate');
+  if (costRate) plan.cost = { ...plan.cost, rate: Number(costRate) };
+  const costSystems = list(get('--cost-systems'));
+  if (costSystems) plan.cost = { ...plan.cost, systems: costSystems.map((x) => x.toUpperCase()) as CostSystem[] };
+  // Quick mode measures S by its CPU per message (the cost part), not by a throughput search.
+  const scenarios = (list(get('--scenario')) ?? (argv.includes('--quick') ? ORDER.filter((x) => x !== 'S') : ORDER)).map((s) => s.toUpperCase()) as ScenarioId[];
+  for (const s of scenarios) if (!ORDER.includes(s)) throw new Error(`unknown scenario ${s} (${ORDER.join(', ')})`);
+  const parts = (list(get('--parts')) ?? (argv.includes('--quick') ? ['cost', 'throughput', 'memory', 'micro'] : ALL_PARTS)) as Part[];
   for (const p of parts) if (!ALL_PARTS.includes(p)) throw new Error(`unknown part ${p} (${ALL_PARTS.join(', ')})`);
   return { plan, scenarios: ORDER.filter((s) => scenarios.includes(s)), parts, out: get('--out') ?? join(ROOT, 'bench', 'results') };
 }
@@ -151,6 +165,7 @@ export interface BenchResults {
   notes: string[];
   scenarios: Partial<Record<ScenarioId, { title: string; runs: RunResult[]; error?: string }>>;
   addedLatency: AddedLatency[];
+  cost?: CostResult;
   memory?: MemoryResult;
   capacity?: CapacityResult;
   downlink?: DownlinkResult;
@@ -207,6 +222,14 @@ async function main(): Promise<void> {
     const r = runMicro(plan.microMs);
     results.micro = r;
     for (const line of formatMicro(r)) log(`micro: ${line}`);
+  }
+
+  if (parts.includes('cost')) {
+    try {
+      results.cost = await runCost({ ...plan.cost, qos: plan.qos, warmMs: plan.warmMs });
+    } catch (err) {
+      log(`cost: error: ${(err as Error).message}`);
+    }
   }
 
   if (parts.includes('throughput')) {
@@ -293,7 +316,7 @@ async function main(): Promise<void> {
   }
   if (parts.includes('profile') && plan.profileMs > 0) {
     try {
-      results.profiles = await runProfiles(results, plan.profileMs, out);
+      results.profiles = await runProfiles(results, plan.profileMs, out, process.argv.includes('--profile-b') ? 'B' : 'S');
     } catch (err) {
       log(`profile: error: ${(err as Error).message}`);
     }
