@@ -176,11 +176,13 @@ export class ComponentLink extends EventEmitter<LinkEvents> implements XmppLink 
   send(el: Element): boolean {
     const socket = this.xmpp.socket;
     if (!this.isOnline || !socket) return false;
-    // Stanzas written in one turn of the event loop leave in one segment: corked now, uncorked after this turn.
+    // Stanzas written in one iteration of the event loop leave in one segment: corked now, uncorked in its check
+    // phase (setImmediate), after every socket that was readable in this iteration has been read — each device's
+    // publish arrives in a callback of its own, so uncorking after each callback cost one write(2) per reading.
     if (!this.corked) {
       this.corked = true;
       socket.cork();
-      process.nextTick(() => {
+      setImmediate(() => {
         this.corked = false;
         socket.uncork();
       });
