@@ -28,33 +28,41 @@ export interface DownlinkRun {
 export interface DownlinkResult {
   devices: number;
   runs: DownlinkRun[];
+  /**
+   * The server's own round-trip ceiling, in the same run: a bare component (iq-echo.ts) on the bridge's domain
+   * answering every command IQ at once — the same two stanzas through Prosody per command.
+   */
+  ceiling?: { sustained?: number; at?: StepResult; latency: { fraction: number; step: StepResult }[]; search: Omit<SearchResult, 'at' | 'sustained'> };
 }
 
 let runId = 3_000_000;
 
-function runner(sim: Simulator, commander: Child, devices: number, command: string, pids: Record<string, number | undefined>): Runner {
+function runner(sim: Simulator | undefined, commander: Child, devices: number, command: string, pids: Record<string, number | undefined>): Runner {
   return {
     async step(rate, durationMs, graceMs): Promise<StepResult> {
       const id = runId++;
       const total = Math.max(1, Math.round((rate * durationMs) / 1000));
-      await sim.cmdArm(id, total);
+      await sim?.cmdArm(id, total);
       const cpu = new CpuMeter(pids);
       const startAtUs = nowUs() + 50_000;
       cpu.begin();
       const gen = await commander.call<{ offered: number; sent: number; lagMaxMs: number }>('run', { runId: id, rate, total, startAtUs, devices, domain: DOMAIN, command }, durationMs + 60_000);
       const deadline = startAtUs / 1000 + durationMs + graceMs;
       let answers = { ok: 0, errors: {} as Record<string, number>, hist: '' };
-      let dev = await sim.cmdCollect();
+      // Without devices (the bare component's ceiling), an answered command counts as delivered.
+      const devCollect = async (): Promise<{ received: number; dup: number; stale: number; hist: ReturnType<typeof decodeHistogram> | undefined }> =>
+        sim ? sim.cmdCollect() : { received: answers.ok, dup: 0, stale: 0, hist: undefined };
+      let dev = await devCollect();
       for (;;) {
         answers = await commander.call('collect');
-        dev = await sim.cmdCollect();
+        dev = await devCollect();
         const answered = answers.ok + Object.values(answers.errors).reduce((a, b) => a + b, 0);
         if ((answered >= total && dev.received >= total) || nowMs() >= deadline) break;
         await sleep(50);
       }
       const cpuPct = cpu.end();
       const rt = summarize(decodeHistogram(answers.hist));
-      const toDevice = summarize(dev.hist);
+      const toDevice = dev.hist ? summarize(dev.hist) : undefined;
       const delivered = dev.received / total;
       const okRatio = answers.ok / total;
       const why: string[] = [];
@@ -71,7 +79,7 @@ function runner(sim: Simulator, commander: Child, devices: number, command: stri
         stale: dev.stale,
         delivered: Math.round(delivered * 100000) / 100000,
         latency: rt,
-        toDevice,
+        ...(toDevice ? { toDevice } : {}),
         errors: answers.errors,
         pass: why.length === 0,
         ...(why.length ? { why: why.join(', ') } : {}),
@@ -166,6 +174,24 @@ export async function runDownlink(devices: number, searchOpts: SearchOptions, o:
       }
       result.runs.push(entry);
       await sleep(1000);
+    }
+    // The ceiling: the bridge leaves the domain to a bare component that answers every command at once.
+    await sim.stop();
+    await bridge.stop();
+    await sleep(500); // Prosody allows one stream per component domain: let it see the bridge's go
+    const echo = Child.fork('iq-echo.js', { name: 'iq-echo' });
+    try {
+      await echo.call('start', { service: server.service, domain: DOMAIN, secret: server.secret }, 30_000);
+      const pidsEcho = { 'iq-echo': echo.pid, prosody: server.prosody.pid, commander: commander.pid };
+      const run = runner(undefined, commander, devices, commands[0]?.name ?? 'set', pidsEcho);
+      await run.step(500, 1000, 2000); // warm-up
+      await sleep(500);
+      const res = await search(run, searchOpts, (s, phase) => log(line('ceiling', s, phase)));
+      log(`downlink ceiling (bare component): sustained ${fmt(res.sustained)} commands/s`);
+      result.ceiling = { sustained: res.sustained, at: res.at, latency: [], search: { steps: res.steps, stoppedBy: res.stoppedBy, ms: res.ms } };
+      if (res.sustained !== undefined) result.ceiling.latency = await latencyAt(run, res.sustained, fractions, Math.max(2000, searchOpts.stepMs), searchOpts.graceMs, (s, phase) => log(line('ceiling', s, phase)));
+    } finally {
+      await echo.stop();
     }
   } finally {
     await commander.stop();
