@@ -17,6 +17,7 @@ import { runMemory, type MemoryResult } from './memory.js';
 import { formatMicro, runMicro, type MicroResult } from './micro.js';
 import { runProfiles, type ProfileResult } from './profile.js';
 import { markdown, ratioLines, type RatioLine } from './report.js';
+import { writeFigures } from './svg.js';
 import { PROSODY_NAGLE, stopSharedServer, type Qos, type ScenarioId } from './rig.js';
 import { benchSettings } from './scenarios/bridge.js';
 import { ORDER, SCENARIOS } from './scenarios/index.js';
@@ -337,6 +338,8 @@ async function main(): Promise<void> {
   writeFileSync(join(out, `latest-${plan.mode}.json`), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(out, `latest-${plan.mode}.md`), markdown(results));
   log(`results: ${base}.json, ${base}.md`);
+  const svgs = writeFigures(results, join(out, `${stamp}-${plan.mode}-figures`));
+  if (svgs.length) log(`figures: ${join(out, `${stamp}-${plan.mode}-figures`)} (${svgs.length} SVG)`);
 }
 
 /** X at B's 50 % rates (same device count), so the latency the bridge adds is compared at equal load. */
