@@ -6,7 +6,7 @@
  * Run for the mapping's QoS 1 command (`set`) and its QoS 0 twin (`set0`).
  */
 import { Child, CpuMeter, decodeHistogram, fmt, log, nowMs, nowUs, sleep, summarize } from './common.js';
-import { COMMANDER_USER, DEVICE, DOMAIN, HOST, SIM_SOURCES, sharedServer } from './rig.js';
+import { COMMANDER_USER, DEVICE, DOMAIN, ECHO_DOMAIN, HOST, SIM_SOURCES, sharedServer } from './rig.js';
 import { startBridgeProcess } from './scenarios/bridge.js';
 import { latencyAt, PASS_DELIVERED, PASS_P99_MS, search, type Runner, type SearchOptions, type SearchResult, type StepResult } from './search.js';
 import { Simulator } from './sim.js';
@@ -29,15 +29,27 @@ export interface DownlinkResult {
   devices: number;
   runs: DownlinkRun[];
   /**
-   * The server's own round-trip ceiling, in the same run: a bare component (iq-echo.ts) on the bridge's domain
+   * Against the server's own round-trip ceiling, in the same run: a bare component (iq-echo.ts) on a second domain
    * answering every command IQ at once — the same two stanzas through Prosody per command.
    */
-  ceiling?: { sustained?: number; at?: StepResult; latency: { fraction: number; step: StepResult }[]; search: Omit<SearchResult, 'at' | 'sustained'> };
+  paired?: PairedLadder[];
 }
+
+/** The bridge and the bare component stepped through the same rates, alternately: the highest rate each passed. */
+export interface PairedLadder {
+  command: string;
+  qos: 0 | 1;
+  bridge?: number;
+  ceiling?: number;
+  steps: { rate: number; bridge?: StepResult; ceiling?: StepResult }[];
+}
+
+/** Rates of the interleaved comparison (commands/s). */
+export const LADDER = [1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 7000, 8000, 10_000];
 
 let runId = 3_000_000;
 
-function runner(sim: Simulator | undefined, commander: Child, devices: number, command: string, pids: Record<string, number | undefined>): Runner {
+function runner(sim: Simulator | undefined, commander: Child, devices: number, command: string, pids: Record<string, number | undefined>, domain = DOMAIN): Runner {
   return {
     async step(rate, durationMs, graceMs): Promise<StepResult> {
       const id = runId++;
@@ -46,7 +58,7 @@ function runner(sim: Simulator | undefined, commander: Child, devices: number, c
       const cpu = new CpuMeter(pids);
       const startAtUs = nowUs() + 50_000;
       cpu.begin();
-      const gen = await commander.call<{ offered: number; sent: number; lagMaxMs: number }>('run', { runId: id, rate, total, startAtUs, devices, domain: DOMAIN, command }, durationMs + 60_000);
+      const gen = await commander.call<{ offered: number; sent: number; lagMaxMs: number }>('run', { runId: id, rate, total, startAtUs, devices, domain, command }, durationMs + 60_000);
       const deadline = startAtUs / 1000 + durationMs + graceMs;
       let answers = { ok: 0, errors: {} as Record<string, number>, hist: '' };
       // Without devices (the bare component's ceiling), an answered command counts as delivered.
@@ -111,6 +123,11 @@ export interface DownlinkOptions {
   readonly profileMs?: number;
   readonly outDir?: string;
   readonly stamp?: string;
+  /** The rates of the interleaved comparison with the bare component, and its step length. */
+  readonly ladder?: readonly number[];
+  readonly ladderStepMs?: number;
+  /** false: only the interleaved comparison, no search of the bridge's sustained rate. */
+  readonly search?: boolean;
 }
 
 export async function runDownlink(devices: number, searchOpts: SearchOptions, o: DownlinkOptions = {}): Promise<DownlinkResult> {
@@ -152,7 +169,7 @@ export async function runDownlink(devices: number, searchOpts: SearchOptions, o:
     while (tally.received < devices && Date.now() < deadline) await sleep(20);
     await commander.call('start', { service: `xmpp://${server.prosody.listen}:${server.prosody.c2sPort}`, domain: HOST, username: COMMANDER_USER, password: `pw-${COMMANDER_USER}` });
     const pids = { bridge: bridge.child.pid, prosody: server.prosody.pid, devices: sim.pid, commander: commander.pid };
-    for (const c of commands) {
+    for (const c of o.search === false ? [] : commands) {
       const run = runner(sim, commander, devices, c.name, pids);
       await run.step(500, 1000, 2000); // warm-up
       await sleep(500);
@@ -175,21 +192,46 @@ export async function runDownlink(devices: number, searchOpts: SearchOptions, o:
       result.runs.push(entry);
       await sleep(1000);
     }
-    // The ceiling: the bridge leaves the domain to a bare component that answers every command at once.
-    await sim.stop();
-    await bridge.stop();
-    await sleep(500); // Prosody allows one stream per component domain: let it see the bridge's go
+    // The ceiling, in the same run and interleaved with the bridge rate by rate: a bare component on a second domain
+    // answers the same command IQs at once (two stanzas through Prosody per command, as through the bridge). Steps
+    // alternate between the two at each rate, so a machine shared with other work disturbs both alike.
     const echo = Child.fork('iq-echo.js', { name: 'iq-echo' });
     try {
-      await echo.call('start', { service: server.service, domain: DOMAIN, secret: server.secret }, 30_000);
-      const pidsEcho = { 'iq-echo': echo.pid, prosody: server.prosody.pid, commander: commander.pid };
-      const run = runner(undefined, commander, devices, commands[0]?.name ?? 'set', pidsEcho);
-      await run.step(500, 1000, 2000); // warm-up
-      await sleep(500);
-      const res = await search(run, searchOpts, (s, phase) => log(line('ceiling', s, phase)));
-      log(`downlink ceiling (bare component): sustained ${fmt(res.sustained)} commands/s`);
-      result.ceiling = { sustained: res.sustained, at: res.at, latency: [], search: { steps: res.steps, stoppedBy: res.stoppedBy, ms: res.ms } };
-      if (res.sustained !== undefined) result.ceiling.latency = await latencyAt(run, res.sustained, fractions, Math.max(2000, searchOpts.stepMs), searchOpts.graceMs, (s, phase) => log(line('ceiling', s, phase)));
+      await echo.call('start', { service: server.service, domain: ECHO_DOMAIN, secret: server.secret }, 30_000);
+      const ceilingRun = runner(undefined, commander, devices, commands[0]?.name ?? 'set', { ...pids, 'iq-echo': echo.pid }, ECHO_DOMAIN);
+      await ceilingRun.step(500, 1000, 2000); // warm-up
+      result.paired = [];
+      for (const c of commands) {
+        const bridgeRun = runner(sim, commander, devices, c.name, { ...pids, 'iq-echo': echo.pid });
+        const pair: PairedLadder = { command: c.name, qos: c.qos, steps: [] };
+        let bridgeUp = true;
+        let echoUp = true;
+        for (const rate of o.ladder ?? LADDER) {
+          if (!bridgeUp && !echoUp) break;
+          // Each side gets one retry of a failed step (a stall of the shared machine).
+          const one = async (r: Runner, up: boolean): Promise<StepResult | undefined> => {
+            if (!up) return undefined;
+            let s = await r.step(rate, o.ladderStepMs ?? 3000, 2000);
+            if (!s.pass) {
+              await r.settle();
+              s = await r.step(rate, o.ladderStepMs ?? 3000, 2000);
+            }
+            if (!s.pass) await r.settle();
+            return s;
+          };
+          const b = await one(bridgeRun, bridgeUp);
+          const e = await one(ceilingRun, echoUp);
+          if (b) log(line(c.name, b, 'ladder'));
+          if (e) log(line('ceiling', e, 'ladder'));
+          pair.steps.push({ rate, ...(b ? { bridge: b } : {}), ...(e ? { ceiling: e } : {}) });
+          if (b && b.pass && bridgeUp) pair.bridge = rate;
+          else bridgeUp = false;
+          if (e && e.pass && echoUp) pair.ceiling = rate;
+          else echoUp = false;
+        }
+        log(`downlink ${c.name} vs the bare component, interleaved ladder: ${fmt(pair.bridge)} / ${fmt(pair.ceiling)} commands/s`);
+        result.paired.push(pair);
+      }
     } finally {
       await echo.stop();
     }

@@ -310,7 +310,7 @@ async function main(): Promise<void> {
   if (parts.includes('downlink') && plan.downlinkDevices > 0) {
     try {
       const stamp = results.startedAt.replace(/[:.]/g, '-').slice(0, 19);
-      results.downlink = await runDownlink(plan.downlinkDevices, plan.search, { profileMs: plan.profileMs, outDir: out, stamp });
+      results.downlink = await runDownlink(plan.downlinkDevices, plan.search, { profileMs: plan.profileMs, outDir: out, stamp, search: !process.argv.includes('--downlink-ladder-only') });
     } catch (err) {
       log(`downlink: error: ${(err as Error).message}`);
     }
