@@ -6,14 +6,14 @@
  *             → stanza router
  *   start     features in dependency order (kernel/feature.ts):
  *               metrics → reports → xmpp-link (connects in the background) → presence → uplink → availability →
- *               commands → disco → audit → import (approved devices restored, discovery watched) → mqtt-listeners
- *               (devices may connect) → bridge-topics (state `online`) → reload → operations → requests
+ *               commands → disco → pubsub → vcard → audit → import (approved devices restored, discovery watched) →
+ *               mqtt-listeners (devices may connect) → bridge-topics (state `online`) → reload → operations → requests
  *               (<base>/bridge/request/#) → http (status page, /metrics; when enabled)
  *   stop      `bridge_stopping` (availability stops tracking: disconnects are not news; reports flush what they
  *             counted), then the reverse order:
  *               http → requests → operations → reload → bridge-topics (state `offline`) → mqtt-listeners (no new
  *               readings) → import → audit (flushed) →
- *               disco → commands (queue sweep) → availability → uplink (what was accepted is committed and, if
+ *               vcard → pubsub → disco → commands (queue sweep) → availability → uplink (what was accepted is committed and, if
  *               possible, confirmed) → presence (unavailable for every online device) → xmpp-link (the stream
  *               closes) → reports → metrics
  *             then last-seen times are flushed and the database closes.
@@ -38,6 +38,8 @@ import { BridgeTopicsFeature } from './features/observe/bridge-topics.js';
 import { MetricsFeature } from './features/observe/metrics.js';
 import { ReportsFeature } from './features/observe/reports.js';
 import { PresenceService } from './features/presence/presence.js';
+import { PubsubFeature } from './features/pubsub/pubsub.js';
+import { VcardFeature } from './features/vcard/vcard.js';
 import { ReloadFeature, type ReloadOutcome } from './features/reload/reload.js';
 import { HttpFeature } from './features/http/feature.js';
 import { OperationsFeature } from './features/operations/feature.js';
@@ -68,6 +70,9 @@ import { SqliteDeviceStore } from './store/devices.js';
 import { SqliteImportStore } from './store/imports.js';
 import { Outbox } from './store/outbox.js';
 import { SqliteSubscriptions } from './store/subscriptions.js';
+import { SqliteLatestReadings } from './store/latest.js';
+import { SqlitePresenceRequests } from './store/presence-requests.js';
+import { SqlitePubsubSubscriptions } from './store/pubsub.js';
 import { ComponentLink } from './xmpp/component.js';
 
 const MAX_DEVICES = 100_000;
@@ -132,6 +137,9 @@ export class Bridge extends EventEmitter<BridgeEvents> {
         subscriptions: new SqliteSubscriptions(this.db),
         outbox: new Outbox(this.db),
         commandQueue: new SqliteCommandQueue(this.db),
+        presenceRequests: new SqlitePresenceRequests(this.db),
+        pubsub: new SqlitePubsubSubscriptions(this.db),
+        latest: new SqliteLatestReadings(this.db),
         imports: new SqliteImportStore(this.db),
         instanceId: instanceId(this.db),
         writable: () => probeWritable(this.db),
@@ -141,7 +149,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       router,
       disco: new DiscoRegistry(),
       operations: new Operations(),
-      users: new UserPresence(router),
+      users: new UserPresence(),
     };
     // The loaded mappings were checked together by the loader; the set checks them again, as it does every change.
     const applied = mappings.apply(setup.mappings);
@@ -171,6 +179,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       new AvailabilityTracker(k),
       new CommandsFeature(k),
       new DiscoFeature(k),
+      new PubsubFeature(k),
+      new VcardFeature(k),
       new AuditFeature(k, this.audit),
       new ImportFeature(k),
       new MqttListenersFeature(k, ['uplink', 'availability', 'commands', 'presence', 'import']),
@@ -230,6 +240,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       await this.runner.stop();
     } finally {
       this.kernel.registry.flush();
+      this.kernel.stores.latest.flush();
       this.audit.close();
       this.db.close();
     }

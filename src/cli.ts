@@ -111,7 +111,7 @@ Options:
   --file F            the payload, read from a file (bytes as they are)
   --json              print the result as JSON
   -h, --help          this help`,
-  demo: `Usage: mqtt-xmpp-bridge demo [--dir DIR]
+  demo: `Usage: mqtt-xmpp-bridge demo [--dir DIR] [--host ADDR | --public]
 
 Starts a private Prosody on 127.0.0.1 (needs: sudo apt-get install -y prosody), creates a demo account, starts the
 bridge with the example mappings and a few simulated devices publishing over MQTT, and prints how to log in with any
@@ -119,6 +119,8 @@ XMPP client. Ctrl-C stops everything it started.
 
 Options:
   --dir DIR           keep Prosody's and the bridge's state in DIR (default: a new temporary directory)
+  --host ADDR         listen on ADDR instead of 127.0.0.1
+  --public            listen on every interface, so a phone on the same network can log in (prints the address)
   -h, --help          this help`,
 };
 
@@ -148,6 +150,8 @@ async function main(argv: string[]): Promise<number> {
     from?: string;
     limit?: string;
     json?: boolean;
+    host?: string;
+    public?: boolean;
     topic?: string;
     payload?: string;
     file?: string;
@@ -169,6 +173,8 @@ async function main(argv: string[]): Promise<number> {
         from: { type: 'string' },
         limit: { type: 'string' },
         json: { type: 'boolean' },
+        host: { type: 'string' },
+        public: { type: 'boolean' },
         topic: { type: 'string' },
         payload: { type: 'string' },
         file: { type: 'string' },
@@ -220,7 +226,11 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'demo': {
       const { runDemo } = await import('./demo/run.js');
-      return runDemo({ ...(values.dir !== undefined ? { dir: values.dir } : {}) });
+      if (values.host !== undefined && values.public) {
+        console.error('use --host ADDR or --public, not both');
+        return EXIT_CONFIG;
+      }
+      return runDemo({ ...(values.dir !== undefined ? { dir: values.dir } : {}), ...(values.host !== undefined ? { host: values.host } : {}), public: values.public ?? false });
     }
   }
   return EXIT_CONFIG;

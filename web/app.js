@@ -562,17 +562,19 @@ async function showImports() {
       : h(
           'ul',
           { class: 'events', id: 'imports' },
-          pending.map((p) =>
-            h(
+          pending.map((p) => {
+            // The source goes with the id: two sources may know one hardware id.
+            const decide = (action) => async () => (await api(`/api/imports/${encodeURIComponent(p.id)}/${action}`, { source: p.source }), showImports());
+            return h(
               'li',
-              {},
+              { 'data-id': p.id, 'data-source': p.source },
               h('strong', {}, p.name ?? p.id),
-              ` ${p.source ?? ''} `,
-              h('button', { type: 'button', onclick: async () => (await api(`/api/imports/${encodeURIComponent(p.id)}/approve`, {}), showImports()) }, 'Approve'),
+              ` ${p.source} ${p.id}${p.model ? ` (${p.model})` : ''} `,
+              h('button', { type: 'button', onclick: decide('approve') }, 'Approve'),
               ' ',
-              h('button', { type: 'button', class: 'danger', onclick: async () => (await api(`/api/imports/${encodeURIComponent(p.id)}/block`, {}), showImports()) }, 'Block'),
-            ),
-          ),
+              h('button', { type: 'button', class: 'danger', onclick: decide('block') }, 'Block'),
+            );
+          }),
         ),
   );
 }

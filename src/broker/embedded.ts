@@ -129,7 +129,9 @@ export class EmbeddedBroker implements MqttSide {
     aedes.on('clientReady', (client) => {
       // After CONNACK: the subscriptions aedes restored for a persistent session, each granted again just now.
       sessions.ready(client, client.clean, Object.keys((client as Client & { subscriptions: Record<string, unknown> }).subscriptions));
-      handlers.onClientConnected(client.id);
+      // aedes emits clientReady after the session queue is emptied: a client that sent DISCONNECT right after its
+      // CONNACK may already be closed (and its clientDisconnect already emitted). It is not connected any more.
+      if (!client.closed) handlers.onClientConnected(client.id);
     });
     aedes.on('clientDisconnect', (client) => handlers.onClientDisconnected(client.id));
     aedes.on('subscribe', (subs, client) => {

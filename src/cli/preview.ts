@@ -16,6 +16,8 @@ import type { DeviceRow, DeviceStore, SubscriptionStore } from '../kernel/stores
 import { loadSetup } from '../load.js';
 import { createLogger } from '../log.js';
 import { ChatDelivery } from '../features/uplink/chat-delivery.js';
+import { Recipients } from '../features/uplink/recipients.js';
+import { UserPresence } from '../kernel/user-presence.js';
 import { preview, type PreviewResult } from '../features/preview/preview.js';
 
 export interface PreviewOptions {
@@ -57,7 +59,7 @@ export function previewCommand(o: PreviewOptions): number {
     const mappings = new MappingSet(registry, bus);
     const applied = mappings.apply(setup.mappings);
     if (!applied.ok) throw new LoadError([...(applied.problems ?? [])]);
-    const chat = new ChatDelivery({ domain: setup.config.xmpp.domain, send: () => false }, noSubscriptions, setup.config.xmpp);
+    const chat = new ChatDelivery({ domain: setup.config.xmpp.domain, send: () => false }, new Recipients(noSubscriptions, new UserPresence()), setup.config.xmpp);
     result = preview({ routes: mappings, registry, build: (d, json, value) => chat.build(d, json, value) }, o.topic, payload);
   } catch (err) {
     if (err instanceof LoadError) {

@@ -5,6 +5,8 @@
  *   <body>21.5 °C, 40 %</body>
  *   <json xmlns='urn:xmpp:json:0'>{"temperature":21.5,"humidity":40}</json>     ← XEP-0335, the payload as sent
  *   <delay xmlns='urn:xmpp:delay' from='iot.example.org' stamp='…'/>              ← XEP-0203, only when late
+ *   <replace xmlns='urn:xmpp:message-correct:0' id='…'/>                         ← XEP-0308, `live` corrections
+ *   <no-permanent-store xmlns='urn:xmpp:hints'/>                                   ← XEP-0334, when not to be archived
  * </message>
  *
  * The body is for people (any chat client shows it); the JSON container is for machines and carries the device's
@@ -17,7 +19,7 @@ import type { MessageType } from '../mapping/mapping.js';
 import { pathLookup, renderTemplate, type Template } from '../mapping/template.js';
 import type { Segments } from '../mapping/topic-pattern.js';
 import { truncate, xmlSafeJson, xmlSafeText } from './xml-safe.js';
-import { NS_DELAY, NS_JSON } from '../xmpp/namespaces.js';
+import { NS_CORRECT, NS_DELAY, NS_HINTS, NS_JSON } from '../xmpp/namespaces.js';
 
 
 export interface ReadingInput {
@@ -32,6 +34,10 @@ export interface ReadingInput {
   /** Set when the reading is delivered late (after an outage): XEP-0203 stamp. */
   readonly delayedSince?: Date;
   readonly delayFrom?: string;
+  /** XEP-0308: this message corrects the message with this id. */
+  readonly replace?: string;
+  /** XEP-0334 processing hints. */
+  readonly hints?: readonly ('no-store' | 'no-permanent-store')[];
 }
 
 export interface ConvertLimits {
@@ -60,15 +66,20 @@ export function readingBody(value: unknown, segments: Segments, template: Templa
  * Build the message for one recipient. Callers sending one reading to many recipients build once and re-address
  * (`stanza.attrs.to = …`): the content is identical.
  */
-export function readingStanza(input: ReadingInput, to: string, limits: ConvertLimits): Result<{ stanza: Element; bytes: number }> {
-  let text: string;
+/** The body text exactly as a reading's message carries it: rendered, XML-safe, cut to the limit. */
+export function readingText(value: unknown, segments: Segments, template: Template | undefined, maxChars: number): Result<string> {
   try {
-    text = readingBody(input.value, input.segments, input.body);
+    return ok(truncate(xmlSafeText(readingBody(value, segments, template)), maxChars));
   } catch {
     // Rendering recurses into the value; payloads are depth-checked when parsed, this is the last line of defence.
     return fail('PAYLOAD_TOO_DEEP', 'the reading is nested too deeply to render');
   }
-  const body = truncate(xmlSafeText(text), limits.maxBodyChars);
+}
+
+export function readingStanza(input: ReadingInput, to: string, limits: ConvertLimits): Result<{ stanza: Element; bytes: number }> {
+  const text = readingText(input.value, input.segments, input.body, limits.maxBodyChars);
+  if (!text.ok) return text;
+  const body = text.value;
   const stanza = xml(
     'message',
     { from: input.from, to, type: input.type, id: input.id },
@@ -78,10 +89,37 @@ export function readingStanza(input: ReadingInput, to: string, limits: ConvertLi
   if (input.delayedSince) {
     stanza.append(xml('delay', { xmlns: NS_DELAY, from: input.delayFrom ?? '', stamp: input.delayedSince.toISOString() }));
   }
+  if (input.replace !== undefined) stanza.append(xml('replace', { xmlns: NS_CORRECT, id: input.replace }));
+  for (const h of input.hints ?? []) stanza.append(xml(h, { xmlns: NS_HINTS }));
   const bytes = Buffer.byteLength(stanza.toString(), 'utf8');
   // Prosody closes a component stream on a stanza above 512 KiB; never send one that large.
   if (bytes > limits.maxStanzaBytes) {
     return fail('STANZA_TOO_LARGE', `the stanza would be ${bytes} bytes; the limit is ${limits.maxStanzaBytes}`);
   }
   return ok({ stanza, bytes });
+}
+
+/**
+ * A device's state report that confirmed a command, as a person reads it: the mapping's body template when the report
+ * is a reading of that mapping (it validates against its schema), otherwise `key: value` pairs with numbers rounded to
+ * two decimals — never raw JSON with 16-digit floats.
+ */
+export function confirmationText(json: string, segments: Segments, body: Template | undefined, isReading: (value: unknown) => boolean): string {
+  let value: unknown;
+  try {
+    value = JSON.parse(json) as unknown;
+  } catch {
+    return json;
+  }
+  try {
+    if (body && isReading(value)) return readingBody(value, segments, body);
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      return Object.entries(value)
+        .map(([k, v]) => `${k}: ${typeof v === 'number' ? String(Math.round(v * 100) / 100) : typeof v === 'string' ? v : JSON.stringify(v)}`)
+        .join(', ');
+    }
+  } catch {
+    return json; // nested too deeply to render
+  }
+  return typeof value === 'number' ? String(Math.round(value * 100) / 100) : JSON.stringify(value);
 }

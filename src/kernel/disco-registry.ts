@@ -24,6 +24,7 @@ export class DiscoRegistry {
   private readonly componentNodes: ComponentDiscoNode[] = [];
   private readonly device: ((d: Device) => readonly string[])[] = [];
   private readonly nodes: DiscoNode[] = [];
+  private readonly items: ((d: Device, from: string) => readonly Element[])[] = [];
 
   /** A feature (namespace) the component itself supports. */
   componentFeature(ns: string): void {
@@ -37,6 +38,15 @@ export class DiscoRegistry {
 
   node(provider: DiscoNode): void {
     this.nodes.push(provider);
+  }
+
+  /** Items a device lists in disco#items without a node (e.g. its PubSub node), decided per device and requester. */
+  deviceItems(fn: (d: Device, from: string) => readonly Element[]): void {
+    this.items.push(fn);
+  }
+
+  deviceItemsOf(d: Device, from: string): Element[] {
+    return this.items.flatMap((fn) => fn(d, from));
   }
 
   /** A node of the component JID. */

@@ -55,6 +55,8 @@ export interface BridgeEvents {
   // Uplink
   /** A validated reading, before delivery (hot path: subscribers must be cheap). */
   reading: { readonly reading: Reading; readonly replay: boolean };
+  /** The change policy let a reading through: it goes out now (presence status follows it). */
+  reading_sent: { readonly reading: Reading };
   reading_rejected: RejectionEvent;
   // Devices
   device_added: { readonly device: Device };
@@ -70,6 +72,18 @@ export interface BridgeEvents {
   subscription_approved: { readonly device: Device; readonly user: string };
   subscription_refused: { readonly jid: string; readonly user: string };
   subscription_removed: { readonly device: Device; readonly user: string };
+  /** A user answered a device's request for their presence (RFC 6121 §3.1.5/§3.2.2). */
+  presence_shared: { readonly device: Device; readonly user: string; readonly granted: boolean };
+  /**
+   * A user is back: their first resource became available, or — for a user who shares no presence with the bridge —
+   * their server probed `device` at login. Internal.
+   */
+  user_available: { readonly user: string; readonly resource: string; readonly tracked: boolean; readonly device?: Device };
+  /** A user's last resource left. Internal. */
+  user_unavailable: { readonly user: string };
+  // PubSub (XEP-0060)
+  pubsub_subscribed: { readonly device: Device; readonly node: string; readonly subscriber: string };
+  pubsub_unsubscribed: { readonly device: Device; readonly node: string; readonly subscriber: string };
   // Downlink
   command_delivered: CommandEvent;
   command_failed: CommandEvent;
@@ -170,6 +184,7 @@ const brokerEvent = (message: string): EventSpec<Data> => ({ message, report: as
 
 export const EVENT_CATALOGUE: { readonly [K in EventName]: EventSpec<EventPayloads[K]> } = {
   reading: { message: 'reading' },
+  reading_sent: { message: 'reading sent' },
   reading_rejected: {
     level: 'warn',
     message: 'reading rejected',
@@ -198,6 +213,26 @@ export const EVENT_CATALOGUE: { readonly [K in EventName]: EventSpec<EventPayloa
   subscription_approved: { level: 'info', message: 'subscription approved', report: ({ device, user }) => ({ deviceId: device.id, jid: device.jid, user }) },
   subscription_refused: { level: 'info', message: 'subscription refused', report: (d) => ({ ...d }), throttleKey: (d) => `${d.user}\u0000${d.jid}` },
   subscription_removed: { level: 'info', message: 'subscription removed', report: ({ device, user }) => ({ deviceId: device.id, jid: device.jid, user }) },
+  presence_shared: {
+    level: 'info',
+    message: 'a user answered a device\'s presence request',
+    report: ({ device, user, granted }) => ({ deviceId: device.id, jid: device.jid, user, granted }),
+    throttleKey: ({ device, user }) => `${user}\u0000${device.jid}`,
+  },
+  user_available: { message: 'user available' },
+  user_unavailable: { message: 'user unavailable' },
+  pubsub_subscribed: {
+    level: 'info',
+    message: 'PubSub subscription',
+    report: ({ device, node, subscriber }) => ({ deviceId: device.id, jid: device.jid, node, subscriber }),
+    throttleKey: ({ device, subscriber }) => `${subscriber}\u0000${device.jid}`,
+  },
+  pubsub_unsubscribed: {
+    level: 'info',
+    message: 'PubSub subscription removed',
+    report: ({ device, node, subscriber }) => ({ deviceId: device.id, jid: device.jid, node, subscriber }),
+    throttleKey: ({ device, subscriber }) => `${subscriber}\u0000${device.jid}`,
+  },
   command_delivered: { level: 'info', message: 'command delivered', report: commandData },
   command_failed: { level: 'info', message: 'command refused', report: commandData, throttleKey: (c) => `${c.from}\u0000${c.code}` },
   outbox_full: { level: 'warn', message: 'outbox full: QoS 1/2 publishes wait for acknowledgement', report: (d) => ({ ...d }) },

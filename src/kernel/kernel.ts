@@ -12,7 +12,7 @@
  *   disco      what features add to service discovery (disco-registry.ts)
  *   metrics    counters, gauges and histograms (Prometheus, observe/metrics.ts)
  *   operations what an operator can ask (operations.ts), provided by features, reached by the request API and HTTP
- *   users      which users the bridge last saw available (user-presence.ts)
+ *   users      which users the bridge sees online, and whose presence it sees at all (user-presence.ts)
  *
  * Built by the composition root (app.ts), which also picks the edges: the real ones, or in-memory ones in tests.
  */
@@ -27,8 +27,17 @@ import type { MappingSet } from './mapping-set.js';
 import type { MqttEdge } from './mqtt-edge.js';
 import type { Operations } from './operations.js';
 import type { StanzaRouter } from './stanza-router.js';
+import type {
+  CommandQueueStore,
+  DeviceStore,
+  ImportStore,
+  LatestReadingStore,
+  OutboxStore,
+  PresenceRequestStore,
+  PubsubSubscriptionStore,
+  SubscriptionStore,
+} from './stores.js';
 import type { UserPresence } from './user-presence.js';
-import type { CommandQueueStore, DeviceStore, ImportStore, OutboxStore, SubscriptionStore } from './stores.js';
 import type { XmppLink } from './xmpp-link.js';
 
 export interface Stores {
@@ -36,6 +45,9 @@ export interface Stores {
   readonly subscriptions: SubscriptionStore;
   readonly outbox: OutboxStore;
   readonly commandQueue: CommandQueueStore;
+  readonly presenceRequests: PresenceRequestStore;
+  readonly pubsub: PubsubSubscriptionStore;
+  readonly latest: LatestReadingStore;
   /** Devices that described themselves, and the operator's decisions (features/import). */
   readonly imports: ImportStore;
   /** A random id of this bridge's state, created once: it makes stanza ids unique across bridges and stable across restarts. */

@@ -86,6 +86,48 @@ export interface CommandQueueStore {
   deviceJids(): string[];
 }
 
+/** A subscription request a device sent to a user (mutual presence, invitations), and the user's answer. */
+export type PresenceRequestState = 'asked' | 'granted' | 'declined';
+
+/**
+ * Whether each device asked for a user's presence and what the user answered (RFC 6121 §3.1): a declined request
+ * is not repeated, and the pairs whose presence the device sees are probed again after a reconnect.
+ */
+export interface PresenceRequestStore {
+  get(deviceJid: string, user: string): PresenceRequestState | undefined;
+  set(deviceJid: string, user: string, state: PresenceRequestState): void;
+  delete(deviceJid: string, user: string): void;
+  /** Users a device asked (any state), from memory. */
+  of(deviceJid: string): ReadonlyMap<string, PresenceRequestState>;
+}
+
+/** XEP-0060 subscriptions to the nodes of device JIDs. */
+export interface PubsubSubscriptionStore {
+  /** Returns false when it was already there. */
+  add(deviceJid: string, node: string, subscriber: string): boolean;
+  delete(deviceJid: string, node: string, subscriber: string): boolean;
+  /** Subscribers (bare or full JIDs, as they subscribed) of a node — hot path (every reading), from memory. */
+  of(deviceJid: string, node: string): ReadonlySet<string>;
+}
+
+export interface LatestReadingRow {
+  readonly deviceJid: string;
+  readonly topic: string;
+  readonly json: string;
+  readonly receivedAt: number;
+}
+
+/**
+ * The newest reading of each device: what a returning user gets, what the presence status shows, the first PubSub
+ * item. Read and written in memory on the hot path; written to disk behind (`flush`, periodically and at stop).
+ */
+export interface LatestReadingStore {
+  get(deviceJid: string): LatestReadingRow | undefined;
+  set(row: LatestReadingRow): void;
+  delete(deviceJid: string): void;
+  flush(): void;
+}
+
 export type ImportStatus = 'pending' | 'approved' | 'blocked';
 
 /** A device that described itself on the broker, and the operator's decision about it (features/import). */

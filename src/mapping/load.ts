@@ -11,8 +11,24 @@ import { createAjv } from '../schemas/ajv.js';
 import { ajvErrorsToPathMessages } from '../schemas/format-errors.js';
 import { listFiles, type CompiledSchema, type SchemaRegistry } from '../schemas/registry.js';
 import { compileTemplate } from '../importers/template.js';
-import { parseJidPattern, type JidPattern } from './jid-pattern.js';
-import type { Availability, AvailabilityTopic, CommandPayload, CommandSpec, Mapping, MessageType, PayloadDecoding, PayloadFormat, ReadingSource } from './mapping.js';
+import { anyMatch, parseJidPattern, type JidPattern } from './jid-pattern.js';
+import {
+  DEFAULT_IDLE_AFTER,
+  type Availability,
+  type AvailabilityTopic,
+  type ChangePolicy,
+  type CommandPayload,
+  type CommandSpec,
+  type Deadband,
+  type DeliveryMode,
+  type FieldChangePolicy,
+  type Mapping,
+  type MessageType,
+  type OfflinePolicy,
+  type PayloadDecoding,
+  type PayloadFormat,
+  type ReadingSource,
+} from './mapping.js';
 import { mappingFileSchema } from './schema.js';
 import { parseTemplate, type Template } from './template.js';
 import { crossCheck } from './cross-check.js';
@@ -62,7 +78,11 @@ interface RawMapping {
   schema: string;
   body?: string;
   messageType: MessageType;
+  delivery: { mode?: DeliveryMode; offline: OfflinePolicy; period: 'hour' | 'day' | 'week'; archive: boolean; status: boolean };
+  changes?: RawChanges;
+  pubsub: { enabled: boolean; items: number };
   notify: { subscribers: boolean; jids: string[] };
+  invite: string[];
   availability?: {
     clientId?: string;
     topic?: string;
@@ -72,10 +92,20 @@ interface RawMapping {
     mode: Availability['mode'];
     sleeping?: string;
     timeout: number;
+    idleAfter?: number;
   };
   commands: RawCommand[];
   aliases: Record<string, string>;
   access: { viewers: string[]; operators: string[] };
+}
+
+type RawDeadband = number | string;
+
+interface RawChanges {
+  deadband?: RawDeadband;
+  minInterval?: number;
+  maxInterval?: number;
+  fields: Record<string, { deadband?: RawDeadband; minInterval?: number; ignore?: boolean }>;
 }
 
 interface RawCommand {
@@ -228,6 +258,17 @@ function compileMapping(raw: RawMapping, file: string, index: number, ctx: Mappi
   const viewers = jidPatterns(raw.access.viewers, 'access/viewers', ctx, problem);
   const operators = jidPatterns(raw.access.operators, 'access/operators', ctx, problem);
 
+  const mode: DeliveryMode = raw.delivery.mode ?? raw.messageType;
+  if (mode === 'live' && raw.delivery.offline === 'store') {
+    problem('delivery/offline', 'a live message is corrected in place: storing every correction for offline recipients defeats it (use latest)');
+  }
+  const notifyJids = bareJids(raw.notify.jids, 'notify/jids', ctx, problem);
+  const invite = bareJids(raw.invite, 'invite', ctx, problem);
+  invite.forEach((j, i) => {
+    if (!anyMatch(viewers, j) && !anyMatch(operators, j)) problem(`invite/${i}`, `${j} is invited but is not a viewer: the device would refuse their subscription`);
+  });
+  const changes = raw.changes ? changePolicyOf(raw.changes, schema, problem) : undefined;
+
   if (problems.length > before || !topic || !jid || !schema || commands.some((c) => c === undefined)) return undefined;
   return {
     id: raw.id,
@@ -242,9 +283,14 @@ function compileMapping(raw: RawMapping, file: string, index: number, ctx: Mappi
     ...(name ? { name } : {}),
     schema,
     ...(body ? { body } : {}),
-    messageType: raw.messageType,
-    notify: { subscribers: raw.notify.subscribers, jids: raw.notify.jids.map((j) => j.toLowerCase()) },
+    messageType: mode === 'live' ? 'chat' : mode,
+    delivery: { mode, offline: raw.delivery.offline, period: raw.delivery.period, archive: raw.delivery.archive, status: raw.delivery.status },
+    ...(changes ? { changes } : {}),
+    pubsub: { enabled: raw.pubsub.enabled, items: raw.pubsub.items },
+    notify: { subscribers: raw.notify.subscribers, jids: notifyJids },
+    invite,
     ...(availability ? { availability } : {}),
+    idleAfter: raw.availability?.idleAfter ?? DEFAULT_IDLE_AFTER,
     access: { viewers, operators },
     commands: commands.filter((c): c is CommandSpec => c !== undefined),
     aliases: { ...raw.aliases },
@@ -406,6 +452,52 @@ function checkSegmentsExist(t: Template, segments: ReadonlySet<string>, field: s
 function checkIdentifies(fields: readonly string[], jid: Template | undefined, field: string, segments: ReadonlySet<string>, problem: Problem): void {
   for (const f of fields) if (!segments.has(f)) problem(field, `{${f}} is not a segment of the topic`);
   for (const f of jid?.fields ?? []) if (!fields.includes(f)) problem(field, `must contain segment {${f}} to identify the device`);
+}
+
+/** Bare JIDs with variables replaced (`{serverDomain}`), lower-cased. */
+function bareJids(list: readonly string[], field: string, ctx: MappingContext, problem: Problem): string[] {
+  const out: string[] = [];
+  list.forEach((source, i) => {
+    let unknown: string | undefined;
+    const jid = source.replace(/\{([A-Za-z]+)\}/g, (m, name: string) => {
+      const v = ctx.jidVariables[name];
+      if (v === undefined) unknown = name;
+      return v ?? m;
+    });
+    if (unknown !== undefined) problem(`${field}/${i}`, `unknown variable {${unknown}} in "${source}"`);
+    else out.push(jid.toLowerCase());
+  });
+  return [...new Set(out)];
+}
+
+function deadbandOf(raw: RawDeadband | undefined): Deadband | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw === 'number') return { kind: 'absolute', value: raw };
+  return { kind: 'percent', value: Number(raw.slice(0, -1)) };
+}
+
+const ms = (seconds: number | undefined): number => Math.round((seconds ?? 0) * 1000);
+
+function changePolicyOf(raw: RawChanges, schema: CompiledSchema | undefined, problem: Problem): ChangePolicy {
+  const minIntervalMs = ms(raw.minInterval);
+  const maxIntervalMs = ms(raw.maxInterval);
+  if (maxIntervalMs > 0 && maxIntervalMs < minIntervalMs) problem('changes/maxInterval', 'must not be shorter than minInterval');
+  const props = schema?.schema['properties'];
+  const fields = new Map<string, FieldChangePolicy>();
+  for (const [path, f] of Object.entries(raw.fields)) {
+    const head = path.split('.')[0]!;
+    if (props !== null && typeof props === 'object' && !Object.hasOwn(props, head)) {
+      problem(`changes/fields/${path}`, `"${path}" is not a property of schema ${schema?.id ?? ''}`);
+    }
+    const deadband = deadbandOf(f.deadband);
+    fields.set(path, {
+      ...(deadband ? { deadband } : {}),
+      ...(f.minInterval !== undefined ? { minIntervalMs: ms(f.minInterval) } : {}),
+      ...(f.ignore ? { ignore: true } : {}),
+    });
+  }
+  const deadband = deadbandOf(raw.deadband);
+  return { ...(deadband ? { deadband } : {}), minIntervalMs, maxIntervalMs, fields };
 }
 
 function jidPatterns(list: readonly string[], field: string, ctx: MappingContext, problem: Problem): JidPattern[] {

@@ -10,6 +10,58 @@ import type { TopicPattern } from './topic-pattern.js';
 
 export type MessageType = 'chat' | 'headline' | 'normal';
 
+/**
+ * What a reading becomes (docs/MAPPINGS.md, "Delivery"): one message per reading (`chat`, `headline`, `normal`), or
+ * `live`, one message per device and period that later readings correct in place (XEP-0308).
+ */
+export type DeliveryMode = MessageType | 'live';
+
+/** What an offline recipient gets: the current value once when back, every reading (their server keeps it), or nothing. */
+export type OfflinePolicy = 'latest' | 'store' | 'drop';
+
+export interface DeliveryPolicy {
+  readonly mode: DeliveryMode;
+  readonly offline: OfflinePolicy;
+  /** `live`: a new message starts each hour, day or week (local time); readings in between correct it. */
+  readonly period: 'hour' | 'day' | 'week';
+  /** false: XEP-0334 hints ask servers not to archive the messages (and not to store them offline, unless `offline: store`). */
+  readonly archive: boolean;
+  /** The device's presence status text carries its latest reading. */
+  readonly status: boolean;
+}
+
+/** A deadband: changes smaller than this do not count (absolute, or a percentage of the last value sent). */
+export type Deadband = { readonly kind: 'absolute'; readonly value: number } | { readonly kind: 'percent'; readonly value: number };
+
+export interface FieldChangePolicy {
+  readonly deadband?: Deadband;
+  /** A change of this field alone counts at most this often (ms). */
+  readonly minIntervalMs?: number;
+  /** A change of this field alone never counts. */
+  readonly ignore?: boolean;
+}
+
+/**
+ * When a reading is worth a stanza (features/uplink/change-policy.ts). Numbers count when they move beyond their
+ * deadband; any other value (enum, boolean, string) counts on every change and is sent at once.
+ */
+export interface ChangePolicy {
+  readonly deadband?: Deadband;
+  /** Readings closer together than this are coalesced to the newest (ms). */
+  readonly minIntervalMs: number;
+  /** A reading is sent at least this often even when nothing changed (ms); 0: never. */
+  readonly maxIntervalMs: number;
+  /** Per field (dotted payload paths). */
+  readonly fields: ReadonlyMap<string, FieldChangePolicy>;
+}
+
+/** XEP-0060 on the device JID. */
+export interface PubsubPolicy {
+  readonly enabled: boolean;
+  /** Items kept per device (the last N readings). */
+  readonly items: number;
+}
+
 /** How a device says whether it is there, on one availability topic. Words compare case-insensitively. */
 export interface AvailabilityTopic {
   readonly topic: TopicPattern;
@@ -35,6 +87,9 @@ export interface Availability {
   /** Seconds without any message after which the device is offline; 0 = never. */
   readonly timeout: number;
 }
+
+/** Seconds without a reading after which an available device shows `xa` with an XEP-0319 idle time; 0 = never. */
+export const DEFAULT_IDLE_AFTER = 900;
 
 /**
  * How one topic's payload becomes fields of the device's reading (docs/MAPPINGS.md, "Payload formats"):
@@ -137,9 +192,18 @@ export interface Mapping {
   readonly name?: Template;
   readonly schema: CompiledSchema;
   readonly body?: Template;
+  /** The message type of readings (`live` readings are `chat` messages). */
   readonly messageType: MessageType;
+  readonly delivery: DeliveryPolicy;
+  /** When a reading is worth a stanza; undefined: every reading is. */
+  readonly changes?: ChangePolicy;
+  readonly pubsub: PubsubPolicy;
   readonly notify: { readonly subscribers: boolean; readonly jids: readonly string[] };
+  /** Bare JIDs that receive a subscription request from each device of the mapping (it lands in their roster). */
+  readonly invite: readonly string[];
   readonly availability?: Availability;
+  /** Seconds without a reading after which an available device shows `xa` (XEP-0319 idle); 0: never. */
+  readonly idleAfter: number;
   readonly access: { readonly viewers: readonly JidPattern[]; readonly operators: readonly JidPattern[] };
   readonly commands: readonly CommandSpec[];
   /** Chat shortcuts: word → command line. */

@@ -12,6 +12,23 @@ const jidPatternList = {
   default: [],
 } as const;
 
+/** A bare JID, optionally with variables such as {serverDomain}. */
+const bareJidList = {
+  type: 'array',
+  items: { type: 'string', pattern: '^[^@/*\\s]+@[^@/*\\s]+$' },
+  default: [],
+} as const;
+
+const deadband = {
+  description: 'Changes smaller than this do not count: an absolute amount (0.2) or a percentage of the last value sent ("5%").',
+  anyOf: [
+    { type: 'number', minimum: 0 },
+    { type: 'string', pattern: '^\\d+(\\.\\d+)?%$' },
+  ],
+} as const;
+
+const seconds = (description: string) => ({ type: 'number', minimum: 0, description }) as const;
+
 const words = (description: string) =>
   ({
     description,
@@ -107,7 +124,67 @@ export const mappingFileSchema = {
           messageType: {
             enum: ['chat', 'headline', 'normal'],
             default: 'chat',
-            description: 'Message type of readings (RFC 6121 §5.2.2). headline messages are not stored offline.',
+            description: 'Message type of readings (RFC 6121 §5.2.2); the default of delivery.mode.',
+          },
+          delivery: {
+            type: 'object',
+            additionalProperties: false,
+            default: {},
+            description: 'What a reading becomes, and what recipients who are offline get.',
+            properties: {
+              mode: {
+                enum: ['chat', 'headline', 'normal', 'live'],
+                description:
+                  'chat: one message per reading (archived by the user\'s server); headline: one ephemeral message per reading; live: one message per device and period, corrected in place by later readings (XEP-0308). Default: messageType.',
+              },
+              offline: {
+                enum: ['latest', 'store', 'drop'],
+                default: 'latest',
+                description:
+                  'For recipients who are offline: latest = the current value once when they are back (XEP-0203 stamped); store = send anyway, their server keeps it (alerts); drop = nothing.',
+              },
+              period: { enum: ['hour', 'day', 'week'], default: 'day', description: 'live: a new message starts each hour, day or week; readings in between correct it.' },
+              archive: {
+                type: 'boolean',
+                default: true,
+                description: 'false: XEP-0334 hints ask servers not to archive the messages (nor store them offline, unless offline is store).',
+              },
+              status: { type: 'boolean', default: true, description: 'The device\'s presence status text carries its latest reading.' },
+            },
+          },
+          changes: {
+            type: 'object',
+            additionalProperties: false,
+            description: 'When a reading is worth a stanza. Without it, every reading is sent.',
+            properties: {
+              deadband,
+              minInterval: seconds('Readings closer together than this many seconds are coalesced to the newest.'),
+              maxInterval: seconds('A reading is sent at least this often (seconds) even when nothing changed (0: never).'),
+              fields: {
+                type: 'object',
+                default: {},
+                description: 'Per field (payload path): deadband, minInterval, ignore. Enum, boolean and text fields count on every change.',
+                additionalProperties: {
+                  type: 'object',
+                  additionalProperties: false,
+                  properties: {
+                    deadband,
+                    minInterval: seconds('A change of this field alone counts at most this often (seconds).'),
+                    ignore: { type: 'boolean', description: 'A change of this field alone never counts (diagnostics such as linkquality).' },
+                  },
+                },
+              },
+            },
+          },
+          pubsub: {
+            type: 'object',
+            additionalProperties: false,
+            default: {},
+            description: 'XEP-0060 publish-subscribe on the device JID: a node "readings" with the readings as XEP-0335 JSON items.',
+            properties: {
+              enabled: { type: 'boolean', default: true },
+              items: { type: 'integer', minimum: 1, maximum: 100, default: 10, description: 'Items kept per device (the last N readings).' },
+            },
           },
           notify: {
             type: 'object',
@@ -115,8 +192,12 @@ export const mappingFileSchema = {
             default: {},
             properties: {
               subscribers: { type: 'boolean', default: true, description: 'Send readings to the device\'s presence subscribers.' },
-              jids: { ...jidPatternList, items: { type: 'string', pattern: '^[^@/*\\s]+@[^@/*\\s]+$' }, description: 'Bare JIDs that receive every reading.' },
+              jids: { ...bareJidList, description: 'Bare JIDs that receive every reading (while online, as subscribers do).' },
             },
+          },
+          invite: {
+            ...bareJidList,
+            description: 'Bare JIDs that receive a subscription request from each device, so it lands in their roster. They must be viewers.',
           },
           availability: {
             type: 'object',
@@ -154,6 +235,11 @@ export const mappingFileSchema = {
                 minimum: 0,
                 default: 0,
                 description: 'Seconds without any message after which the device is offline (0: never).',
+              },
+              idleAfter: {
+                type: 'number',
+                minimum: 0,
+                description: 'Seconds without a reading after which an available device shows "xa" with an XEP-0319 idle time (default 900; 0: never).',
               },
             },
           },

@@ -37,7 +37,10 @@ export const METRIC_CATALOGUE = {
   // Uplink
   readings_total: { kind: 'counter', label: 'mapping', help: 'Validated readings (retained replays excluded), by mapping (imported devices: by source).' },
   readings_replayed_total: { kind: 'counter', help: 'Retained messages replayed to the bridge on subscription (state, not new readings).' },
-  readings_without_recipients_total: { kind: 'counter', help: 'Readings nobody was to be told of (no subscriber, no listed JID).' },
+  readings_without_recipients_total: { kind: 'counter', help: 'Readings nobody was to be told of now (no follower, or every follower offline: they get the current value when back).' },
+  readings_held_total: { kind: 'counter', label: 'reason', help: 'Readings the change policy held back, by reason (deadband, min_interval); the newest is still the current value.' },
+  readings_coalesced_total: { kind: 'counter', help: 'Held readings sent when their minInterval ended (the newest of those that came meanwhile).' },
+  readings_latest_sent_total: { kind: 'counter', help: 'Current values sent once to a follower who came back or subscribed (offline: latest).' },
   readings_delivered_total: { kind: 'counter', help: 'Readings written to the XMPP stream (replays after an outage included).' },
   readings_confirmed_total: { kind: 'counter', help: 'Outbox readings whose receipt the XMPP server confirmed (delivery barrier answered).' },
   readings_dropped_total: { kind: 'counter', label: 'code', help: 'Readings accepted but never delivered, by reason (EXPIRED, QOS0_OVERFLOW, …).' },
@@ -50,6 +53,8 @@ export const METRIC_CATALOGUE = {
   // Downlink
   commands_total: { kind: 'counter', label: 'outcome', help: 'Commands, by outcome (OK or the error code).' },
   command_round_trip_seconds: { kind: 'histogram', label: 'outcome', buckets: LATENCY_BUCKETS, help: 'From a command received to its outcome (published, confirmed by the device, or refused).' },
+  // PubSub (XEP-0060)
+  pubsub_notifications_total: { kind: 'counter', help: 'PubSub event notifications sent to subscribers of device nodes.' },
   // Presence
   subscriptions_refused_total: { kind: 'counter', help: 'Presence subscription requests refused (device unknown or not visible to the user).' },
   // Broker and link
@@ -71,7 +76,7 @@ export const METRIC_CATALOGUE = {
   qos0_buffered: { kind: 'gauge', help: 'QoS 0 readings held in memory while XMPP is away.' },
   mqtt_clients_connected: { kind: 'gauge', label: 'broker', help: 'MQTT clients connected, by broker (embedded, external).' },
   subscriptions: { kind: 'gauge', help: 'Presence subscriptions of users to devices.' },
-  subscribers_online: { kind: 'gauge', help: 'Subscriptions whose user the bridge last saw available.' },
+  subscribers_online: { kind: 'gauge', help: 'Subscriptions whose user the bridge sees online (users who share their presence with a device).' },
   xmpp_link_up: { kind: 'gauge', help: '1 while the XMPP component stream is up.' },
 } as const satisfies Record<string, MetricSpec>;
 

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { assertListening, pickPort, probeSocket } from './ports.js';
+import { assertListening, pickPort, probeSocket, waitForPort } from './ports.js';
 import { failureOutput, findExecutable, inInstanceDir, isExecutable, ManagedServer, withParentDeathSignal } from './process.js';
 
 export interface ProsodyComponent {
@@ -27,6 +27,8 @@ export interface ProsodyOptions {
   c2sPort?: number;
   /** 0/undefined = pick a free port. */
   componentPort?: number;
+  /** Interface of the component port; default `listen` (the demo keeps it on loopback when c2s is on the LAN). */
+  componentInterface?: string;
   /** 0/undefined = pick a free port; federation tests pass 5269. */
   s2sPort?: number;
   /** Port for mod_pubsub_mqtt when 'pubsub_mqtt' is in extraModules; 0/undefined = pick a free port. */
@@ -115,6 +117,7 @@ export interface ProsodyConfigInput {
   listen: string;
   c2sPort: number;
   componentPort: number;
+  componentInterface?: string | undefined;
   s2sPort: number;
   mqttPort?: number | undefined;
   components: readonly ProsodyComponent[];
@@ -153,7 +156,7 @@ export function renderProsodyConfig(c: ProsodyConfigInput): string {
     `c2s_ports = { ${c.c2sPort} }`,
     `s2s_ports = { ${c.s2sPort} }`,
     `component_ports = { ${c.componentPort} }`,
-    `component_interface = ${lua(c.listen)}`,
+    `component_interface = ${lua(c.componentInterface ?? c.listen)}`,
     'http_ports = {}',
     'https_ports = {}',
     `modules_enabled = ${luaList(modules)}`,
@@ -199,13 +202,14 @@ function streamAnswered(host: string, port: number, domain: string, timeoutMs: n
 }
 
 /** Where an instance lives and listens: the part of its config that ProsodyInstance shows. */
-type ProsodyPlace = Pick<ProsodyConfigInput, 'dir' | 'host' | 'listen' | 'c2sPort' | 'componentPort' | 's2sPort' | 'mqttPort'>;
+type ProsodyPlace = Pick<ProsodyConfigInput, 'dir' | 'host' | 'listen' | 'c2sPort' | 'componentPort' | 'componentInterface' | 's2sPort' | 'mqttPort'>;
 
 class ProsodyServer extends ManagedServer implements ProsodyInstance {
   readonly host: string;
   readonly listen: string;
   readonly c2sPort: number;
   readonly componentPort: number;
+  private readonly componentInterface: string;
   readonly s2sPort: number;
   readonly mqttPort: number | undefined;
   readonly configFile: string;
@@ -225,6 +229,7 @@ class ProsodyServer extends ManagedServer implements ProsodyInstance {
     this.listen = at.listen;
     this.c2sPort = at.c2sPort;
     this.componentPort = at.componentPort;
+    this.componentInterface = at.componentInterface ?? at.listen;
     this.s2sPort = at.s2sPort;
     this.mqttPort = at.mqttPort;
     this.configFile = join(at.dir, 'prosody.cfg.lua');
@@ -241,9 +246,11 @@ class ProsodyServer extends ManagedServer implements ProsodyInstance {
     });
     await proc.confirmStart('Prosody', [this.logFile, this.consoleFile], async () => {
       const ports = [this.s2sPort, this.c2sPort, ...(this.waitForComponentPort ? [this.componentPort] : [])];
+      const separate = this.componentInterface !== this.listen;
+      if (separate && this.waitForComponentPort) await waitForPort(this.componentInterface, this.componentPort, this.startTimeoutMs, () => proc.running);
       await proc.waitUntilReady({
         host: this.listen,
-        ports,
+        ports: separate ? ports.filter((p) => p !== this.componentPort) : ports,
         timeoutMs: this.startTimeoutMs,
         pollMs: 50,
         probe: async (remainingMs) =>
@@ -304,7 +311,8 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodyIn
       host,
       listen,
       c2sPort: await pickPort(opts.c2sPort, listen),
-      componentPort: await pickPort(opts.componentPort, listen),
+      componentPort: await pickPort(opts.componentPort, opts.componentInterface ?? listen),
+      componentInterface: opts.componentInterface,
       s2sPort: await pickPort(opts.s2sPort, listen),
       mqttPort: extraModules.includes('pubsub_mqtt') ? await pickPort(opts.mqttPort, listen) : undefined,
     };

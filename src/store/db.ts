@@ -123,6 +123,31 @@ const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX imports_status ON imports (status);
   `,
+  `
+  -- Subscription requests a device sent to a user (mutual presence, invitations) and the answer: asked|granted|declined.
+  CREATE TABLE presence_requests (
+    device_jid TEXT NOT NULL,
+    user       TEXT NOT NULL,               -- bare JID
+    state      TEXT NOT NULL,
+    updated    INTEGER NOT NULL,
+    PRIMARY KEY (device_jid, user)
+  ) WITHOUT ROWID;
+  -- XEP-0060 subscriptions to the nodes of device JIDs.
+  CREATE TABLE pubsub_subscriptions (
+    device_jid TEXT NOT NULL,
+    node       TEXT NOT NULL,
+    subscriber TEXT NOT NULL,               -- the JID that subscribed, bare or full
+    created    INTEGER NOT NULL,
+    PRIMARY KEY (device_jid, node, subscriber)
+  ) WITHOUT ROWID;
+  -- The newest reading of each device (what a returning user gets), written behind the hot path.
+  CREATE TABLE latest_readings (
+    device_jid  TEXT PRIMARY KEY,
+    topic       TEXT NOT NULL,
+    json        TEXT NOT NULL,
+    received_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** A random id for this database, created once: it makes reading stanza ids unique across bridges and stable across restarts. */

@@ -107,7 +107,7 @@ describe('commands: from XMPP users to devices over MQTT', function () {
     const receipt = alice.waitFor((s) => s.name === 'message' && s.getChild('received', 'urn:xmpp:receipts') !== undefined, 'the receipt');
     const reply = await chat(alice, KETTLE, 'set state=on', [xml('request', { xmlns: 'urn:xmpp:receipts' })]);
     assert.equal((await published).toString(), '{"state":"ON"}', 'enum members match case-insensitively');
-    assert.equal(reply.getChildText('body'), '✓ set: confirmed — {"state":"ON","power":1850}');
+    assert.equal(reply.getChildText('body'), '✓ set: confirmed — ON, 1850.0 W');
     assert.ok((await receipt).getChild('received', 'urn:xmpp:receipts')!.attrs['id']);
   });
 

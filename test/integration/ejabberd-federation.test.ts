@@ -73,7 +73,7 @@ describe('federation: a device on Prosody (a.test), a user on ejabberd (e.test)'
     // The plug's state report also reaches erin as a reading ("OFF, 5.0 W"): wait for the command reply itself.
     const chat = erin.waitFor(isMessageFrom(PLUG, (m) => /^[✓✗]/.test(m.getChildText('body') ?? '')), 'the chat command reply', 30_000);
     await erin.send(xml('message', { to: PLUG, type: 'chat' }, xml('body', {}, 'set state=OFF')));
-    assert.equal((await chat).getChildText('body'), '✓ set: confirmed — {"state":"OFF","power":5}');
+    assert.equal((await chat).getChildText('body'), '✓ set: confirmed — OFF, 5.0 W');
   });
 
   it('refuses a command from an ejabberd user who may view but not operate the device, with the error carried back over S2S', async function () {

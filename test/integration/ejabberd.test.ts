@@ -77,10 +77,10 @@ describe('ejabberd 23.01 as the XMPP server', function () {
     await available;
     assert.equal((await bob.subscribe(KITCHEN)).attrs['type'], 'unsubscribed', 'bob is not a viewer of the climate mapping');
     assert.equal(run.bridge.metrics.get('subscriptions_refused_total'), 1);
-    // ejabberd keeps the approved subscription in alice's roster.
+    // ejabberd keeps the approved subscription in alice's roster, both ways: the device asked for her presence too.
     const roster = await alice.iq(xml('iq', { type: 'get' }, xml('query', { xmlns: 'jabber:iq:roster' })));
     const item = roster.getChild('query', 'jabber:iq:roster')!.getChildren('item').find((i) => i.attrs['jid'] === KITCHEN);
-    assert.equal(item?.attrs['subscription'], 'to');
+    assert.equal(item?.attrs['subscription'], 'both');
   });
 
   it('delivers a reading to the subscribed user with the body and the payload as XEP-0335 JSON, and to nobody else', async function () {
@@ -206,7 +206,7 @@ describe('ejabberd 23.01 as the XMPP server', function () {
     const n = published.length;
     const reply = alice.waitFor(isMessageFrom(KETTLE, (m) => /^[✓✗]/.test(m.getChildText('body') ?? '')), 'the reply to "set state=on"');
     await alice.send(xml('message', { to: KETTLE, type: 'chat' }, xml('body', {}, 'set state=on')));
-    assert.equal((await reply).getChildText('body'), '✓ set: confirmed — {"state":"ON","power":1850}');
+    assert.equal((await reply).getChildText('body'), '✓ set: confirmed — ON, 1850.0 W');
     await eventually(() => published.length > n, 'the probe sees the command');
     assert.deepEqual(published.slice(n), [{ topic: 'plugs/kettle/set', payload: '{"state":"ON"}' }]);
 

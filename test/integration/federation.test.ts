@@ -2,7 +2,7 @@
  * Federation: two XMPP servers talking server-to-server on loopback. The bridge is a component of server A
  * (a.test, component iot.a.test on 127.0.0.2); users live on server B (b.test and c.test on 127.0.0.3). A user of
  * b.test — allowed by the mapping's pattern — subscribes to a device on A, receives its readings, commands it and
- * gets the result; a user of c.test is refused.
+ * gets the result, and follows it over PubSub; a user of c.test is refused.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -14,7 +14,7 @@ import type { MqttClient } from 'mqtt';
 import { startProsody, type ProsodyInstance } from '../../src/servers/prosody.js';
 import { PLUG, SERVER_A_HOSTS, setCommand, startBridgeOnA, startKettle, startServerA } from './federation-harness.js';
 import { addHosts } from './hosts.js';
-import { closeMqtt, isMessageFrom, isPresenceFrom, removeDir, ROOT, XmppUser, type RunningBridge } from './harness.js';
+import { closeMqtt, fromBare, isMessageFrom, isPresenceFrom, removeDir, ROOT, XmppUser, type RunningBridge } from './harness.js';
 
 describe('federation: a device on server A, users on server B', function () {
   this.timeout(60_000);
@@ -68,7 +68,26 @@ describe('federation: a device on server A, users on server B', function () {
     assert.equal(reply.getChild('command', 'urn:mqtt-xmpp-bridge:command:0')?.attrs['status'], 'confirmed');
     const chat = bob.waitFor(isMessageFrom(PLUG, (m) => (m.getChildText('body') ?? '').startsWith('✓ set')), 'the chat command reply', 30_000);
     await bob.send(xml('message', { to: PLUG, type: 'chat' }, xml('body', {}, 'set state=OFF')));
-    assert.equal((await chat).getChildText('body'), '✓ set: confirmed — {"state":"OFF","power":5}');
+    assert.equal((await chat).getChildText('body'), '✓ set: confirmed — OFF, 5.0 W');
+  });
+
+  it('serves PubSub on the device JID to a program on the other server', async function () {
+    const pubsub = (...children: ReturnType<typeof xml>[]): ReturnType<typeof xml> => xml('pubsub', { xmlns: 'http://jabber.org/protocol/pubsub' }, ...children);
+    const isNotification = (json: string | undefined) => (el: ReturnType<typeof xml>): boolean =>
+      el.name === 'message' &&
+      fromBare(el) === PLUG &&
+      el.attrs['type'] === 'headline' &&
+      (json === undefined || el.getChild('event', 'http://jabber.org/protocol/pubsub#event')?.getChild('items')?.getChild('item')?.getChildText('json', 'urn:xmpp:json:0') === json);
+    const items = await bob.iq(xml('iq', { type: 'get', to: PLUG }, pubsub(xml('items', { node: 'readings' }))), 30_000);
+    assert.equal(items.attrs['type'], 'result');
+    assert.ok(items.getChild('pubsub')!.getChild('items')!.getChildren('item').length > 0, 'the last readings');
+    const last = bob.waitFor(isNotification(undefined), 'the last item on subscribing', 30_000);
+    const sub = await bob.iq(xml('iq', { type: 'set', to: PLUG }, pubsub(xml('subscribe', { node: 'readings', jid: bob.jid }))), 30_000);
+    assert.equal(sub.getChild('pubsub')?.getChild('subscription')?.attrs['subscription'], 'subscribed');
+    await last;
+    const next = bob.waitFor(isNotification('{"state":"OFF","power":0.3}'), 'a notification across federation', 30_000);
+    await plug.publishAsync('plugs/kettle/state', '{"state":"OFF","power":0.3}', { qos: 1 });
+    await next;
   });
 
   it('refuses a user of a domain the mapping does not allow, as if the device did not exist', async function () {

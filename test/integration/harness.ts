@@ -50,12 +50,15 @@ export interface ProsodyTestServer extends TestServer {
   readonly prosody: ProsodyInstance;
 }
 
-/** A private Prosody with the component domain declared and a fresh secret. */
-export async function startTestServer(opts: { domain?: string } = {}): Promise<ProsodyTestServer> {
+/**
+ * A private Prosody with the component domain declared and a fresh secret. `modules`: more Prosody modules, e.g.
+ * `offline` (mod_offline keeps chat messages for users who are away, as every real server does).
+ */
+export async function startTestServer(opts: { domain?: string; modules?: string[] } = {}): Promise<ProsodyTestServer> {
   if (!prosodyBinary()) throw new Error(`Prosody is not installed; install it with: ${PROSODY_INSTALL_HINT}`);
   const domain = opts.domain ?? DOMAIN;
   const secret = randomBytes(12).toString('hex');
-  const prosody = await startProsody({ components: [{ domain, secret }] });
+  const prosody = await startProsody({ components: [{ domain, secret }], ...(opts.modules ? { extraModules: opts.modules } : {}) });
   const users: XmppUser[] = [];
   return {
     prosody,
@@ -78,9 +81,13 @@ export async function startTestServer(opts: { domain?: string } = {}): Promise<P
 
 type Predicate = (el: Element) => boolean;
 
-/** A real XMPP user (c2s) that records every stanza it receives. */
+/**
+ * A real XMPP user (c2s) that records every stanza it receives. Like Conversations with the contacts one adds, it
+ * approves the subscription requests it receives (`autoApprove`), so a device it subscribed to sees its presence.
+ */
 export class XmppUser {
   readonly stanzas: Element[] = [];
+  autoApprove = true;
   private waiters: { pred: Predicate; resolve: (el: Element) => void }[] = [];
 
   private constructor(
@@ -88,6 +95,9 @@ export class XmppUser {
     readonly jid: string,
   ) {
     client.on('stanza', (el: Element) => {
+      if (this.autoApprove && el.name === 'presence' && el.attrs['type'] === 'subscribe' && el.attrs['from']) {
+        void client.send(xml('presence', { to: el.attrs['from'], type: 'subscribed' })).catch(() => undefined);
+      }
       this.stanzas.push(el);
       this.waiters = this.waiters.filter((w) => {
         if (!w.pred(el)) return true;
@@ -162,6 +172,19 @@ export class XmppUser {
     );
     await this.send(xml('presence', { to: deviceJid, type: 'subscribe' }));
     return answer;
+  }
+
+  /**
+   * Subscribe to a device and share presence with it (approve its request), then wait until the bridge has seen this
+   * user's presence: the user's server sends it to the device before it handles the ping that follows on this stream.
+   */
+  async follow(deviceJid: string): Promise<void> {
+    const request = this.waitForAny((s) => s.name === 'presence' && fromBare(s) === deviceJid && s.attrs['type'] === 'subscribe', `a subscription request from ${deviceJid}`);
+    const answer = await this.subscribe(deviceJid);
+    if (answer.attrs['type'] !== 'subscribed') throw new Error(`${deviceJid} refused the subscription`);
+    await request;
+    await new Promise((r) => setImmediate(r)); // the approval is written before the ping
+    await this.iq(xml('iq', { type: 'get', to: deviceJid }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
   }
 
   /**

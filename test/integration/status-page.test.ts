@@ -11,17 +11,13 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { CHROMIUM } from './browser.js';
 import { closeMqtt, mqttClient, removeDir, ROOT, startBridge, startTestServer, type RunningBridge, type TestServer } from './harness.js';
 
 const TOKEN = 'status-page-test-token-0123456789';
 const ARTIFACTS = join(ROOT, 'test-artifacts');
 const KITCHEN = 'home-kitchen@iot.localhost';
 
-/** Debian's Chromium, as root, headless, with nothing reaching out to the network (see docs/OPERATIONS.md). */
-export const CHROMIUM = {
-  executablePath: '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-};
 
 interface Family {
   type: string;

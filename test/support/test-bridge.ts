@@ -85,3 +85,16 @@ export async function startTestBridge(opts: TestBridgeOptions = {}): Promise<Tes
     },
   };
 }
+
+/**
+ * Resolves once the bridge has done what the last action started: the delivery engine is live with nothing waiting to
+ * be committed, written or confirmed, and a few more turns have passed for handlers that answer a turn later.
+ */
+export async function settled(t: TestBridge, timeoutMs = 3000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  const idle = (): boolean => t.bridge.delivery.caughtUp && t.bridge.delivery.backlog.outbox === 0;
+  for (let turns = 0; turns < 5 || !idle(); turns++) {
+    if (Date.now() > until) throw new Error('the bridge did not settle');
+    await new Promise((r) => (turns < 5 ? setImmediate(r) : setTimeout(r, 2)));
+  }
+}

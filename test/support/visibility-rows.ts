@@ -7,6 +7,8 @@ import type { Element } from '@xmpp/xml';
 
 const NS_ADHOC = 'http://jabber.org/protocol/commands';
 const NS_COMMAND = 'urn:mqtt-xmpp-bridge:command:0';
+const NS_PUBSUB = 'http://jabber.org/protocol/pubsub';
+const pubsub = (...children: Element[]): Element => xml('pubsub', { xmlns: NS_PUBSUB }, ...children);
 
 /** Two mappings of plug-like devices: `open-*` visible to every user of `userDomain`, `secret-*` to its boss only. */
 export function visibilityMappings(userDomain: string): Record<string, unknown>[] {
@@ -44,6 +46,15 @@ export const IQ_ROWS: [string, Probe][] = [
   ['ad-hoc complete with a form', (to, from) => iq('set', to, from, xml('command', { xmlns: NS_ADHOC, node: 'set', action: 'complete' }, setForm()))],
   ['ad-hoc cancel', (to, from) => iq('set', to, from, xml('command', { xmlns: NS_ADHOC, node: 'set', action: 'cancel', sessionid: 'abc' }))],
   ['ad-hoc on an unknown node', (to, from) => iq('set', to, from, xml('command', { xmlns: NS_ADHOC, node: 'explode', action: 'execute' }))],
+  ['vCard', (to, from) => iq('get', to, from, xml('vCard', { xmlns: 'vcard-temp' }))],
+  ['last activity', (to, from) => iq('get', to, from, xml('query', { xmlns: 'jabber:iq:last' }))],
+  ['disco#info on the PubSub node', (to, from) => iq('get', to, from, xml('query', { xmlns: 'http://jabber.org/protocol/disco#info', node: 'readings' }))],
+  ['disco#items on the PubSub node', (to, from) => iq('get', to, from, xml('query', { xmlns: 'http://jabber.org/protocol/disco#items', node: 'readings' }))],
+  ['PubSub items', (to, from) => iq('get', to, from, pubsub(xml('items', { node: 'readings' })))],
+  ['PubSub subscriptions', (to, from) => iq('get', to, from, pubsub(xml('subscriptions', {})))],
+  ['PubSub subscribe', (to, from) => iq('set', to, from, pubsub(xml('subscribe', { node: 'readings', jid: from })))],
+  ['PubSub unsubscribe', (to, from) => iq('set', to, from, pubsub(xml('unsubscribe', { node: 'readings', jid: from })))],
+  ['PubSub publish', (to, from) => iq('set', to, from, pubsub(xml('publish', { node: 'readings' }, xml('item', {}))))],
 ];
 
 export const STANZA_ROWS: [string, Probe][] = [

@@ -48,8 +48,10 @@ describe('the core with the real broker over in-memory streams', () => {
     await t.link.inject(xml('presence', { to: LAMP, from: ALICE, type: 'subscribe' }));
     assert.deepEqual(
       t.link.take((el) => el.attrs['to'] === ALICE).map((p) => p.attrs['type'] ?? 'available'),
-      ['subscribed', 'available'],
+      ['subscribed', 'available', 'subscribe'],
     );
+    // Readings go to followers who are online: Alice's client tells the lamp she is.
+    await t.link.inject(xml('presence', { to: LAMP, from: `${ALICE}/phone` }));
     const reading = t.link.next((el) => el.name === 'message' && el.attrs['from'] === LAMP, 'the reading');
     await lamp.publishAsync('plugs/lamp/state', '{"state":"ON","power":21.5}', { qos: 1 });
     assert.equal((await reading).getChildText('json', NS_JSON), '{"state":"ON","power":21.5}');

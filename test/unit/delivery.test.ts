@@ -13,6 +13,20 @@ const NS_JSON = 'urn:xmpp:json:0';
 const USER = 'alice@example.org';
 const KITCHEN = 'home-kitchen@iot.example.org';
 
+/**
+ * The engine's promise is tested with `offline: store` — every reading goes to every follower, online or not — so
+ * what reaches the link is decided by the engine alone (presence gating is tested in gating.test.ts).
+ */
+const CLIMATE_STORE = {
+  id: 'climate',
+  topic: 'sensors/{site}/{device}/telemetry',
+  jid: '{site}-{device}',
+  schema: 'urn:mqtt-xmpp-bridge:example:climate',
+  delivery: { offline: 'store' },
+  access: { viewers: ['*@example.org'] },
+};
+const bridge = (config: Record<string, unknown>): Promise<TestBridge> => startTestBridge({ mappings: [CLIMATE_STORE], config });
+
 const readingTo = (user: string) => (el: Element): boolean => el.name === 'message' && el.attrs['to'] === user && el.getChild('json', NS_JSON) !== undefined;
 const temperature = (el: Element): number => (JSON.parse(el.getChildText('json', NS_JSON)!) as { temperature: number }).temperature;
 
@@ -27,7 +41,7 @@ describe('delivery', () => {
   afterEach(() => t?.stop());
 
   it('acknowledges a QoS 1 reading after it is stored, writes it at once, and a barrier empties the outbox', async () => {
-    t = await startTestBridge({ config: { delivery: { barrierIntervalMs: 5 } } });
+    t = await bridge({ delivery: { barrierIntervalMs: 5 } });
     await subscribed(t);
     const got = t.link.next(readingTo(USER), 'the reading');
     await t.side.device('sensors/home/kitchen/telemetry', '{"temperature":21.5}', { qos: 1 });
@@ -39,7 +53,7 @@ describe('delivery', () => {
   });
 
   it('keeps QoS 1 readings through an outage and replays them in order, with their ids and delay stamps', async () => {
-    t = await startTestBridge({ config: { delivery: { barrierIntervalMs: 5 } } });
+    t = await bridge({ delivery: { barrierIntervalMs: 5 } });
     await subscribed(t);
     t.link.down();
     for (let i = 0; i < 20; i++) await t.side.device('sensors/home/kitchen/telemetry', JSON.stringify({ temperature: i }), { qos: 1 });
@@ -54,7 +68,7 @@ describe('delivery', () => {
   });
 
   it('stamps a reading replayed more than a second late with XEP-0203', async () => {
-    t = await startTestBridge({ config: { delivery: { barrierIntervalMs: 5 } } });
+    t = await bridge({ delivery: { barrierIntervalMs: 5 } });
     await subscribed(t);
     t.link.down();
     await t.side.device('sensors/home/kitchen/telemetry', '{"temperature":7}', { qos: 1 });
@@ -68,7 +82,7 @@ describe('delivery', () => {
   });
 
   it('sends the same reading again after a barrier is lost with its stream (duplicates, never losses)', async () => {
-    t = await startTestBridge({ config: { delivery: { barrierIntervalMs: 5 } } });
+    t = await bridge({ delivery: { barrierIntervalMs: 5 } });
     await subscribed(t);
     t.link.holdRequests = true;
     const written = t.link.next(readingTo(USER), 'the reading');
@@ -86,7 +100,7 @@ describe('delivery', () => {
   });
 
   it('holds QoS 1 publishes unacknowledged when the outbox is full, and takes them when it drains', async () => {
-    t = await startTestBridge({ config: { delivery: { maxOutbox: 5, barrierIntervalMs: 5 } } });
+    t = await bridge({ delivery: { maxOutbox: 5, barrierIntervalMs: 5 } });
     await subscribed(t);
     const full = waitForEvent(t, 'outbox_full');
     t.link.down();
@@ -106,7 +120,7 @@ describe('delivery', () => {
   });
 
   it('buffers QoS 0 readings while the stream is down, dropping the oldest beyond the limit (counted)', async () => {
-    t = await startTestBridge({ config: { delivery: { qos0Buffer: 3, barrierIntervalMs: 5 } } });
+    t = await bridge({ delivery: { qos0Buffer: 3, barrierIntervalMs: 5 } });
     await subscribed(t);
     t.link.down();
     for (let i = 0; i < 5; i++) await t.side.device('sensors/home/kitchen/telemetry', JSON.stringify({ temperature: i }), { qos: 0 });
@@ -118,7 +132,7 @@ describe('delivery', () => {
   });
 
   it('drops the stream when a barrier is not answered in time (the link times the request out)', async () => {
-    t = await startTestBridge({ config: { delivery: { barrierIntervalMs: 5 } } });
+    t = await bridge({ delivery: { barrierIntervalMs: 5 } });
     await subscribed(t);
     t.link.holdRequests = true;
     const offline = new Promise<void>((resolve) => t.link.once('offline', () => resolve()));

@@ -87,12 +87,14 @@ describe('import feature', () => {
     t.side.route('zigbee2mqtt/bridge/devices', Buffer.from(DEVICES), Z2M);
     await t.link.inject(xml('presence', { to: PLUG, from: USER, type: 'subscribe' }));
     t.side.route('zigbee2mqtt/power_plug/availability', Buffer.from('{"state":"online"}'));
-    const presence = t.link.take((el) => el.name === 'presence' && el.attrs['from'] === PLUG && el.attrs['type'] !== 'subscribed');
+    const presence = t.link.take((el) => el.name === 'presence' && el.attrs['from'] === PLUG && el.attrs['type'] !== 'subscribed' && el.attrs['type'] !== 'subscribe');
     assert.deepEqual(
       presence.map((p) => p.attrs['type'] ?? 'available'),
       ['unavailable', 'available'],
       'offline when subscribed (availability is published), then online from the availability topic',
     );
+    // Readings go to followers who are online: her client tells the plug she is.
+    await t.link.inject(xml('presence', { to: PLUG, from: `${USER}/x` }));
     await t.side.device('zigbee2mqtt/power_plug', '{"state":"ON","power":12.5}');
     const reading = t.link.take((el) => el.name === 'message' && el.attrs['from'] === PLUG)[0]!;
     assert.deepEqual(JSON.parse(reading.getChildText('json', NS_JSON)!), { state: 'ON', power: 12.5 });
@@ -243,6 +245,7 @@ describe('import feature', () => {
     await added; // after the settling window
     assert.equal(t.bridge.registry.byJid(light)?.name, 'Kitchen light');
     await t.link.inject(xml('presence', { to: light, from: USER, type: 'subscribe' }));
+    await t.link.inject(xml('presence', { to: light, from: `${USER}/x` })); // online: readings reach her
     t.side.route('homie/5/kitchen-light/$state', Buffer.from('ready'));
     await Promise.all([t.side.device('homie/5/kitchen-light/light/power', 'true'), t.side.device('homie/5/kitchen-light/light/brightness', '80')]);
     const readings = t.link.take((el) => el.name === 'message' && el.attrs['from'] === light).map((el) => JSON.parse(el.getChildText('json', NS_JSON)!) as unknown);
@@ -299,6 +302,7 @@ describe('import feature', () => {
     assert.equal(t.bridge.registry.byJid(pump)?.name, 'Garden pump');
     t.side.route('tele/pump/LWT', Buffer.from('Online'));
     await t.link.inject(xml('presence', { to: pump, from: USER, type: 'subscribe' }));
+    await t.link.inject(xml('presence', { to: pump, from: `${USER}/x` })); // online: readings reach her
     await t.side.device('stat/pump/RESULT', '{"POWER1":"ON"}');
     const reading = t.link.take((el) => el.name === 'message' && el.attrs['from'] === pump)[0]!;
     assert.deepEqual(JSON.parse(reading.getChildText('json', NS_JSON)!), { power1: true });

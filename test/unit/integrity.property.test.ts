@@ -35,6 +35,8 @@ import type { CommandSpec, Mapping, MessageType } from '../../src/mapping/mappin
 import { parseTemplate, type Template } from '../../src/mapping/template.js';
 import { ConfirmationTracker } from '../../src/features/commands/confirmations.js';
 import { ChatDelivery } from '../../src/features/uplink/chat-delivery.js';
+import { Recipients } from '../../src/features/uplink/recipients.js';
+import { UserPresence } from '../../src/kernel/user-presence.js';
 import { Uplink, type UplinkOutcome } from '../../src/features/uplink/uplink.js';
 import { EventBus } from '../../src/kernel/events.js';
 import { MappingSet } from '../../src/kernel/mapping-set.js';
@@ -536,7 +538,7 @@ describe('Integrity (property-based)', function () {
     let set: MappingSet;
     let subscriptions: SqliteSubscriptions;
     /** The reading stanzas of the chat delivery mode, as the bridge builds them (nothing is sent). */
-    const chat = (limits: ConvertLimits): ChatDelivery => new ChatDelivery({ domain: DOMAIN, send: () => true }, subscriptions, limits);
+    const chat = (limits: ConvertLimits): ChatDelivery => new ChatDelivery({ domain: DOMAIN, send: () => true }, new Recipients(subscriptions, new UserPresence()), limits);
     const DOMAIN = 'iot.example.org';
 
     before(() => {

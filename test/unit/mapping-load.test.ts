@@ -91,6 +91,60 @@ describe('loadMappings', () => {
     assert.deepEqual(mappings[0]!.notify.jids, ['alice@example.org']);
   });
 
+  describe('delivery, change policy, PubSub and invitations', () => {
+    it('defaults: chat, offline latest, daily live period, archived, status on; no change policy; PubSub with 10 items', () => {
+      const { mappings, problems } = loadOne(climate());
+      assert.deepEqual(problems, []);
+      const m = mappings[0]!;
+      assert.deepEqual(m.delivery, { mode: 'chat', offline: 'latest', period: 'day', archive: true, status: true });
+      assert.equal(m.changes, undefined);
+      assert.deepEqual(m.pubsub, { enabled: true, items: 10 });
+      assert.deepEqual(m.invite, []);
+      assert.equal(m.idleAfter, 900);
+    });
+
+    it('compiles a change policy: deadbands absolute and %, intervals in ms, per-field rules', () => {
+      const { mappings, problems } = loadOne(
+        climate({ changes: { deadband: '5%', minInterval: 60, maxInterval: 900, fields: { temperature: { deadband: 0.2 }, humidity: { minInterval: 1.5 } } } }),
+      );
+      assert.deepEqual(problems, []);
+      const c = mappings[0]!.changes!;
+      assert.deepEqual(c.deadband, { kind: 'percent', value: 5 });
+      assert.equal(c.minIntervalMs, 60_000);
+      assert.equal(c.maxIntervalMs, 900_000);
+      assert.deepEqual(c.fields.get('temperature'), { deadband: { kind: 'absolute', value: 0.2 } });
+      assert.deepEqual(c.fields.get('humidity'), { minIntervalMs: 1500 });
+    });
+
+    it('takes the mode from messageType when delivery.mode is absent; live messages are chat', () => {
+      assert.equal(loadOne(climate({ messageType: 'headline' })).mappings[0]!.delivery.mode, 'headline');
+      const live = loadOne(climate({ delivery: { mode: 'live', period: 'hour' } })).mappings[0]!;
+      assert.equal(live.messageType, 'chat');
+      assert.equal(live.delivery.period, 'hour');
+    });
+
+    it('refuses live with offline: store, an unknown change field, maxInterval below minInterval, a bad deadband', () => {
+      const { file, problems } = loadOne(
+        climate({ delivery: { mode: 'live', offline: 'store' }, changes: { minInterval: 60, maxInterval: 30, fields: { pressure: { deadband: 1 } } } }),
+      );
+      assert.deepEqual(problems.map((p) => `${p.file} ${p.path}`).sort(), [
+        `${file} /mappings/0/changes/fields/pressure`,
+        `${file} /mappings/0/changes/maxInterval`,
+        `${file} /mappings/0/delivery/offline`,
+      ]);
+      assert.ok(loadOne(climate({ changes: { deadband: 'five' } })).problems.some((p) => p.path === '/mappings/0/changes/deadband'));
+    });
+
+    it('expands {serverDomain} in invite and notify.jids; an invitee must be a viewer', () => {
+      const ok = loadOne(climate({ invite: ['ops@{serverDomain}'], notify: { jids: ['Watcher@{serverDomain}'] }, access: { viewers: ['*@{serverDomain}'] } }));
+      assert.deepEqual(ok.problems, []);
+      assert.deepEqual(ok.mappings[0]!.invite, ['ops@example.org']);
+      assert.deepEqual(ok.mappings[0]!.notify.jids, ['watcher@example.org']);
+      const bad = loadOne(climate({ invite: ['ops@elsewhere.example'], access: { viewers: ['*@{serverDomain}'] } }));
+      assert.deepEqual(bad.problems.map((p) => p.path), ['/mappings/0/invite/0']);
+    });
+  });
+
   it('refuses a topic segment the jid does not use', () => {
     const { file, mappings, problems } = loadOne(climate({ jid: 'climate-{device}' }));
     assert.deepEqual(mappings, []);

@@ -77,15 +77,19 @@ describe('metrics', () => {
       t = await startTestBridge({ config: { delivery: { barrierIntervalMs: 5 } } });
       t.link.down();
       t.link.up();
-      t.side.connect('climate-home-kitchen');
-      await t.side.device('sensors/home/kitchen/telemetry', '{"temperature":1}', { clientId: 'climate-home-kitchen' });
+      t.side.connect('climate-home-kitchen'); // the device exists (its client id names it)
       await t.link.inject(xml('presence', { to: 'home-kitchen@iot.example.org', from: 'alice@example.org/phone', type: 'subscribe' }));
+      // Readings go to followers who are online: her client tells the device she is.
+      await t.link.inject(xml('presence', { to: 'home-kitchen@iot.example.org', from: 'alice@example.org/phone' }));
       const written = t.link.next((el) => el.name === 'message' && el.attrs['to'] === 'alice@example.org', 'the reading');
-      await t.side.device('sensors/home/kitchen/telemetry', '{"temperature":2}', { clientId: 'climate-home-kitchen' });
+      await t.side.device('sensors/home/kitchen/telemetry', '{"temperature":1}', { clientId: 'climate-home-kitchen' });
       await written;
+      // Within the shipped climate mapping's minInterval: counted, held by the change policy, not written.
+      await t.side.device('sensors/home/kitchen/telemetry', '{"temperature":2}', { clientId: 'climate-home-kitchen' });
       const s = samples((await t.bridge.metrics.text()).body);
       assert.equal(s.get('mqtt_xmpp_bridge_readings_total{mapping="climate"}'), 2);
       assert.equal(s.get('mqtt_xmpp_bridge_uplink_latency_seconds_count'), 1, 'one reading had a recipient and was written');
+      assert.equal(s.get('mqtt_xmpp_bridge_readings_held_total{reason="min_interval"}'), 1, 'the other was held');
       assert.equal(s.get('mqtt_xmpp_bridge_xmpp_connects_total'), 2);
       assert.equal(s.get('mqtt_xmpp_bridge_xmpp_reconnects_total'), 1);
       assert.equal(s.get('mqtt_xmpp_bridge_mqtt_clients_connected{broker="embedded"}'), 1);

@@ -46,6 +46,8 @@ const tasmota = {
   jid: 'tasmota-{device}',
   schema: 'urn:test:open',
   notify: { jids: [USER] },
+  // Every reading to the listed JID, online or not: these tests are about decoding (gating: gating.test.ts).
+  delivery: { offline: 'store' },
   availability: {
     topics: [{ topic: 'tele/{device}/LWT', online: 'Online', offline: 'Offline' }, { topic: 'zb/{device}/availability', template: '{{ value_json.state }}' }],
     mode: 'all',

@@ -26,9 +26,10 @@ describe('presence', () => {
     return t.link.take((el) => el.attrs['to'] === user);
   };
 
-  it('approves a viewer, then sends the device presence; refuses anyone else with "unsubscribed"', async () => {
+  it('approves a viewer, sends the device presence and asks for hers in return (with its name); refuses anyone else with "unsubscribed"', async () => {
     const approved = await subscribe(ALICE);
-    assert.deepEqual(approved.map((p) => p.attrs['type'] ?? 'available'), ['subscribed', 'available']);
+    assert.deepEqual(approved.map((p) => p.attrs['type'] ?? 'available'), ['subscribed', 'available', 'subscribe']);
+    assert.equal(approved[2]!.getChildText('nick', 'http://jabber.org/protocol/nick'), 'lamp plug', 'XEP-0172: the name rides on the request');
     assert.ok(t.bridge.kernel.stores.subscriptions.has(LAMP, ALICE));
     const refused = await subscribe('mallory@evil.example');
     assert.deepEqual(refused.map((p) => p.attrs['type']), ['unsubscribed']);

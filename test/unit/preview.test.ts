@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import xml from '@xmpp/xml';
 import { ChatDelivery } from '../../src/features/uplink/chat-delivery.js';
+import { Recipients } from '../../src/features/uplink/recipients.js';
 import { preview, type PreviewResult } from '../../src/features/preview/preview.js';
 import { startTestBridge, type TestBridge } from '../support/test-bridge.js';
 
@@ -12,7 +13,7 @@ const KITCHEN = 'home-kitchen@iot.example.org';
 
 function run(t: TestBridge, topic: string, payload: string): PreviewResult {
   const k = t.bridge.kernel;
-  const chat = new ChatDelivery(k.xmpp, k.stores.subscriptions, k.config.xmpp);
+  const chat = new ChatDelivery(k.xmpp, new Recipients(k.stores.subscriptions, k.users), k.config.xmpp);
   return preview({ routes: k.mappings, registry: k.registry, build: (d, json, value) => chat.build(d, json, value) }, topic, Buffer.from(payload));
 }
 

@@ -14,7 +14,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
-import { readingBody, readingStanza, type ConvertLimits, type ReadingInput } from '../../src/convert/reading.js';
+import { confirmationText, readingBody, readingStanza, type ConvertLimits, type ReadingInput } from '../../src/convert/reading.js';
 import { NS_DELAY, NS_JSON } from '../../src/xmpp/namespaces.js';
 import type { MessageType } from '../../src/mapping/mapping.js';
 import { parseTemplate, type Template } from '../../src/mapping/template.js';
@@ -190,5 +190,17 @@ describe('readingBody', () => {
 
   it('gives an empty body for an empty object', () => {
     assert.equal(readingBody({}, {}, undefined), '');
+  });
+});
+
+describe('confirmationText', () => {
+  const body = parseTemplate('{state}, {power|.1} W', { rich: true }).template!;
+  it('renders a state report that is a reading with the body template', () => {
+    assert.equal(confirmationText('{"state":"ON","power":1849.9999999999998}', {}, body, () => true), 'ON, 1850.0 W');
+  });
+  it('renders any other report as key: value pairs with numbers rounded to two decimals', () => {
+    assert.equal(confirmationText('{"state":"ON","power":1849.9999999999998,"x":{"a":1}}', {}, body, () => false), 'state: ON, power: 1850, x: {"a":1}');
+    assert.equal(confirmationText('0.30000000000000004', {}, undefined, () => false), '0.3');
+    assert.equal(confirmationText('not json', {}, undefined, () => false), 'not json');
   });
 });

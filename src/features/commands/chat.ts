@@ -6,6 +6,7 @@
 import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
 import { commandHelp, parseCommandText } from '../../convert/command-text.js';
+import { confirmationText } from '../../convert/reading.js';
 import { truncate, xmlSafeText } from '../../convert/xml-safe.js';
 import { bareJid } from '../../devices/device-jid.js';
 import type { Result } from '../../errors.js';
@@ -94,7 +95,10 @@ export class ChatService {
 /** One line a person reads: the outcome of a command. */
 export function outcomeText(r: Result<CommandOutcome>): string {
   if (!r.ok) return `✗ ${r.error.code.toLowerCase().replace(/_/g, ' ')}: ${r.error.message}`;
-  const { command, topic, confirmation, queued } = r.value;
+  const { command, topic, confirmation, queued, device } = r.value;
   const when = queued ? ' (held while the device was offline)' : '';
-  return confirmation !== undefined ? `✓ ${command.name}: confirmed${when} — ${truncate(confirmation, 200)}` : `✓ ${command.name}: sent on ${topic}${when}`;
+  if (confirmation === undefined) return `✓ ${command.name}: sent on ${topic}${when}`;
+  // The device's state report, formatted like its readings.
+  const state = confirmationText(confirmation, device.segments, device.mapping.body, (v) => device.mapping.schema.validate(v) === true);
+  return `✓ ${command.name}: confirmed${when} — ${truncate(state, 200)}`;
 }

@@ -75,7 +75,7 @@ export function discoItemsHandler(deps: DiscoDeps) {
     if (to !== deps.domain) {
       const device = deps.access.visible(to, from);
       if (!device) return errorElement('DEVICE_UNKNOWN');
-      if (!node) return xml('query', { xmlns: NS_DISCO_ITEMS });
+      if (!node) return xml('query', { xmlns: NS_DISCO_ITEMS }, ...deps.contributions.deviceItemsOf(device, from));
       const items = deps.contributions.nodeItems(device, node, from);
       return items ? xml('query', { xmlns: NS_DISCO_ITEMS, node }, ...items) : errorElement('DEVICE_UNKNOWN', `no node ${node}`);
     }

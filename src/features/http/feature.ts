@@ -20,6 +20,7 @@ import type { Kernel } from '../../kernel/kernel.js';
 import type { OperationOutcome } from '../../kernel/operations.js';
 import { packageRoot } from '../../version.js';
 import { ChatDelivery } from '../uplink/chat-delivery.js';
+import { Recipients } from '../uplink/recipients.js';
 import { readiness } from '../operations/health.js';
 import { preview } from '../preview/preview.js';
 import { responseBody } from '../requests/envelope.js';
@@ -84,8 +85,8 @@ export class HttpFeature implements Feature {
           return d ? deviceRow(this.k, this.state, d) : { jid, removed: true };
         }),
     });
-    // The preview builds with the same delivery mode, over the live subscriptions.
-    this.chat = new ChatDelivery(k.xmpp, k.stores.subscriptions, k.config.xmpp);
+    // The preview builds with the same delivery mode, over the live subscriptions (every follower, online or not).
+    this.chat = new ChatDelivery(k.xmpp, new Recipients(k.stores.subscriptions, k.users), k.config.xmpp);
   }
 
   /** The page's base URL once listening (`http://127.0.0.1:8080`). */

@@ -24,7 +24,7 @@ import { generate } from '../../importers/generate.js';
 import type { CommandDescription, DeviceDescription, Property, StateSource } from '../../importers/model.js';
 import { compileTemplate } from '../../importers/template.js';
 import { parseJidPattern, type JidPattern } from '../../mapping/jid-pattern.js';
-import type { Availability, CommandPayload, CommandSpec, Mapping, MessageType, PayloadDecoding, PayloadFormat, ReadingSource } from '../../mapping/mapping.js';
+import { DEFAULT_IDLE_AFTER, type Availability, type CommandPayload, type CommandSpec, type Mapping, type MessageType, type PayloadDecoding, type PayloadFormat, type ReadingSource } from '../../mapping/mapping.js';
 import { joinTemplate, parseTemplate, renderTemplate, type Template, type TemplatePart } from '../../mapping/template.js';
 import type { TopicPattern } from '../../mapping/topic-pattern.js';
 import type { ModelSchemaCache } from './schema-cache.js';
@@ -123,7 +123,12 @@ export function toMapping(d: DeviceDescription, opts: ImportOptions, schemas: Mo
     schema: compiled.reading,
     ...(body ? { body } : {}),
     messageType: opts.messageType,
+    // Delivery as a mapping file without `delivery`, `pubsub`, `invite` or `idleAfter` has it (docs/MAPPINGS.md).
+    delivery: { mode: opts.messageType, offline: 'latest', period: 'day', archive: true, status: true },
+    pubsub: { enabled: true, items: 10 },
     notify: { subscribers: true, jids: [] },
+    invite: [],
+    idleAfter: DEFAULT_IDLE_AFTER,
     ...(availability ? { availability } : {}),
     access: { viewers: access.viewers.value, operators: access.operators.value },
     commands,

@@ -60,6 +60,8 @@ export class Delivery {
   private pending: Pending[] = [];
   private held: Pending[] = [];
   private qos0: Reading[] = [];
+  /** Current values for returning followers that came while the stream was catching up. */
+  private afterReplay: OutgoingReading[] = [];
   private commitScheduled = false;
   private lastSent = 0;
   private unconfirmed = 0;
@@ -98,6 +100,11 @@ export class Delivery {
     if (this.link.online) this.goOnline();
   }
 
+  /** Live, with nothing waiting to be committed or written (tests and the status of the bridge). */
+  get caughtUp(): boolean {
+    return this.mode === 'live' && !this.commitScheduled && this.pending.length === 0 && this.afterReplay.length === 0;
+  }
+
   /** Readings waiting in the outbox (durable) and in the QoS 0 buffer. */
   get backlog(): { outbox: number; qos0: number; held: number } {
     return { outbox: this.outbox.size, qos0: this.qos0.length, held: this.held.length };
@@ -119,6 +126,29 @@ export class Delivery {
       this.commitScheduled = true;
       setImmediate(() => this.commit());
     }
+  }
+
+  /**
+   * Stanzas outside the outbox and its order — the current value for a returning follower or a new subscriber: written
+   * now if the stream is live; while it catches up (replay after a reconnect, when followers' presence comes back),
+   * after the backlog (bounded like the QoS 0 buffer); dropped when the stream is down (the bridge then knows nobody
+   * online, and sends the value when they are seen again). Returns whether it was written or queued.
+   */
+  direct(out: OutgoingReading): boolean {
+    if (this.writable()) {
+      this.write(out, this.qos0Id());
+      return true;
+    }
+    if (!this.link.online || this.stopped) {
+      this.metrics.inc('readings_dropped_total', 'XMPP_OFFLINE');
+      return false;
+    }
+    this.afterReplay.push(out);
+    if (this.afterReplay.length > this.opts.qos0Buffer) {
+      this.afterReplay.shift();
+      this.metrics.inc('readings_dropped_total', 'QOS0_OVERFLOW');
+    }
+    return true;
   }
 
   /** Stop: commit what is pending, then wait (bounded) for the server to confirm what was sent. */
@@ -178,9 +208,10 @@ export class Delivery {
     return this.mode === 'live' && this.link.online && this.link.pendingBytes < this.opts.highWaterBytes;
   }
 
-  private write(out: OutgoingReading, id: string, receivedAt: number): void {
+  /** `receivedAt`: when the publish arrived, for the uplink latency (absent for a current value sent again: not a publish's latency). */
+  private write(out: OutgoingReading, id: string, receivedAt?: number): void {
     const stanzas = out.write(id);
-    this.metrics.observe('uplink_latency_seconds', (Date.now() - receivedAt) / 1000);
+    if (receivedAt !== undefined) this.metrics.observe('uplink_latency_seconds', (Date.now() - receivedAt) / 1000);
     this.metrics.inc('readings_delivered_total');
     this.metrics.inc('stanzas_sent_total', undefined, stanzas);
     if (this.mode === 'live' && this.link.pendingBytes >= this.opts.highWaterBytes) {
@@ -286,6 +317,9 @@ export class Delivery {
   private goOffline(): void {
     this.generation += 1;
     this.mode = 'backlog';
+    // The followers they were for are no longer known to be online.
+    if (this.afterReplay.length > 0) this.metrics.inc('readings_dropped_total', 'XMPP_OFFLINE', this.afterReplay.length);
+    this.afterReplay = [];
     this.unconfirmed = 0;
     this.lastSent = 0;
     clearTimeout(this.barrierTimer);
@@ -312,10 +346,14 @@ export class Delivery {
     const buffered = this.qos0;
     this.qos0 = [];
     for (const r of buffered) {
-      const out = this.modeOf(r.device).prepare(r.device, r.json, r.value, this.lateSince(r.receivedAt));
-      if (out.ok) this.write(out.value, this.qos0Id(), r.receivedAt);
+      const late = this.lateSince(r.receivedAt);
+      const out = this.modeOf(r.device).prepare(r.device, r, late ? { delayedSince: late } : {});
+      if (out.ok && out.value.recipients > 0) this.write(out.value, this.qos0Id(), r.receivedAt);
     }
     if (gen !== this.generation) return;
+    const direct = this.afterReplay;
+    this.afterReplay = [];
+    for (const out of direct) this.write(out, this.qos0Id());
     // Caught up, in the same turn as the last empty page: nothing committed meanwhile was missed.
     this.mode = 'live';
     if (replayed + buffered.length > 0) {
@@ -339,11 +377,14 @@ export class Delivery {
       this.log.error({ row: row.id, deviceJid: row.deviceJid, err: (err as Error).message }, 'outbox row is not valid JSON; dropped');
       return false;
     }
-    const out = this.modeOf(device).prepare(device, row.json, value, this.lateSince(row.receivedAt));
+    const late = this.lateSince(row.receivedAt);
+    const out = this.modeOf(device).prepare(device, { json: row.json, value, receivedAt: row.receivedAt }, late ? { delayedSince: late } : {});
     if (!out.ok) {
       this.metrics.inc('readings_dropped_total', out.error.code);
       return false;
     }
+    // Nobody to tell now (every follower is away): they get the device's latest value when they are back.
+    if (out.value.recipients === 0) return false;
     this.write(out.value, this.readingId(row.id), row.receivedAt);
     return true;
   }

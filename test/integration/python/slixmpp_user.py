@@ -21,6 +21,7 @@ class User(slixmpp.ClientXMPP):
     def __init__(self, jid, password, device):
         super().__init__(jid, password)
         self.device = device
+        self.seen_available = False
         self.register_plugin("xep_0030")
         self.add_event_handler("session_start", self.start)
         self.add_event_handler("message", self.on_message)
@@ -38,7 +39,9 @@ class User(slixmpp.ClientXMPP):
             emit("subscribed", frm=presence["from"].bare)
 
     def on_available(self, presence):
-        if presence["from"].bare == self.device:
+        # Reported once: later presence from the device only updates its status text (its latest reading).
+        if presence["from"].bare == self.device and not self.seen_available:
+            self.seen_available = True
             emit("available", frm=presence["from"].bare)
 
     def on_message(self, msg):
