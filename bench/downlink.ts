@@ -42,6 +42,8 @@ export interface PairedLadder {
   bridge?: number;
   ceiling?: number;
   steps: { rate: number; bridge?: StepResult; ceiling?: StepResult }[];
+  /** The bridge's .cpuprofile at the first rate. */
+  profile?: string;
 }
 
 /** Rates of the interleaved comparison (commands/s). */
@@ -219,7 +221,19 @@ export async function runDownlink(devices: number, searchOpts: SearchOptions, o:
             if (!s.pass) await r.settle();
             return s;
           };
+          // The bridge's CPU profile at the first rate, which both sides carry (what a command costs it).
+          const profile = rate === (o.ladder ?? LADDER)[0] && o.outDir ? join(o.outDir, `${o.stamp ?? 'downlink'}-bridge-downlink-ladder-${c.name}.cpuprofile`) : undefined;
+          if (profile) {
+            mkdirSync(o.outDir!, { recursive: true });
+            await bridge.child.call('profStart', { intervalUs: 250 });
+          }
           const b = await one(bridgeRun, bridgeUp);
+          if (profile) {
+            await bridge.child.call('profStop', { file: profile });
+            const summary = summariseProfile(JSON.parse(readFileSync(profile, 'utf8')) as CpuProfile);
+            for (const l of formatProfile(summary)) log(`profile downlink ${c.name} at ${rate}/s: ${l}`);
+            pair.profile = profile;
+          }
           const e = await one(ceilingRun, echoUp);
           if (b) log(line(c.name, b, 'ladder'));
           if (e) log(line('ceiling', e, 'ladder'));
