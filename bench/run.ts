@@ -69,7 +69,7 @@ const QUICK: Plan = {
   downlinkDevices: 0,
   microMs: 250,
   profileMs: 0,
-  cost: { systems: ['S', 'M'], devices: [100], rate: 10_000, stepMs: 1500, repeats: 2 },
+  cost: { systems: ['S', 'M'], devices: [100], rate: 10_000, stepMs: 1000, repeats: 1 },
   totalBudgetMs: 120_000,
 };
 
