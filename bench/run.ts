@@ -122,8 +122,9 @@ function parseArgs(argv: string[]): { plan: Plan; scenarios: ScenarioId[]; parts
   if (costRate) plan.cost = { ...plan.cost, rate: Number(costRate) };
   const costSystems = list(get('--cost-systems'));
   if (costSystems) plan.cost = { ...plan.cost, systems: costSystems.map((x) => x.toUpperCase()) as CostSystem[] };
-  // Quick mode measures S by its CPU per message (the cost part), not by a throughput search.
-  const scenarios = (list(get('--scenario')) ?? (argv.includes('--quick') ? ORDER.filter((x) => x !== 'S') : ORDER)).map((s) => s.toUpperCase()) as ScenarioId[];
+  // Quick mode (under a minute): the scenarios of a target (B/X, B/P, p99 added over X); S is measured by its CPU per
+  // message (the cost part), and M there too; N has no target.
+  const scenarios = (list(get('--scenario')) ?? (argv.includes('--quick') ? ORDER.filter((x) => !['S', 'N', 'M'].includes(x)) : ORDER)).map((s) => s.toUpperCase()) as ScenarioId[];
   for (const s of scenarios) if (!ORDER.includes(s)) throw new Error(`unknown scenario ${s} (${ORDER.join(', ')})`);
   const parts = (list(get('--parts')) ?? (argv.includes('--quick') ? ['cost', 'throughput', 'memory', 'micro'] : ALL_PARTS)) as Part[];
   for (const p of parts) if (!ALL_PARTS.includes(p)) throw new Error(`unknown part ${p} (${ALL_PARTS.join(', ')})`);
@@ -227,7 +228,7 @@ async function main(): Promise<void> {
 
   if (parts.includes('cost')) {
     try {
-      results.cost = await runCost({ ...plan.cost, qos: plan.qos, warmMs: plan.warmMs });
+      results.cost = await runCost({ ...plan.cost, qos: plan.qos, warmMs: plan.mode === 'quick' ? 0 : plan.warmMs });
     } catch (err) {
       log(`cost: error: ${(err as Error).message}`);
     }
