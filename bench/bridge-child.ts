@@ -1,6 +1,6 @@
 /**
  * The bridge under test, in its own process: `node --expose-gc dist/bench/bridge-child.js CONFIG`.
- * IPC commands: memory (GC, then process.memoryUsage()), metrics, loop (event-loop delay and GC pauses since the
+ * IPC commands: start, reload, memory (GC, then process.memoryUsage()), metrics, loop (event-loop delay and GC pauses since the
  * last call), profStart/profStop (V8 CPU profiler — the same
  * profiler and .cpuprofile format as `node --cpu-prof`, but bounded to the measured window), stop.
  */
@@ -42,7 +42,13 @@ serve({
   start: async () => {
     await bridge.start();
     await bridge.ready();
-    return bridge.addresses();
+    return { ...bridge.addresses(), ...(bridge.httpUrl ? { http: bridge.httpUrl } : {}) };
+  },
+  /** Re-read the configuration and mappings (as SIGHUP does): how long the event loop was held, and the outcome. */
+  reload: () => {
+    const t0 = performance.now();
+    const outcome = bridge.reload();
+    return { ms: Math.round((performance.now() - t0) * 10) / 10, outcome };
   },
   memory: (): Promise<MemorySample> => gcAndMeasure(),
   metrics: () => ({ metrics: bridge.metrics.snapshot(), backlog: bridge.delivery.backlog }),

@@ -6,7 +6,7 @@
  * Run for the mapping's QoS 1 command (`set`) and its QoS 0 twin (`set0`).
  */
 import { Child, CpuMeter, decodeHistogram, fmt, log, nowMs, nowUs, sleep, summarize } from './common.js';
-import { COMMANDER_USER, DEVICE, DOMAIN, HOST, SIM_SOURCES, sharedServer } from './rig.js';
+import { COMMANDER_USER, DEVICE, DOMAIN, ECHO_DOMAIN, HOST, SIM_SOURCES, sharedServer } from './rig.js';
 import { startBridgeProcess } from './scenarios/bridge.js';
 import { latencyAt, PASS_DELIVERED, PASS_P99_MS, search, type Runner, type SearchOptions, type SearchResult, type StepResult } from './search.js';
 import { Simulator } from './sim.js';
@@ -28,33 +28,55 @@ export interface DownlinkRun {
 export interface DownlinkResult {
   devices: number;
   runs: DownlinkRun[];
+  /**
+   * Against the server's own round-trip ceiling, in the same run: a bare component (iq-echo.ts) on a second domain
+   * answering every command IQ at once — the same two stanzas through Prosody per command.
+   */
+  paired?: PairedLadder[];
 }
+
+/** The bridge and the bare component stepped through the same rates, alternately: the highest rate each passed. */
+export interface PairedLadder {
+  command: string;
+  qos: 0 | 1;
+  bridge?: number;
+  ceiling?: number;
+  steps: { rate: number; bridge?: StepResult; ceiling?: StepResult }[];
+  /** The bridge's .cpuprofile at the first rate. */
+  profile?: string;
+}
+
+/** Rates of the interleaved comparison (commands/s). */
+export const LADDER = [1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 7000, 8000, 10_000];
 
 let runId = 3_000_000;
 
-function runner(sim: Simulator, commander: Child, devices: number, command: string, pids: Record<string, number | undefined>): Runner {
+function runner(sim: Simulator | undefined, commander: Child, devices: number, command: string, pids: Record<string, number | undefined>, domain = DOMAIN): Runner {
   return {
     async step(rate, durationMs, graceMs): Promise<StepResult> {
       const id = runId++;
       const total = Math.max(1, Math.round((rate * durationMs) / 1000));
-      await sim.cmdArm(id, total);
+      await sim?.cmdArm(id, total);
       const cpu = new CpuMeter(pids);
       const startAtUs = nowUs() + 50_000;
       cpu.begin();
-      const gen = await commander.call<{ offered: number; sent: number; lagMaxMs: number }>('run', { runId: id, rate, total, startAtUs, devices, domain: DOMAIN, command }, durationMs + 60_000);
+      const gen = await commander.call<{ offered: number; sent: number; lagMaxMs: number }>('run', { runId: id, rate, total, startAtUs, devices, domain, command }, durationMs + 60_000);
       const deadline = startAtUs / 1000 + durationMs + graceMs;
       let answers = { ok: 0, errors: {} as Record<string, number>, hist: '' };
-      let dev = await sim.cmdCollect();
+      // Without devices (the bare component's ceiling), an answered command counts as delivered.
+      const devCollect = async (): Promise<{ received: number; dup: number; stale: number; hist: ReturnType<typeof decodeHistogram> | undefined }> =>
+        sim ? sim.cmdCollect() : { received: answers.ok, dup: 0, stale: 0, hist: undefined };
+      let dev = await devCollect();
       for (;;) {
         answers = await commander.call('collect');
-        dev = await sim.cmdCollect();
+        dev = await devCollect();
         const answered = answers.ok + Object.values(answers.errors).reduce((a, b) => a + b, 0);
         if ((answered >= total && dev.received >= total) || nowMs() >= deadline) break;
         await sleep(50);
       }
       const cpuPct = cpu.end();
       const rt = summarize(decodeHistogram(answers.hist));
-      const toDevice = summarize(dev.hist);
+      const toDevice = dev.hist ? summarize(dev.hist) : undefined;
       const delivered = dev.received / total;
       const okRatio = answers.ok / total;
       const why: string[] = [];
@@ -71,7 +93,7 @@ function runner(sim: Simulator, commander: Child, devices: number, command: stri
         stale: dev.stale,
         delivered: Math.round(delivered * 100000) / 100000,
         latency: rt,
-        toDevice,
+        ...(toDevice ? { toDevice } : {}),
         errors: answers.errors,
         pass: why.length === 0,
         ...(why.length ? { why: why.join(', ') } : {}),
@@ -103,6 +125,11 @@ export interface DownlinkOptions {
   readonly profileMs?: number;
   readonly outDir?: string;
   readonly stamp?: string;
+  /** The rates of the interleaved comparison with the bare component, and its step length. */
+  readonly ladder?: readonly number[];
+  readonly ladderStepMs?: number;
+  /** false: only the interleaved comparison, no search of the bridge's sustained rate. */
+  readonly search?: boolean;
 }
 
 export async function runDownlink(devices: number, searchOpts: SearchOptions, o: DownlinkOptions = {}): Promise<DownlinkResult> {
@@ -144,7 +171,7 @@ export async function runDownlink(devices: number, searchOpts: SearchOptions, o:
     while (tally.received < devices && Date.now() < deadline) await sleep(20);
     await commander.call('start', { service: `xmpp://${server.prosody.listen}:${server.prosody.c2sPort}`, domain: HOST, username: COMMANDER_USER, password: `pw-${COMMANDER_USER}` });
     const pids = { bridge: bridge.child.pid, prosody: server.prosody.pid, devices: sim.pid, commander: commander.pid };
-    for (const c of commands) {
+    for (const c of o.search === false ? [] : commands) {
       const run = runner(sim, commander, devices, c.name, pids);
       await run.step(500, 1000, 2000); // warm-up
       await sleep(500);
@@ -166,6 +193,61 @@ export async function runDownlink(devices: number, searchOpts: SearchOptions, o:
       }
       result.runs.push(entry);
       await sleep(1000);
+    }
+    // The ceiling, in the same run and interleaved with the bridge rate by rate: a bare component on a second domain
+    // answers the same command IQs at once (two stanzas through Prosody per command, as through the bridge). Steps
+    // alternate between the two at each rate, so a machine shared with other work disturbs both alike.
+    const echo = Child.fork('iq-echo.js', { name: 'iq-echo' });
+    try {
+      await echo.call('start', { service: server.service, domain: ECHO_DOMAIN, secret: server.secret }, 30_000);
+      const ceilingRun = runner(undefined, commander, devices, commands[0]?.name ?? 'set', { ...pids, 'iq-echo': echo.pid }, ECHO_DOMAIN);
+      await ceilingRun.step(500, 1000, 2000); // warm-up
+      result.paired = [];
+      for (const c of commands) {
+        const bridgeRun = runner(sim, commander, devices, c.name, { ...pids, 'iq-echo': echo.pid });
+        const pair: PairedLadder = { command: c.name, qos: c.qos, steps: [] };
+        let bridgeUp = true;
+        let echoUp = true;
+        for (const rate of o.ladder ?? LADDER) {
+          if (!bridgeUp && !echoUp) break;
+          // Each side gets one retry of a failed step (a stall of the shared machine).
+          const one = async (r: Runner, up: boolean): Promise<StepResult | undefined> => {
+            if (!up) return undefined;
+            let s = await r.step(rate, o.ladderStepMs ?? 3000, 2000);
+            if (!s.pass) {
+              await r.settle();
+              s = await r.step(rate, o.ladderStepMs ?? 3000, 2000);
+            }
+            if (!s.pass) await r.settle();
+            return s;
+          };
+          // The bridge's CPU profile at the first rate, which both sides carry (what a command costs it).
+          const profile = rate === (o.ladder ?? LADDER)[0] && o.outDir ? join(o.outDir, `${o.stamp ?? 'downlink'}-bridge-downlink-ladder-${c.name}.cpuprofile`) : undefined;
+          if (profile) {
+            mkdirSync(o.outDir!, { recursive: true });
+            await bridge.child.call('profStart', { intervalUs: 250 });
+          }
+          const b = await one(bridgeRun, bridgeUp);
+          if (profile) {
+            await bridge.child.call('profStop', { file: profile });
+            const summary = summariseProfile(JSON.parse(readFileSync(profile, 'utf8')) as CpuProfile);
+            for (const l of formatProfile(summary)) log(`profile downlink ${c.name} at ${rate}/s: ${l}`);
+            pair.profile = profile;
+          }
+          const e = await one(ceilingRun, echoUp);
+          if (b) log(line(c.name, b, 'ladder'));
+          if (e) log(line('ceiling', e, 'ladder'));
+          pair.steps.push({ rate, ...(b ? { bridge: b } : {}), ...(e ? { ceiling: e } : {}) });
+          if (b && b.pass && bridgeUp) pair.bridge = rate;
+          else bridgeUp = false;
+          if (e && e.pass && echoUp) pair.ceiling = rate;
+          else echoUp = false;
+        }
+        log(`downlink ${c.name} vs the bare component, interleaved ladder: ${fmt(pair.bridge)} / ${fmt(pair.ceiling)} commands/s`);
+        result.paired.push(pair);
+      }
+    } finally {
+      await echo.stop();
     }
   } finally {
     await commander.stop();

@@ -2,7 +2,7 @@
  * Scenario N, the null bridge: aedes → XEP-0114 component with no mapping, no validation and no durability.
  * Every publish becomes <message from='CLIENTID@DOMAIN' to=RECIPIENT type='chat'> with the topic as body and the
  * payload as XEP-0335 JSON, written to the component socket the way the bridge writes (xml() + toString(), one
- * cork per event-loop turn), and is acknowledged at once. What the bridge costs beyond this is its mapping.
+ * cork per event-loop iteration), and is acknowledged at once. What the bridge costs beyond this is its mapping.
  *
  *   node dist/bench/null-bridge.js SERVICE DOMAIN SECRET RECIPIENT     (IPC: start → {port}, memory, stop)
  */
@@ -24,7 +24,7 @@ const aedes = await Aedes.createBroker({
       if (!corked) {
         corked = true;
         socket.cork();
-        process.nextTick(() => {
+        setImmediate(() => {
           corked = false;
           socket.uncork();
         });

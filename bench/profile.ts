@@ -1,5 +1,6 @@
 /**
- * CPU profiles of the bridge in scenario B (100 devices, QoS 0 and QoS 1) at 80 % of its sustained rate: the V8 sampling
+ * CPU profiles of the bridge in scenario S (the bridge alone against the sink; B with --profile-scenario B), 100
+ * devices, QoS 0 and QoS 1, at the cost part's rate (or 80 % of the scenario's sustained rate): the V8 sampling
  * profiler (what `node --cpu-prof` uses) started and stopped over IPC around the measured window only. The
  * .cpuprofile files (open in Chrome DevTools → Performance, or speedscope) go next to the results; the summary
  * lists self time by function and by file/package.
@@ -12,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { fmt, log, ROOT, sleep } from './common.js';
 import type { BenchResults } from './run.js';
 import { BridgeRig } from './scenarios/bridge.js';
+import { SinkRig } from './scenarios/sink.js';
 import { prepare, rigRunner } from './search.js';
 import type { StepResult } from './search.js';
 
@@ -54,6 +56,7 @@ export interface ProfileSummary {
 }
 
 export interface ProfileResult {
+  scenario?: 'B' | 'S';
   qos: 0 | 1;
   devices: number;
   rate: number;
@@ -161,29 +164,29 @@ export function formatProfile(s: ProfileSummary, n = 15): string[] {
 }
 
 /**
- * Profile the bridge at 80 % of B's sustained rate for 100 devices (or a default rate when B was not measured):
- * high load that the system still carries for the whole window, so the profile shows steady-state work, not
- * overload (backlog replays, congestion pauses).
+ * Profile the bridge at the cost part's rate (S) or at 80 % of B's sustained rate (B) for 100 devices: high load
+ * that the system still carries for the whole window, so the profile shows steady-state work, not overload
+ * (backlog replays, congestion pauses).
  */
-export async function runProfiles(results: BenchResults, ms: number, outDir: string, devices = 100, fraction = 0.8): Promise<ProfileResult[]> {
+export async function runProfiles(results: BenchResults, ms: number, outDir: string, scenario: 'B' | 'S' = 'S', devices = 100, fraction = 0.8): Promise<ProfileResult[]> {
   const out: ProfileResult[] = [];
   for (const qos of [0, 1] as const) {
     const b = results.scenarios.B?.runs.find((r) => r.devices === devices && r.qos === qos);
-    const rate = Math.round((b?.sustained ?? (qos === 0 ? 10_000 : 8000)) * fraction);
-    log(`── CPU profile of the bridge, scenario B, ${devices} devices, QoS ${qos}, ${fmt(rate)} msg/s for ${ms / 1000} s`);
-    const rig = await BridgeRig.open();
+    const rate = scenario === 'S' ? (results.cost?.rate ?? 10_000) : Math.round((b?.sustained ?? (qos === 0 ? 10_000 : 8000)) * fraction);
+    log(`── CPU profile of the bridge, scenario ${scenario}, ${devices} devices, QoS ${qos}, ${fmt(rate)} msg/s for ${ms / 1000} s`);
+    const rig = scenario === 'S' ? await SinkRig.open() : await BridgeRig.open();
     try {
       await prepare(rig, devices, qos, 1500);
       await rig.bridge.child.call('profStart', { intervalUs: 250 });
       const step = await rigRunner(rig).step(rate, ms, 1000);
       const stamp = results.startedAt.replace(/[:.]/g, '-').slice(0, 19);
-      const file = join(outDir, `${stamp}-bridge-B-q${qos}.cpuprofile`);
+      const file = join(outDir, `${stamp}-bridge-${scenario}-q${qos}.cpuprofile`);
       mkdirSync(outDir, { recursive: true });
       await rig.bridge.child.call('profStop', { file });
       const summary = summariseProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile);
       log(`profile QoS ${qos}: delivered ${(step.delivered * 100).toFixed(2)} %, p99 ${step.latency.p99} ms, cpu ${JSON.stringify(step.cpu)}`);
       for (const line of formatProfile(summary)) log(`profile QoS ${qos}: ${line}`);
-      out.push({ qos, devices, rate, file, step, summary });
+      out.push({ scenario, qos, devices, rate, file, step, summary });
       await rig.unprepare();
     } finally {
       await rig.close();

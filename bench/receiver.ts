@@ -56,17 +56,32 @@ export class Tally {
       this.unreadable += 1;
       return;
     }
-    if (m.r !== this.run || typeof m.s !== 'number' || typeof m.t !== 'number' || m.s >= this.seen.length) {
+    if (typeof m.s !== 'number' || typeof m.t !== 'number') {
       this.stale += 1;
       return;
     }
-    if (this.seen[m.s]) {
+    this.sample(m.r, m.s, now - m.t);
+  }
+
+  /** One reading already read elsewhere (the sink of scenario S): run, sequence number, latency in µs. */
+  sample(r: unknown, s: number, latencyUs: number): void {
+    if (r !== this.run || s >= this.seen.length) {
+      this.stale += 1;
+      return;
+    }
+    if (this.seen[s]) {
       this.dup += 1;
       return;
     }
-    this.seen[m.s] = 1;
+    this.seen[s] = 1;
     this.received += 1;
-    recordUs(this.hist, now - m.t);
+    recordUs(this.hist, latencyUs);
+  }
+
+  /** Readings timestamped in another process (the sink): latencies arrive with them, the arrival time is theirs. */
+  samples(r: number, s: readonly number[], lat: readonly number[]): void {
+    this.lastMessageMs = nowMs();
+    for (let i = 0; i < s.length; i++) this.sample(r, s[i]!, lat[i]!);
   }
 
   /** ms since the last message arrived. */

@@ -2,6 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { fmt, ratio } from './common.js';
+import { costTitle } from './cost.js';
 import type { BenchResults, RunResult } from './run.js';
 import type { ScenarioId } from './rig.js';
 
@@ -57,6 +58,22 @@ function verdict(met: boolean | undefined): string {
 
 export function ratioLines(r: BenchResults): RatioLine[] {
   const out: RatioLine[] = [];
+  for (const c of r.cost?.ratios ?? []) {
+    const reading = (sys: string): string => {
+      const x = r.cost?.readings.find((y) => y.system === sys && y.devices === c.devices && y.qos === c.qos);
+      return x?.median === undefined ? 'n/a' : `${x.median} µs${x.steps.length > 1 ? ` [${x.min}–${x.max}]` : ''}`;
+    };
+    const dist = Math.max(0, ...(r.cost?.readings ?? []).filter((y) => y.devices === c.devices && y.qos === c.qos).flatMap((y) => y.steps.map((st) => st.cpu['other'] ?? 0)));
+    out.push({
+      name: `S/M cpu d=${c.devices} q${c.qos}`,
+      value: c.ratio,
+      target: `≤ ${c.target}`,
+      ...(c.met !== undefined ? { met: c.met } : {}),
+      text:
+        `S/M CPU per message, ${fmt(c.devices)} devices, QoS ${c.qos}, ${fmt(r.cost?.rate)}/s: ${c.ratio ?? 'n/a'} (bridge ${reading('S')} / Mosquitto ${reading('M')} per message${c.nullBridge !== undefined ? `; null bridge ${reading('N')} = ${c.nullRatio}×` : ''}) — target ≤ ${c.target}${verdict(c.met)}` +
+        (dist > DISTURBED ? ` ⚠ other processes used up to ${dist} % of a core` : ''),
+    });
+  }
   const devicesList = [...new Set(Object.values(r.scenarios).flatMap((s) => s?.runs.map((x) => x.devices) ?? []))].sort((a, b) => a - b);
   const pairs: { other: ScenarioId; target?: number; qos0Only?: boolean }[] = [{ other: 'X', target: 0.9 }, { other: 'N' }, { other: 'P', target: 1.5, qos0Only: true }, { other: 'M' }];
   for (const { other, target, qos0Only } of pairs) {
@@ -127,6 +144,17 @@ export function ratioLines(r: BenchResults): RatioLine[] {
       text: `downlink commands/s (QoS ${d.qos}, ${r.downlink?.devices} devices): ${fmt(d.sustained)}; round trip at 50 %: p50 ${half?.latency.p50 ?? 'n/a'} ms, p99 ${half?.latency.p99 ?? 'n/a'} ms${met !== undefined ? ` — target ≥ 10,000/s${verdict(met)}` : ''}`,
     });
   }
+  for (const d of r.downlink?.paired ?? []) {
+    const value = ratio(d.bridge, d.ceiling);
+    const met = value !== undefined ? value >= 0.9 : undefined;
+    out.push({
+      name: `downlink/ceiling ${d.command}`,
+      value,
+      target: '≥ 0.9',
+      ...(met !== undefined ? { met } : {}),
+      text: `downlink / the server's round-trip ceiling (bare component answering the same IQs, interleaved rate by rate), QoS ${d.qos}: ${value ?? 'n/a'} (${fmt(d.bridge)} / ${fmt(d.ceiling)} commands/s) — target ≥ 0.9${verdict(met)}`,
+    });
+  }
   if (r.micro) {
     for (const c of r.micro.cases.filter((x) => x.name.startsWith('convert') || x.name.startsWith('uplink'))) {
       out.push({ name: `micro ${c.name.split(' ')[0]}`, value: c.ratio, text: `micro ${c.name}: ${c.usPerOp} µs/reading = ${c.ratio}× ${r.micro.reference.name} (${r.micro.reference.usPerOp} µs)` });
@@ -166,6 +194,20 @@ export function markdown(r: BenchResults): string {
   );
 
   parts.push('## Ratios and targets\n\n' + r.ratios.map((x) => `- ${x.text}`).join('\n'));
+
+  if (r.cost) {
+    const c = r.cost;
+    parts.push(
+      `## CPU per message at ${fmt(c.rate)} msg/s (${c.repeats} steps of ${c.stepMs / 1000} s per point; median [min–max] µs of CPU of the measured process per delivered message)\n\n` +
+        table(
+          ['system', 'process', 'devices', 'QoS', 'median µs/msg', 'min', 'max', 'read/write syscalls per msg', 'p99 ms (median)', 'note'],
+          c.readings.map((x) => {
+            const mid = (f: (st: (typeof x.steps)[number]) => number | undefined): number | undefined => [...x.steps.map(f)].sort((a, b) => (a ?? 0) - (b ?? 0))[x.steps.length >> 1];
+            return [costTitle(x.system), x.process, x.devices, x.qos, x.median, x.min, x.max, x.steps.length ? `${mid((st) => st.readsPerMsg) ?? '–'} / ${mid((st) => st.writesPerMsg) ?? '–'}` : undefined, mid((st) => st.p99), x.error ?? ''];
+          }),
+        ),
+    );
+  }
 
   const devicesList = [...new Set(Object.values(r.scenarios).flatMap((s) => s?.runs.map((x) => x.devices) ?? []))].sort((a, b) => a - b);
   const rows: unknown[][] = [];

@@ -7,7 +7,7 @@ import { startProsody, type ProsodyInstance } from '../src/servers/prosody.js';
 import type { Tally } from './receiver.js';
 import { XmppReceiver } from './receiver.js';
 
-export type ScenarioId = 'B' | 'X' | 'N' | 'M' | 'P';
+export type ScenarioId = 'B' | 'S' | 'X' | 'N' | 'M' | 'P';
 export type Qos = 0 | 1;
 
 export interface OfferArgs {
@@ -42,6 +42,8 @@ export interface Rig {
 }
 
 export const DOMAIN = 'iot.localhost';
+/** A second component domain: the downlink's reference (a bare component answering commands) runs there beside the bridge. */
+export const ECHO_DOMAIN = 'echo.localhost';
 export const HOST = 'localhost';
 /** The PubSub service of scenario P: a component, so mod_pubsub is loaded before mod_pubsub_mqtt looks for it. */
 export const PUBSUB = 'pubsub.localhost';
@@ -71,7 +73,10 @@ export const PROSODY_NAGLE = process.env['BENCH_PROSODY_NAGLE'] === '1';
 export async function startBenchServer(): Promise<BenchServer> {
   const secret = randomBytes(12).toString('hex');
   const prosody = await startProsody({
-    components: [{ domain: DOMAIN, secret }],
+    components: [
+      { domain: DOMAIN, secret },
+      { domain: ECHO_DOMAIN, secret },
+    ],
     // mod_pubsub_mqtt finds its PubSub service when the host is added: loaded next to mod_pubsub on a VirtualHost it
     // only works if the (random) module load order happens to put pubsub first. On a PubSub component the component
     // module is always loaded first.

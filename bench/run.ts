@@ -12,12 +12,14 @@ import { join } from 'node:path';
 import { fmt, log, pinProcesses, ROOT, sleep } from './common.js';
 import { runCapacity, type CapacityResult } from './capacity.js';
 import { runClusterBench } from './cluster.js';
+import { runCost, type CostResult, type CostSystem } from './cost.js';
 import { runDownlink, type DownlinkResult } from './downlink.js';
 import { machineInfo } from './machine.js';
 import { runMemory, type MemoryResult } from './memory.js';
 import { formatMicro, runMicro, type MicroResult } from './micro.js';
 import { runProfiles, type ProfileResult } from './profile.js';
 import { markdown, ratioLines, type RatioLine } from './report.js';
+import { writeFigures } from './svg.js';
 import { PROSODY_NAGLE, stopSharedServer, type Qos, type ScenarioId } from './rig.js';
 import { benchSettings } from './scenarios/bridge.js';
 import { ORDER, SCENARIOS } from './scenarios/index.js';
@@ -25,8 +27,8 @@ import { cleanStep, OTHER_CPU_LIMIT, latencyAt, setCleanAttempts, prepare, rigRu
 
 // ------------------------------------------------------------------------------------------------ options
 
-type Part = 'throughput' | 'memory' | 'capacity' | 'downlink' | 'profile' | 'micro';
-const ALL_PARTS: Part[] = ['throughput', 'memory', 'capacity', 'downlink', 'profile', 'micro'];
+type Part = 'cost' | 'throughput' | 'memory' | 'capacity' | 'downlink' | 'profile' | 'micro';
+const ALL_PARTS: Part[] = ['cost', 'throughput', 'memory', 'capacity', 'downlink', 'profile', 'micro'];
 
 interface Plan {
   mode: 'quick' | 'full';
@@ -47,6 +49,8 @@ interface Plan {
   downlinkDevices: number;
   microMs: number;
   profileMs: number;
+  /** CPU per message at one offered rate (cost.ts): systems, devices, rate, step length, steps per point. */
+  cost: { systems: CostSystem[]; devices: number[]; rate: number; stepMs: number; repeats: number };
   /** The whole run: past it, remaining throughput runs are skipped (the other parts still run). */
   totalBudgetMs: number;
 }
@@ -57,7 +61,7 @@ const QUICK: Plan = {
   devices: [100],
   qos: [0, 1],
   qos0Only: ['X', 'N', 'M', 'P'],
-  search: { startRate: 8000, maxRate: 80_000, minRate: 50, rampMs: 500, stepMs: 500, graceMs: 200, factor: 1.25, maxRefine: 2, bisect: 1, budgetMs: 10_000 },
+  search: { startRate: 8000, maxRate: 80_000, minRate: 50, rampMs: 500, stepMs: 500, graceMs: 200, factor: 1.25, maxRefine: 2, bisect: 1, budgetMs: 6000 },
   warmMs: 300,
   fractions: [0.5],
   latencyFor: ['B'],
@@ -67,6 +71,7 @@ const QUICK: Plan = {
   downlinkDevices: 0,
   microMs: 250,
   profileMs: 0,
+  cost: { systems: ['S', 'M'], devices: [100], rate: 10_000, stepMs: 1000, repeats: 1 },
   totalBudgetMs: 120_000,
 };
 
@@ -86,6 +91,7 @@ const FULL: Plan = {
   downlinkDevices: 100,
   microMs: 2000,
   profileMs: 15_000,
+  cost: { systems: ['S', 'M', 'N'], devices: [100, 1000], rate: 10_000, stepMs: 3000, repeats: 5 },
   totalBudgetMs: 75 * 60_000,
 };
 
@@ -110,9 +116,19 @@ function parseArgs(argv: string[]): { plan: Plan; scenarios: ScenarioId[]; parts
   if (profileS) plan.profileMs = Number(profileS) * 1000;
   const budget = get('--search-budget-s');
   if (budget) plan.search = { ...plan.search, budgetMs: Number(budget) * 1000 };
-  const scenarios = (list(get('--scenario')) ?? ORDER).map((s) => s.toUpperCase()) as ScenarioId[];
-  for (const s of scenarios) if (!ORDER.includes(s)) throw new Error(`unknown scenario ${s} (B, X, N, M, P)`);
-  const parts = (list(get('--parts')) ?? (argv.includes('--quick') ? ['throughput', 'memory', 'micro'] : ALL_PARTS)) as Part[];
+  const costDevices = list(get('--cost-devices'));
+  if (costDevices) plan.cost = { ...plan.cost, devices: costDevices.map(Number) };
+  const costRepeats = get('--cost-repeats');
+  if (costRepeats) plan.cost = { ...plan.cost, repeats: Number(costRepeats) };
+  const costRate = get('--cost-rate');
+  if (costRate) plan.cost = { ...plan.cost, rate: Number(costRate) };
+  const costSystems = list(get('--cost-systems'));
+  if (costSystems) plan.cost = { ...plan.cost, systems: costSystems.map((x) => x.toUpperCase()) as CostSystem[] };
+  // Quick mode (under a minute): B and X (the B/X and p99-added targets); S is measured by its CPU per message (the
+  // cost part), and M there too; N and P (B/P) only in the full run or with --scenario.
+  const scenarios = (list(get('--scenario')) ?? (argv.includes('--quick') ? ORDER.filter((x) => x === 'B' || x === 'X') : ORDER)).map((s) => s.toUpperCase()) as ScenarioId[];
+  for (const s of scenarios) if (!ORDER.includes(s)) throw new Error(`unknown scenario ${s} (${ORDER.join(', ')})`);
+  const parts = (list(get('--parts')) ?? (argv.includes('--quick') ? ['cost', 'throughput', 'memory', 'micro'] : ALL_PARTS)) as Part[];
   for (const p of parts) if (!ALL_PARTS.includes(p)) throw new Error(`unknown part ${p} (${ALL_PARTS.join(', ')})`);
   return { plan, scenarios: ORDER.filter((s) => scenarios.includes(s)), parts, out: get('--out') ?? join(ROOT, 'bench', 'results') };
 }
@@ -153,6 +169,7 @@ export interface BenchResults {
   notes: string[];
   scenarios: Partial<Record<ScenarioId, { title: string; runs: RunResult[]; error?: string }>>;
   addedLatency: AddedLatency[];
+  cost?: CostResult;
   memory?: MemoryResult;
   capacity?: CapacityResult;
   downlink?: DownlinkResult;
@@ -211,6 +228,14 @@ async function main(): Promise<void> {
     const r = runMicro(plan.microMs);
     results.micro = r;
     for (const line of formatMicro(r)) log(`micro: ${line}`);
+  }
+
+  if (parts.includes('cost')) {
+    try {
+      results.cost = await runCost({ ...plan.cost, qos: plan.qos, warmMs: plan.mode === 'quick' ? 0 : plan.warmMs });
+    } catch (err) {
+      log(`cost: error: ${(err as Error).message}`);
+    }
   }
 
   if (parts.includes('throughput')) {
@@ -290,14 +315,14 @@ async function main(): Promise<void> {
   if (parts.includes('downlink') && plan.downlinkDevices > 0) {
     try {
       const stamp = results.startedAt.replace(/[:.]/g, '-').slice(0, 19);
-      results.downlink = await runDownlink(plan.downlinkDevices, plan.search, { profileMs: plan.profileMs, outDir: out, stamp });
+      results.downlink = await runDownlink(plan.downlinkDevices, plan.search, { profileMs: plan.profileMs, outDir: out, stamp, search: !process.argv.includes('--downlink-ladder-only') });
     } catch (err) {
       log(`downlink: error: ${(err as Error).message}`);
     }
   }
   if (parts.includes('profile') && plan.profileMs > 0) {
     try {
-      results.profiles = await runProfiles(results, plan.profileMs, out);
+      results.profiles = await runProfiles(results, plan.profileMs, out, process.argv.includes('--profile-b') ? 'B' : 'S');
     } catch (err) {
       log(`profile: error: ${(err as Error).message}`);
     }
@@ -318,6 +343,8 @@ async function main(): Promise<void> {
   writeFileSync(join(out, `latest-${plan.mode}.json`), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(out, `latest-${plan.mode}.md`), markdown(results));
   log(`results: ${base}.json, ${base}.md`);
+  const svgs = writeFigures(results, join(out, `${stamp}-${plan.mode}-figures`));
+  if (svgs.length) log(`figures: ${join(out, `${stamp}-${plan.mode}-figures`)} (${svgs.length} SVG)`);
 }
 
 /** X at B's 50 % rates (same device count), so the latency the bridge adds is compared at equal load. */

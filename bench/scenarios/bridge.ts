@@ -17,6 +17,8 @@ export interface BridgeProcess {
   readonly dir: string;
   readonly host: string;
   readonly port: number;
+  /** The status page's base URL, when http is enabled. */
+  readonly http?: string;
   stop(): Promise<void>;
 }
 
@@ -62,19 +64,22 @@ export async function startBridgeProcess(server: Pick<BenchServer, 'service' | '
     mqtt: { embedded: { host: '127.0.0.1', port: 0, websocket: { enabled: false }, ...settings.embedded, ...((extra['embedded'] as object | undefined) ?? {}) } },
     xmpp: { service: server.service, domain: DOMAIN, secret: server.secret, ...settings.xmpp },
     ...(extra['delivery'] ? { delivery: extra['delivery'] } : {}),
+    // Whole sections replaced (e.g. dataDir, mappings, http).
+    ...((extra['config'] as Record<string, unknown> | undefined) ?? {}),
   };
   const configFile = join(dir, 'bridge.yaml');
   writeFileSync(configFile, stringify(config));
   for (let attempt = 1; ; attempt++) {
     const child = Child.fork('bridge-child.js', { name: 'bridge', execArgv: ['--expose-gc'], args: [configFile] });
     try {
-      const a = await child.call<{ mqtt?: string }>('start', {}, 60_000);
+      const a = await child.call<{ mqtt?: string; http?: string }>('start', {}, 60_000);
       const url = new URL(a.mqtt ?? '');
       return {
         child,
         dir,
         host: url.hostname,
         port: Number(url.port),
+        ...(a.http ? { http: a.http } : {}),
         async stop() {
           await child.stop('stop', 15_000);
           removeTempDir(dir);

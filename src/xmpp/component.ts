@@ -134,6 +134,7 @@ export class ComponentLink extends EventEmitter<LinkEvents> implements XmppLink 
     this.xmpp.reconnect.stop(); // we schedule reconnects ourselves
     if (directTlsTarget(opts.service)) this.useDirectTls(opts.ca);
     this.repairInput();
+    this.corkLibraryWrites();
     this.xmpp.on('error', (err: unknown) => this.onError(err));
     this.xmpp.on('status', (status: string) => this.onStatus(status));
     this.xmpp.on('stanza', (el: Element) => {
@@ -185,17 +186,38 @@ export class ComponentLink extends EventEmitter<LinkEvents> implements XmppLink 
   send(el: Element): boolean {
     const socket = this.xmpp.socket;
     if (!this.isOnline || !socket) return false;
-    // Stanzas written in one turn of the event loop leave in one segment: corked now, uncorked after this turn.
-    if (!this.corked) {
-      this.corked = true;
-      socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        socket.uncork();
-      });
-    }
+    this.corkThisIteration(socket);
     socket.write(el.toString());
     return true;
+  }
+
+  /**
+   * Stanzas written in one iteration of the event loop leave in one segment: corked now, uncorked in its check phase
+   * (setImmediate), after every socket that was readable in this iteration has been read — each device's publish
+   * arrives in a callback of its own, so uncorking after each callback cost one write(2) per reading.
+   */
+  private corkThisIteration(socket: Socket): void {
+    if (this.corked) return;
+    this.corked = true;
+    socket.cork();
+    setImmediate(() => {
+      this.corked = false;
+      socket.uncork();
+    });
+  }
+
+  /**
+   * What the library writes itself once online — the IQ callee's results and errors (command answers), the IQ
+   * caller's requests (barriers) — joins the same corked segment: otherwise each command's answer cost a write(2).
+   */
+  private corkLibraryWrites(): void {
+    const xmpp = this.xmpp as Component & LibraryInternals;
+    const write = xmpp.write.bind(xmpp);
+    xmpp.write = (text: string): Promise<void> => {
+      const socket = xmpp.socket;
+      if (this.isOnline && socket) this.corkThisIteration(socket);
+      return write(text);
+    };
   }
 
   /** Call `fn` once the socket has flushed what was written (at once when nothing is pending or the socket is gone). */
@@ -504,6 +526,8 @@ export class ComponentLink extends EventEmitter<LinkEvents> implements XmppLink 
 /** The parts of xmpp.js's Connection used here beyond types/xmpp.d.ts. */
 interface LibraryInternals {
   _attachSocket(socket: Socket): void;
+  /** Every string the library sends goes through this (@xmpp/connection `write`). */
+  write(text: string): Promise<void>;
   /** Default bound of the library's waits (open, handshake answer, close); 2 s in @xmpp/connection. */
   timeout: number;
   open(options: { domain: string; timeout?: number }): Promise<unknown>;
