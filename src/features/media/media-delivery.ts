@@ -7,52 +7,17 @@
  */
 import xml, { type Element } from '@xmpp/xml';
 import { mediaBody, parseMediaMeta } from '../../convert/media.js';
-import { readingStanza, type ConvertLimits } from '../../convert/reading.js';
+import { readingStanza } from '../../convert/reading.js';
 import type { Device } from '../../devices/device.js';
 import { fail, ok, type Result } from '../../errors.js';
-import type { XmppLink } from '../../kernel/xmpp-link.js';
 import { parseTemplate } from '../../mapping/template.js';
 import { NS_OOB } from '../../xmpp/namespaces.js';
-import { archiveHints, MAX_ID_LENGTH, type OutgoingReading, type PrepareOptions, type ReadingData, type ReadingDelivery } from '../uplink/chat-delivery.js';
-import type { Recipients } from '../uplink/recipients.js';
+import { archiveHints, MAX_ID_LENGTH, OneMessageDelivery, type ReadingData } from '../uplink/chat-delivery.js';
 
 const URL_BODY = parseTemplate('{body}', { rich: true }).template!;
 
-export class MediaDelivery implements ReadingDelivery {
-  constructor(
-    private readonly link: Pick<XmppLink, 'domain' | 'send'>,
-    private readonly recipients: Recipients,
-    private readonly limits: ConvertLimits,
-  ) {}
-
-  prepare(device: Device, reading: ReadingData, opts: PrepareOptions = {}): Result<OutgoingReading> {
-    const recipients = opts.to ?? this.recipients.now(device);
-    const built = this.message(device, reading, recipients, opts.delayedSince);
-    if (!built.ok) return built;
-    const stanza = built.value;
-    const { link } = this;
-    const log = this.recipients;
-    return ok({
-      recipients: recipients.length,
-      write(id: string): number {
-        stanza.attrs['id'] = id;
-        for (const to of recipients) {
-          stanza.attrs['to'] = to;
-          link.send(stanza);
-        }
-        log.delivered(device, recipients, reading.receivedAt, stanza.getChildText('body') ?? '');
-        return recipients.length;
-      },
-    });
-  }
-
-  preview(device: Device, reading: ReadingData, to: string): Result<Element> {
-    const built = this.message(device, reading, [to]);
-    if (built.ok) built.value.attrs['to'] = to;
-    return built;
-  }
-
-  private message(device: Device, reading: ReadingData, recipients: readonly string[], delayedSince?: Date): Result<Element> {
+export class MediaDelivery extends OneMessageDelivery {
+  protected message(device: Device, reading: ReadingData, recipients: readonly string[], delayedSince?: Date): Result<Element> {
     const meta = parseMediaMeta(reading.value);
     if (!meta) return fail('PAYLOAD_INVALID', 'a binary reading without its media metadata');
     const longest = recipients.reduce((a, b) => (b.length > a.length ? b : a), device.jid);

@@ -59,11 +59,15 @@ export function archiveHints(device: Device): readonly ('no-store' | 'no-permane
   return d.offline === 'store' ? ['no-permanent-store'] : ['no-store', 'no-permanent-store'];
 }
 
-export class ChatDelivery implements ReadingDelivery {
+/**
+ * A mode that sends each reading as one message, the same to every recipient but for its `to` (chat, headline, media):
+ * the message is built once, then written per recipient. Subclasses say what the message is.
+ */
+export abstract class OneMessageDelivery implements ReadingDelivery {
   constructor(
-    private readonly link: Pick<XmppLink, 'domain' | 'send'>,
-    private readonly recipients: Recipients,
-    private readonly limits: ConvertLimits,
+    protected readonly link: Pick<XmppLink, 'domain' | 'send'>,
+    protected readonly recipients: Recipients,
+    protected readonly limits: ConvertLimits,
   ) {}
 
   /**
@@ -97,6 +101,11 @@ export class ChatDelivery implements ReadingDelivery {
     return built;
   }
 
+  /** The message (before an id and a recipient are set on it), measured for the longest of `recipients`. */
+  protected abstract message(device: Device, reading: ReadingData, recipients: readonly string[], delayedSince?: Date): Result<Element>;
+}
+
+export class ChatDelivery extends OneMessageDelivery {
   /** The message for every follower of the device, online or not (before an id and a recipient are set on it). */
   build(device: Device, json: string, value: unknown, delayedSince?: Date): Result<{ stanza: Element; recipients: readonly string[] }> {
     const recipients = this.recipients.followers(device);
@@ -104,8 +113,7 @@ export class ChatDelivery implements ReadingDelivery {
     return built.ok ? ok({ stanza: built.value, recipients }) : built;
   }
 
-  /** The message (before an id and a recipient are set on it), measured for the longest of `recipients`. */
-  private message(device: Device, reading: ReadingData, recipients: readonly string[], delayedSince?: Date): Result<Element> {
+  protected message(device: Device, reading: ReadingData, recipients: readonly string[], delayedSince?: Date): Result<Element> {
     const longest = recipients.reduce((a, b) => (b.length > a.length ? b : a), device.jid);
     const built = readingStanza(
       {
