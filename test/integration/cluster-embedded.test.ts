@@ -124,6 +124,9 @@ describe('cluster mode: two instances whose embedded brokers are joined over Red
     });
     await kettle.publishAsync('plugs/kettle/availability', 'online', { qos: 1, retain: true });
     await available;
+    // The presence comes from the instance that won the change; the other follows over Redis pub/sub, resubscribed
+    // after the restart — as in the first command test, command once both instances see the kettle online.
+    await eventually(() => a.bridge.registry.byJid(KETTLE)?.online === true && b.bridge.registry.byJid(KETTLE)?.online === true, 'the kettle online at both instances');
     const statuses: (string | undefined)[] = [];
     for (let i = 0; i < 6; i++) statuses.push(await switchKettle(i % 2 === 0 ? 'ON' : 'OFF'));
     assert.deepEqual(statuses, Array(6).fill('completed'));
