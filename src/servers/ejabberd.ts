@@ -27,7 +27,7 @@ import { join, resolve as resolvePath } from 'node:path';
 import { promisify } from 'node:util';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { assertListening, freePort, pickPort } from './ports.js';
-import { inInstanceDir, isExecutable, ManagedServer, SETPRIV, withParentDeathSignal, type Command } from './process.js';
+import { inInstanceDir, isExecutable, ManagedServer, SETPRIV, withParentDeathSignal, type Command, type ServerInstance } from './process.js';
 
 export interface EjabberdComponent {
   domain: string;
@@ -78,10 +78,13 @@ export interface EjabberdOptions {
   startTimeoutMs?: number;
 }
 
-export interface EjabberdInstance {
-  readonly dir: string;
+/**
+ * `pid` is the ejabberdctl process, leader of the instance's process group (killing it also kills the VM); stop() asks
+ * `ejabberdctl stop`, kill() sends SIGKILL to every process of the instance, and restart() keeps the node name and
+ * spool, so accounts survive it.
+ */
+export interface EjabberdInstance extends ServerInstance {
   readonly host: string;
-  readonly listen: string;
   readonly c2sPort: number;
   readonly componentPort: number;
   readonly s2sPort: number;
@@ -89,24 +92,11 @@ export interface EjabberdInstance {
   readonly distPort: number;
   /** The Erlang node name, NAME@localhost. */
   readonly node: string;
-  /** Pid of the ejabberdctl process (leader of the instance's process group; killing it also kills the VM). */
-  readonly pid: number | undefined;
   /** Pid of the Erlang VM (beam.smp) while it runs. */
   readonly beamPid: number | undefined;
-  readonly configFile: string;
   readonly logDir: string;
   /** Creates user@host, or sets the password of an existing one; works while the server runs. */
   register(user: string, password: string): Promise<void>;
-  /** `ejabberdctl stop`, wait for exit (bounded, then SIGKILL); idempotent. */
-  stop(): Promise<void>;
-  /** SIGKILL to every process of the instance, and wait for exit. */
-  kill(): Promise<void>;
-  /** Stop, then start again on the same ports, node name and spool (accounts are kept); resolves when ready. */
-  restart(): Promise<void>;
-  /** Stops the server if needed, then deletes the dir (only if startEjabberd created it). */
-  removeDir(): Promise<void>;
-  /** Emitted when the process exits without stop()/kill()/restart() having asked it to. */
-  on(event: 'exit', listener: (code: number | null, signal: string | null) => void): this;
 }
 
 export const EJABBERD_INSTALL_HINT = 'sudo apt-get install -y ejabberd';

@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import mqtt from 'mqtt';
 import { assertListening, pickPort } from './ports.js';
-import { failureOutput, findExecutable, inInstanceDir, ManagedServer, withParentDeathSignal } from './process.js';
+import { failureOutput, findExecutable, inInstanceDir, ManagedServer, withParentDeathSignal, type ServerInstance } from './process.js';
 
 export interface MosquittoOptions {
   /** Working dir (config, password file, log). Default: a fresh mkdtemp(os.tmpdir()/mxb-mosquitto-). */
@@ -32,25 +32,11 @@ export interface MosquittoOptions {
   startTimeoutMs?: number;
 }
 
-export interface MosquittoInstance {
-  readonly dir: string;
-  readonly listen: string;
+export interface MosquittoInstance extends ServerInstance {
   /** mqtt://LISTEN:PORT */
   readonly url: string;
   readonly port: number;
-  readonly pid: number | undefined;
-  readonly configFile: string;
   readonly logFile: string;
-  /** SIGTERM, wait for exit (bounded, then SIGKILL); idempotent. */
-  stop(): Promise<void>;
-  /** SIGKILL and wait for exit. */
-  kill(): Promise<void>;
-  /** Stop, then start again on the same port; resolves when ready. */
-  restart(): Promise<void>;
-  /** Stops the broker if needed, then deletes the dir (only if startMosquitto created it). */
-  removeDir(): Promise<void>;
-  /** Emitted when the process exits without stop()/kill()/restart() having asked it to. */
-  on(event: 'exit', listener: (code: number | null, signal: string | null) => void): this;
 }
 
 export const MOSQUITTO_INSTALL_HINT = 'sudo apt-get install -y mosquitto';

@@ -292,6 +292,24 @@ export async function spawnManaged(o: SpawnOptions): Promise<ManagedProcess> {
 
 type ServerEvents = { exit: [code: number | null, signal: string | null] };
 
+/** What every launcher's instance offers, whatever the server: its directory, process, and lifecycle. */
+export interface ServerInstance {
+  readonly dir: string;
+  readonly listen: string;
+  readonly pid: number | undefined;
+  readonly configFile: string;
+  /** Stops gracefully, waits for exit (bounded, then SIGKILL); idempotent. */
+  stop(): Promise<void>;
+  /** SIGKILL and wait for exit. */
+  kill(): Promise<void>;
+  /** Stop, then start again on the same ports and directory; resolves when ready. */
+  restart(): Promise<void>;
+  /** Stops the server if needed, then deletes the dir (only if the launcher created it). */
+  removeDir(): Promise<void>;
+  /** Emitted when the process exits without stop()/kill()/restart() having asked it to. */
+  on(event: 'exit', listener: (code: number | null, signal: string | null) => void): this;
+}
+
 /**
  * The part of a launcher's instance that does not depend on the server: one ManagedProcess at a time, stop, kill,
  * restart, the 'exit' event for exits nobody asked for, and removing its directory. A subclass starts the server

@@ -9,7 +9,7 @@ import { access, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { assertListening, pickPort, probeSocket, waitForPort } from './ports.js';
-import { failureOutput, findExecutable, inInstanceDir, isExecutable, ManagedServer, withParentDeathSignal } from './process.js';
+import { failureOutput, findExecutable, inInstanceDir, isExecutable, ManagedServer, withParentDeathSignal, type ServerInstance } from './process.js';
 
 export interface ProsodyComponent {
   domain: string;
@@ -55,10 +55,8 @@ export interface ProsodyOptions {
   startTimeoutMs?: number;
 }
 
-export interface ProsodyInstance {
-  readonly dir: string;
+export interface ProsodyInstance extends ServerInstance {
   readonly host: string;
-  readonly listen: string;
   readonly c2sPort: number;
   readonly componentPort: number;
   readonly s2sPort: number;
@@ -67,25 +65,13 @@ export interface ProsodyInstance {
   /** With `fileShare`: the HTTP port and the upload component's JID. */
   readonly httpPort?: number | undefined;
   readonly uploadJid?: string | undefined;
-  readonly pid: number | undefined;
-  readonly configFile: string;
   readonly logFile: string;
   /** Creates (or overwrites the password of) user@host; works while the server runs. */
   register(user: string, password: string): Promise<void>;
-  /** SIGTERM, wait for exit (bounded, then SIGKILL); idempotent. */
-  stop(): Promise<void>;
-  /** SIGKILL and wait for exit. */
-  kill(): Promise<void>;
-  /** Stop, then start again on the same ports and data dir; resolves when ready. */
-  restart(): Promise<void>;
   /** SIGSTOP: the server keeps its sockets but stops answering. */
   freeze(): void;
   /** SIGCONT. */
   resume(): void;
-  /** Stops the server if needed, then deletes the dir (only if startProsody created it). */
-  removeDir(): Promise<void>;
-  /** Emitted when the process exits without stop()/kill()/restart() having asked it to. */
-  on(event: 'exit', listener: (code: number | null, signal: string | null) => void): this;
 }
 
 export const PROSODY_INSTALL_HINT = 'sudo apt-get install -y prosody';

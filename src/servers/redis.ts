@@ -12,7 +12,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertListening, pickPort, probeSocket } from './ports.js';
-import { findExecutable, inInstanceDir, ManagedServer, withParentDeathSignal } from './process.js';
+import { findExecutable, inInstanceDir, ManagedServer, withParentDeathSignal, type ServerInstance } from './process.js';
 
 export interface RedisOptions {
   /** Working dir (config, AOF, log). Default: a fresh mkdtemp(os.tmpdir()/mxb-redis-). */
@@ -29,25 +29,11 @@ export interface RedisOptions {
   startTimeoutMs?: number;
 }
 
-export interface RedisInstance {
-  readonly dir: string;
-  readonly listen: string;
+export interface RedisInstance extends ServerInstance {
   readonly port: number;
   /** redis://LISTEN:PORT */
   readonly url: string;
-  readonly pid: number | undefined;
-  readonly configFile: string;
   readonly logFile: string;
-  /** SIGTERM (Redis flushes the AOF and exits), wait for exit (bounded, then SIGKILL); idempotent. */
-  stop(): Promise<void>;
-  /** SIGKILL and wait for exit. */
-  kill(): Promise<void>;
-  /** Stop, then start again on the same port and directory; resolves when ready. */
-  restart(): Promise<void>;
-  /** Stops the server if needed, then deletes the dir (only if startRedis created it). */
-  removeDir(): Promise<void>;
-  /** Emitted when the process exits without stop()/kill()/restart() having asked it to. */
-  on(event: 'exit', listener: (code: number | null, signal: string | null) => void): this;
 }
 
 export const REDIS_INSTALL_HINT = 'sudo apt-get install -y redis-server';
