@@ -73,7 +73,7 @@ export class FileFetcher {
 
   constructor(
     private readonly opts: FileFetchOptions,
-    private readonly learnOrigin: OriginSource = async () => undefined,
+    private readonly learnOrigin: OriginSource = () => Promise.resolve(undefined),
     private readonly clock: () => number = Date.now,
   ) {
     // No pooled connection outlives a fetch for long: these are one-off downloads.
