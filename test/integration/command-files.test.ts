@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
 import type { MqttClient } from 'mqtt';
+import { FileFetcher } from '../../src/features/media/file-fetch.js';
 import { closeMqtt, isMessageFrom, mqttClient, nextMqttMessage, removeDir, startBridge, startTestServer, type RunningBridge, type TestServer, type XmppUser } from './harness.js';
 
 const DISPLAY = 'display-lobby@iot.localhost';
@@ -346,5 +347,36 @@ describe('commands carrying a file: fetched from the user\'s own upload server, 
       received.map((m) => m.topic),
       [IMAGE_TOPIC, IMAGE_TOPIC, FIRMWARE_TOPIC],
     );
+  });
+});
+
+describe('commands carrying a file: a remote user\'s domain that resolves to an internal address', function () {
+  let server: HostileServer;
+  let fetcher: FileFetcher;
+
+  before(async function () {
+    server = new HostileServer('127.0.0.1');
+    await server.start();
+    // The bridge's server is example.org; the sender is a user of "localhost", another server as far as it knows.
+    fetcher = new FileFetcher({ serverDomain: 'example.org', allowHosts: [], maxBytes: MAX_BYTES, timeoutMs: 2000, concurrency: 2 });
+  });
+
+  after(async function () {
+    await fetcher?.close();
+    await server?.stop();
+  });
+
+  it('is refused when connecting (MEDIA_FETCH_HOST), and the internal server sees no request', async function () {
+    const r = await fetcher.fetch({ sender: 'mallory@localhost', deviceJid: DISPLAY, url: `http://localhost:${server.port}/internal.png` });
+    assert.equal(r.ok, false);
+    assert.equal(!r.ok && r.error.code, 'MEDIA_FETCH_HOST');
+    assert.match(!r.ok ? r.error.message : '', /^localhost resolves to (127\.0\.0\.1|::1), not a public address$/);
+    assert.deepEqual(server.requests, []);
+  });
+
+  it('is refused without any connection when written as an internal address', async function () {
+    const r = await fetcher.fetch({ sender: 'mallory@127.0.0.1', deviceJid: DISPLAY, url: `http://127.0.0.1:${server.port}/internal.png` });
+    assert.deepEqual(!r.ok && [r.error.code, r.error.message], ['MEDIA_FETCH_HOST', '127.0.0.1 is not a public address']);
+    assert.deepEqual(server.requests, []);
   });
 });
