@@ -109,7 +109,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     schemas: r.schemas.map((p) => resolve(base, p)),
     baseTopic: r.baseTopic,
     log: { level: r.log.level, ...(r.log.file !== undefined ? { file: resolve(base, r.log.file) } : {}) },
-    media: { ...r.media, localFiles: { ...r.media.localFiles } },
+    media: { ...r.media, localFiles: { ...r.media.localFiles }, fetch: { ...r.media.fetch, allowHosts: [...r.media.fetch.allowHosts] } },
     delivery: { ...r.delivery },
     mqtt: {
       embedded: {

@@ -244,6 +244,23 @@ export const configSchema = {
         inlineMaxBytes: { type: 'integer', minimum: 0, default: 0, description: 'Payloads at most this long travel base64 in the reading\'s JSON instead of being uploaded (a mapping may set its own).' },
         uploadTimeoutSeconds: { type: 'number', minimum: 1, default: 30, description: 'Time allowed for the slot request and for the PUT, each.' },
         uploadService: { type: 'string', minLength: 1, description: 'The XEP-0363 service JID; without it, found by service discovery on the server domain.' },
+        fetch: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'Commands carrying a file: how the file a user names by URL is fetched (docs/MEDIA.md).',
+          properties: {
+            maxBytes: { type: 'integer', minimum: 1, default: 1048576, description: 'Largest file fetched (a command may set its own); above it the fetch is refused or cut off.' },
+            timeoutSeconds: { type: 'number', exclusiveMinimum: 0, default: 15, description: 'Time allowed for the whole fetch: connection, headers and body.' },
+            concurrency: { type: 'integer', minimum: 1, default: 4, description: 'Fetches at once for the whole bridge (one per device); more are refused (MEDIA_FETCH_BUSY).' },
+            allowHosts: {
+              type: 'array',
+              default: [],
+              items: { type: 'string', pattern: '^[^\\s/@]+$' },
+              description: 'Further hosts ("host" or "host:port") every sender may name, e.g. an upload server the users\' server delegates to.',
+            },
+          },
+        },
         localFiles: {
           type: 'object',
           additionalProperties: false,
@@ -539,6 +556,7 @@ export interface BridgeConfig {
     readonly uploadTimeoutSeconds: number;
     readonly uploadService?: string;
     readonly localFiles: { readonly maxTotalBytes: number; readonly ttlHours: number; readonly publicUrl?: string };
+    readonly fetch: { readonly maxBytes: number; readonly timeoutSeconds: number; readonly concurrency: number; readonly allowHosts: readonly string[] };
   };
   readonly delivery: {
     readonly maxOutbox: number;

@@ -5,6 +5,7 @@
  *   boolean              → boolean
  *   integer / number     → text-single with XEP-0122 validation (xs:integer / xs:decimal, <range min max/>)
  *   string               → text-single
+ *   string, format uri   → text-single with XEP-0122 xs:anyURI (a command carrying a file: the file's URL)
  *   array of enum        → list-multi
  *   array of string      → text-multi
  *   anything else        → text-single holding JSON
@@ -37,6 +38,7 @@ function fieldElement(f: SchemaField): Element {
     const range = f.minimum !== undefined || f.maximum !== undefined ? xml('range', { ...(f.minimum !== undefined ? { min: String(f.minimum) } : {}), ...(f.maximum !== undefined ? { max: String(f.maximum) } : {}) }) : xml('basic');
     el.append(xml('validate', { xmlns: NS_XDATA_VALIDATE, datatype: f.kind === 'integer' ? 'xs:integer' : 'xs:decimal' }, range));
   }
+  if (f.uri) el.append(xml('validate', { xmlns: NS_XDATA_VALIDATE, datatype: 'xs:anyURI' }, xml('basic')));
   for (const v of defaultValues(f)) el.append(xml('value', {}, xmlSafeText(v)));
   for (const o of f.options ?? []) el.append(xml('option', { label: String(o) }, xml('value', {}, xmlSafeText(String(o)))));
   return el;

@@ -16,6 +16,8 @@ export interface SchemaField {
   readonly minimum?: number;
   readonly maximum?: number;
   readonly default?: unknown;
+  /** A string that is a URL (`format: uri`, or a file's URL: `contentMediaType`). */
+  readonly uri?: boolean;
 }
 
 type Schema = Readonly<Record<string, unknown>>;
@@ -47,7 +49,7 @@ function describe(name: string, p: Schema, required: boolean): SchemaField {
       ...(typeof p['maximum'] === 'number' ? { maximum: p['maximum'] } : {}),
     };
   }
-  if (type === 'string') return { ...base, kind: 'string' };
+  if (type === 'string') return { ...base, kind: 'string', ...(p['format'] === 'uri' || typeof p['contentMediaType'] === 'string' ? { uri: true } : {}) };
   if (type === 'array' && p['items'] !== null && typeof p['items'] === 'object') {
     const items = p['items'] as Schema;
     if (Array.isArray(items['enum'])) return { ...base, kind: 'enum-list', options: (items['enum'] as unknown[]).filter(isScalar) };

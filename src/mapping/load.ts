@@ -18,6 +18,7 @@ import {
   type Availability,
   type AvailabilityTopic,
   type ChangePolicy,
+  type CommandFile,
   type CommandPayload,
   type CommandSpec,
   type Deadband,
@@ -123,6 +124,7 @@ interface RawCommand {
   ttl?: number;
   confirm?: { topic: string; fields?: string[]; timeout: number };
   payload?: RawCommandPayload;
+  file?: { key: string; mediaTypes?: string[]; maxBytes?: number; encoding: 'binary' | 'base64'; oob: boolean };
 }
 
 let validateFile: ReturnType<ReturnType<typeof createAjv>['compile']> | undefined;
@@ -263,6 +265,8 @@ function compileMapping(raw: RawMapping, file: string, index: number, ctx: Mappi
 
   const commands = raw.commands.map((c, i) => compileCommand(c, `commands/${i}`, jid, segments, dirname(file), file, at, ctx, problems, problem));
   const names = new Set<string>();
+  // A message carrying a file runs one command: which one must not depend on the order of the list.
+  if (raw.commands.filter((c) => c.file?.oob === true).length > 1) problem('commands', 'at most one command may take files sent in a chat (file.oob)');
   raw.commands.forEach((c, i) => {
     if (c.name === 'help') problem(`commands/${i}/name`, '"help" is reserved: it lists the commands in a chat');
     if (names.has(c.name)) problem(`commands/${i}/name`, `command "${c.name}" is declared twice`);
@@ -347,6 +351,7 @@ function compileCommand(
     }
   }
   const payload = raw.payload ? commandPayload(raw.payload, schema, `${field}/payload`, problem) : undefined;
+  const fileSpec = raw.file ? commandFile(raw.file, raw.payload !== undefined, schema, `${field}/file`, problem) : undefined;
   if (problems.length > before || !topic || !schema) return undefined;
   return {
     name: raw.name,
@@ -358,6 +363,27 @@ function compileCommand(
     ...(raw.ttl !== undefined ? { ttl: raw.ttl } : {}),
     ...(confirm ? { confirm } : {}),
     ...(payload && payload.format !== 'json' ? { payload } : {}),
+    ...(fileSpec ? { file: fileSpec } : {}),
+  };
+}
+
+/** A command carrying a file: its field must be a string property of the schema; the file makes the payload. */
+function commandFile(raw: NonNullable<RawCommand['file']>, hasPayload: boolean, schema: CompiledSchema | undefined, field: string, problem: Problem): CommandFile | undefined {
+  if (hasPayload) problem(field, 'a command carrying a file publishes the file (file.encoding): it takes no "payload"');
+  const props = schema?.schema['properties'];
+  const prop = props !== null && typeof props === 'object' && Object.hasOwn(props, raw.key) ? (props as Record<string, unknown>)[raw.key] : undefined;
+  if (schema && (prop === null || typeof prop !== 'object')) {
+    problem(`${field}/key`, `"${raw.key}" is not a property of schema ${schema.id}`);
+    return undefined;
+  }
+  const declared = prop !== null && typeof prop === 'object' ? (prop as Record<string, unknown>)['contentMediaType'] : undefined;
+  const mediaTypes = raw.mediaTypes ?? (typeof declared === 'string' ? [declared.toLowerCase()] : undefined);
+  return {
+    key: raw.key,
+    ...(mediaTypes ? { mediaTypes: mediaTypes.map((t) => t.toLowerCase()) } : {}),
+    ...(raw.maxBytes !== undefined ? { maxBytes: raw.maxBytes } : {}),
+    encoding: raw.encoding,
+    oob: raw.oob,
   };
 }
 

@@ -153,6 +153,21 @@ export interface CommandSpec {
   readonly confirm?: { readonly topic: TopicPattern; readonly fields?: readonly string[]; readonly timeoutMs: number };
   /** How the validated command becomes the MQTT payload; absent: the JSON as sent. */
   readonly payload?: CommandPayload;
+  /** The command carries a file: `key` holds its URL, fetched and published as bytes (docs/MEDIA.md). */
+  readonly file?: CommandFile;
+}
+
+export interface CommandFile {
+  /** The top-level command field whose value is the file's URL. */
+  readonly key: string;
+  /** Accepted media types, checked on the fetched bytes; absent: any bytes. */
+  readonly mediaTypes?: readonly string[];
+  /** Largest file fetched; absent: `media.fetch.maxBytes`. */
+  readonly maxBytes?: number;
+  /** binary: the bytes are the MQTT payload; base64: the command's JSON with `key` holding the file base64-encoded. */
+  readonly encoding: 'binary' | 'base64';
+  /** A chat message with an XEP-0066 OOB URL runs this command. */
+  readonly oob: boolean;
 }
 
 /**

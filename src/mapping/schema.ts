@@ -284,6 +284,28 @@ export const mappingFileSchema = {
                     payload: { type: 'string', description: 'fixed: the payload.' },
                   },
                 },
+                file: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['key'],
+                  description: 'The command carries a file: one field holds its URL, the bridge fetches it from the sender\'s own upload server and publishes the bytes (docs/MEDIA.md).',
+                  properties: {
+                    key: { type: 'string', pattern: '^[^.]+$', description: 'The command field holding the URL (a top-level property of the schema).' },
+                    mediaTypes: {
+                      type: 'array',
+                      minItems: 1,
+                      items: { type: 'string', pattern: '^[a-z0-9.+-]+/([a-z0-9.+-]+|\\*)$' },
+                      description: 'Accepted media types, checked on the bytes (image/png, image/*); default the field\'s contentMediaType; none: any bytes.',
+                    },
+                    maxBytes: { type: 'integer', minimum: 1, description: 'Largest file fetched; default media.fetch.maxBytes.' },
+                    encoding: {
+                      enum: ['binary', 'base64'],
+                      default: 'binary',
+                      description: 'binary: the file\'s bytes are the MQTT payload; base64: the command as JSON, the field holding the file base64-encoded.',
+                    },
+                    oob: { type: 'boolean', default: false, description: 'A chat message carrying a file (XEP-0066 jabber:x:oob URL) runs this command.' },
+                  },
+                },
                 ttl: {
                   type: 'integer',
                   minimum: 0,

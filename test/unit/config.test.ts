@@ -66,7 +66,7 @@ describe('loadConfig', () => {
         highWaterBytes: 4194304,
         commandTtlSeconds: 300,
       },
-      media: { maxBytes: 10485760, minIntervalSeconds: 10, dailyBytes: 104857600, inlineMaxBytes: 0, uploadTimeoutSeconds: 30, localFiles: { maxTotalBytes: 268435456, ttlHours: 24 } },
+      media: { maxBytes: 10485760, minIntervalSeconds: 10, dailyBytes: 104857600, inlineMaxBytes: 0, uploadTimeoutSeconds: 30, localFiles: { maxTotalBytes: 268435456, ttlHours: 24 }, fetch: { maxBytes: 1048576, timeoutSeconds: 15, concurrency: 4, allowHosts: [] } },
       mqtt: {
         embedded: {
           enabled: true,

@@ -119,7 +119,8 @@ function adhocError(condition: 'bad-action' | 'bad-sessionid'): Element {
 /** The IQ payload completing an ad-hoc command: status completed with a note, or the error. */
 export function adhocAnswer(node: string, sessionid: string | undefined, r: Result<CommandOutcome>): Element {
   if (!r.ok) return errorElement(r.error.code, r.error.message);
-  const { command, confirmation, topic } = r.value;
-  const note = confirmation !== undefined ? `${command.name}: done, the device confirmed it.` : `${command.name}: sent on ${topic}.`;
+  const { command, confirmation, topic, file } = r.value;
+  const what = file ? ` ${file.mediaType}, ${file.size} bytes (SHA-256 ${file.sha256})` : '';
+  const note = confirmation !== undefined ? `${command.name}:${what} done, the device confirmed it.` : `${command.name}:${what} sent on ${topic}.`;
   return xml('command', { xmlns: NS_ADHOC, node, sessionid: sessionid ?? randomBytes(8).toString('hex'), status: 'completed' }, xml('note', { type: 'info' }, note));
 }

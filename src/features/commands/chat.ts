@@ -2,6 +2,9 @@
  * Chat with a device: a person sends "help" or a command line (see convert/command-text.ts) from any XMPP client and
  * gets a reply; a XEP-0184 receipt, when asked for, means the command reached the broker (and, with a declared state
  * echo, that the device confirmed it). Errors come back as a readable reply, never as silence.
+ *
+ * A message carrying a file — an XEP-0066 `jabber:x:oob` URL, as clients send an uploaded image — runs the device's
+ * command that takes files from a chat (`file.oob` in its mapping), with the URL in the command's file field.
  */
 import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
@@ -14,7 +17,7 @@ import type { AccessPolicy } from '../../kernel/access-policy.js';
 import type { XmppLink } from '../../kernel/xmpp-link.js';
 import type { Logger } from '../../log.js';
 import { errorReply } from '../../xmpp/stanzas.js';
-import { NS_RECEIPTS } from '../../xmpp/namespaces.js';
+import { NS_OOB, NS_RECEIPTS } from '../../xmpp/namespaces.js';
 import type { CommandOutcome, Downlink } from './downlink.js';
 
 export class ChatService {
@@ -46,6 +49,25 @@ export class ChatService {
     const device = this.access.visible(target, sender);
     if (!device) {
       this.link.send(errorReply(stanza, 'DEVICE_UNKNOWN'));
+      return;
+    }
+    // XEP-0066 §3: the URL of a file the sender shares (their client uploaded it, XEP-0363, and sends its GET URL).
+    const oob = stanza.getChild('x', NS_OOB)?.getChildText('url')?.trim();
+    if (oob) {
+      const command = device.mapping.commands.find((c) => c.file?.oob === true);
+      if (!command?.file) {
+        this.reply(stanza, `✗ ${device.name} takes no files in a chat; write "help" for its commands`);
+        return;
+      }
+      const r = await this.downlink.execute({
+        from: sender,
+        deviceJid: device.jid,
+        name: command.name,
+        json: JSON.stringify({ [command.file.key]: oob }),
+        origin: 'chat',
+        replyTo: { jid: from, ...(stanza.attrs['id'] ? { id: stanza.attrs['id'] } : {}) },
+      });
+      this.reply(stanza, outcomeText(r), r.ok);
       return;
     }
     const parsed = parseCommandText(body, device.mapping.commands, device.mapping.aliases);
@@ -95,10 +117,11 @@ export class ChatService {
 /** One line a person reads: the outcome of a command. */
 export function outcomeText(r: Result<CommandOutcome>): string {
   if (!r.ok) return `✗ ${r.error.code.toLowerCase().replace(/_/g, ' ')}: ${r.error.message}`;
-  const { command, topic, confirmation, queued, device } = r.value;
+  const { command, topic, confirmation, queued, device, file } = r.value;
   const when = queued ? ' (held while the device was offline)' : '';
-  if (confirmation === undefined) return `✓ ${command.name}: sent on ${topic}${when}`;
+  const what = file ? ` ${file.mediaType}, ${file.size} bytes (SHA-256 ${file.sha256})` : '';
+  if (confirmation === undefined) return `✓ ${command.name}:${what} sent on ${topic}${when}`;
   // The device's state report, formatted like its readings.
   const state = confirmationText(confirmation, device.segments, device.mapping.body, (v) => device.mapping.schema.validate(v) === true);
-  return `✓ ${command.name}: confirmed${when} — ${truncate(state, 200)}`;
+  return `✓ ${command.name}:${what} confirmed${when} — ${truncate(state, 200)}`;
 }

@@ -12,7 +12,12 @@
  *   device online?           queued for the command's TTL (delivered when it returns, TIMEOUT if not);
  *                            with a TTL of 0: DEVICE_OFFLINE (recipient-unavailable)
  * then the publish (MQTT_PUBLISH_FAILED when the broker refuses it) and, with a declared state echo, the
- * confirmation (TIMEOUT without one). The payload published is the JSON text the sender wrote, byte for byte — or,
+ * confirmation (TIMEOUT without one).
+ *
+ * A command carrying a file (`file:` in the mapping, docs/MEDIA.md) adds one step after validation: the URL in its
+ * field is fetched under the fetch policy (features/media/fetch-policy.ts — never before the sender was authorized and
+ * the command validated; MEDIA_FETCH_* when refused) and the bytes are published. Such a command is not held for an
+ * offline device (the bytes are not kept): DEVICE_OFFLINE. The payload published is the JSON text the sender wrote, byte for byte — or,
  * when the command declares a payload format (a field as text, a command template, a fixed payload…), what that
  * format makes of the validated command (convert/command-payload.ts).
  */
@@ -20,7 +25,8 @@ import { LRUCache } from 'lru-cache';
 import type { Device } from '../../devices/device.js';
 import { fail, ok, type Result } from '../../errors.js';
 import type { AccessPolicy } from '../../kernel/access-policy.js';
-import type { CommandSpec } from '../../mapping/mapping.js';
+import type { CommandFile, CommandSpec } from '../../mapping/mapping.js';
+import { sha256Hex } from '../../convert/media.js';
 import { formatTopic } from '../../mapping/topic-pattern.js';
 import { encodeCommand } from '../../convert/command-payload.js';
 import { jsonTooDeep, MAX_JSON_DEPTH } from '../../convert/payload.js';
@@ -51,6 +57,19 @@ export interface CommandOutcome {
   readonly confirmation?: string;
   /** Delivered after waiting for the device to come back. */
   readonly queued?: boolean;
+  /** The file a command carried, as published. */
+  readonly file?: { readonly size: number; readonly sha256: string; readonly mediaType: string };
+}
+
+/** Fetches the file a command names (features/media/file-fetch.ts). */
+export interface FileSource {
+  fetch(req: {
+    readonly sender: string;
+    readonly deviceJid: string;
+    readonly url: string;
+    readonly mediaTypes?: readonly string[];
+    readonly maxBytes?: number;
+  }): Promise<Result<{ readonly bytes: Buffer; readonly mediaType: string }>>;
 }
 
 /** Holds commands for offline devices (pipeline/command-queue.ts). */
@@ -70,6 +89,7 @@ const MAX_TRACKED_SENDERS = 10_000;
 
 export class Downlink {
   private holder: CommandHolder | undefined;
+  private files: FileSource | undefined;
   private readonly buckets = new LRUCache<string, TokenBucket>({ max: MAX_TRACKED_SENDERS });
 
   constructor(
@@ -84,6 +104,11 @@ export class Downlink {
   /** Where commands for offline devices wait; without one they are refused (DEVICE_OFFLINE). */
   holdWith(holder: CommandHolder): void {
     this.holder = holder;
+  }
+
+  /** Where the files of commands carrying one come from; without it such commands are refused (NOT_IMPLEMENTED). */
+  fetchFilesWith(files: FileSource): void {
+    this.files = files;
   }
 
   /** Device and command lookup plus authorization, shared with the ad-hoc command forms. */
@@ -121,6 +146,10 @@ export class Downlink {
       const messages = ajvErrorsToPathMessages(command.schema.validate.errors);
       return fail('COMMAND_INVALID', `${command.name}: ${summarize(messages)}`, messages);
     }
+    if (command.file) {
+      if (!device.online) return fail('DEVICE_OFFLINE', `${device.name} is offline; a command carrying a file is not held`);
+      return this.withFile(req, device, command, command.file, value);
+    }
     if (!device.online) {
       const ttlMs = (command.ttl ?? this.defaultTtlMs / 1000) * 1000;
       if (ttlMs === 0 || !this.holder) return fail('DEVICE_OFFLINE', `${device.name} is offline`);
@@ -140,12 +169,32 @@ export class Downlink {
     return bucket.tryTake(now);
   }
 
+  /** Fetch the file the command names, then publish it: its bytes, or the command's JSON holding it as base64. */
+  private async withFile(req: CommandRequest, device: Device, command: CommandSpec, file: CommandFile, value: unknown): Promise<Result<CommandOutcome>> {
+    const fields = value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+    const url = Object.hasOwn(fields, file.key) ? fields[file.key] : undefined;
+    if (typeof url !== 'string') return fail('COMMAND_INVALID', `${command.name} needs "${file.key}": the URL of the file`);
+    if (!this.files) return fail('NOT_IMPLEMENTED', 'this bridge fetches no files');
+    const got = await this.files.fetch({
+      sender: req.from,
+      deviceJid: device.jid,
+      url,
+      ...(file.mediaTypes ? { mediaTypes: file.mediaTypes } : {}),
+      ...(file.maxBytes !== undefined ? { maxBytes: file.maxBytes } : {}),
+    });
+    if (!got.ok) return got;
+    const { bytes, mediaType } = got.value;
+    const payload = file.encoding === 'binary' ? bytes : Buffer.from(JSON.stringify({ ...fields, [file.key]: bytes.toString('base64') }), 'utf8');
+    const r = await this.dispatch(device, command, req.json, value, payload);
+    return r.ok ? ok({ ...r.value, file: { size: bytes.byteLength, sha256: sha256Hex(bytes), mediaType } }) : r;
+  }
+
   /** Publish a validated command and, with a declared echo, wait for the confirmation. */
-  async dispatch(device: Device, command: CommandSpec, json: string, value: unknown): Promise<Result<CommandOutcome>> {
+  async dispatch(device: Device, command: CommandSpec, json: string, value: unknown, encoded?: Buffer): Promise<Result<CommandOutcome>> {
     const topic = formatTopic(command.topic, device.segments);
     if (topic.topic === undefined) return fail('INTERNAL', topic.error);
-    // Encode step: the validated command as the device expects it on the wire.
-    const payload = encodeCommand(command.payload, json, value);
+    // Encode step: the validated command as the device expects it on the wire (a file's bytes are encoded already).
+    const payload = encoded ? ok(encoded) : encodeCommand(command.payload, json, value);
     if (!payload.ok) return payload;
 
     const expectation = command.confirm ? this.confirmations.expect(device, command.confirm, (value ?? {}) as Record<string, unknown>) : undefined;

@@ -24,6 +24,8 @@ import { ConfirmationTracker } from './confirmations.js';
 import { Downlink, type CommandOrigin, type CommandOutcome, type CommandRequest } from './downlink.js';
 import { lateReplies } from './late-replies.js';
 import { operatorCommand } from './operator.js';
+import { FileFetcher } from '../media/file-fetch.js';
+import { Uploader } from '../media/upload.js';
 
 export class CommandsFeature implements Feature {
   readonly name = 'commands';
@@ -33,6 +35,7 @@ export class CommandsFeature implements Feature {
   private readonly downlink: Downlink;
   private readonly chat: ChatService;
   private readonly queued: QueuedCommands;
+  private readonly files: FileFetcher;
   private readonly watches = new Map<string, () => void>();
   private readonly unsubscribe: (() => void)[] = [];
 
@@ -68,6 +71,14 @@ export class CommandsFeature implements Feature {
       (device, command) => this.reachable(device, command),
     );
     this.downlink.holdWith(this.queued);
+    // Commands carrying a file (docs/MEDIA.md): the upload service's own slots tell the local users' upload host.
+    const f = config.media.fetch;
+    const uploader = new Uploader(k.xmpp, config.xmpp.serverDomain, config.media.uploadTimeoutSeconds * 1000, config.media.uploadService);
+    this.files = new FileFetcher(
+      { serverDomain: config.xmpp.serverDomain, allowHosts: f.allowHosts, maxBytes: f.maxBytes, timeoutMs: f.timeoutSeconds * 1000, concurrency: f.concurrency },
+      () => uploader.slotOrigin(k.xmpp.domain),
+    );
+    this.downlink.fetchFilesWith(this.files);
 
     const { router, disco } = k;
     router.iq('set', NS_COMMAND, 'command', commandIqHandler(this.downlink));
@@ -99,6 +110,7 @@ export class CommandsFeature implements Feature {
   }
 
   stop(): void {
+    void this.files.close();
     this.queued.stop();
     for (const u of this.unsubscribe.splice(0)) u();
     for (const unwatch of this.watches.values()) unwatch();

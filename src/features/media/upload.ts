@@ -7,6 +7,7 @@
  */
 import xml, { type Element } from '@xmpp/xml';
 import type { XmppLink } from '../../kernel/xmpp-link.js';
+import { originOf } from './fetch-policy.js';
 import { NS_DATA, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_HTTP_UPLOAD } from '../../xmpp/namespaces.js';
 
 export interface UploadService {
@@ -71,6 +72,23 @@ export class Uploader {
       return { jid, maxFileSize: maxFileSizeOf(q) };
     }
     return undefined;
+  }
+
+  /**
+   * The origin (`http://host:port`) of the files this server's upload service serves: a slot for one byte is asked
+   * for as `asJid` and never used (no bytes are stored, so nothing counts against a quota). The local users' files
+   * are served from there too, which is what the fetch policy of commands carrying a file needs to know.
+   */
+  async slotOrigin(asJid: string): Promise<string | undefined> {
+    const service = await this.find();
+    if (!service) return undefined;
+    const slot = await this.link.request(
+      xml('iq', { type: 'get', from: asJid, to: service.jid }, xml('request', { xmlns: NS_HTTP_UPLOAD, filename: 'origin.bin', size: '1', 'content-type': 'application/octet-stream' })),
+      this.timeoutMs,
+    );
+    const getUrl = slot.getChild('slot', NS_HTTP_UPLOAD)?.getChild('get')?.attrs['url'];
+    if (typeof getUrl !== 'string' || !/^https?:\/\//.test(getUrl)) return undefined;
+    return originOf(new URL(getUrl));
   }
 
   /** Slot as `deviceJid`, then PUT. */
