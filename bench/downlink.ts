@@ -12,6 +12,7 @@ import { latencyAt, PASS_DELIVERED, PASS_P99_MS, search, type Runner, type Searc
 import { Simulator } from './sim.js';
 import { formatProfile, summariseProfile, type CpuProfile, type ProfileSummary } from './profile.js';
 import { mkdirSync, readFileSync } from 'node:fs';
+import { cpuNs } from './cost.js';
 import { join } from 'node:path';
 
 export interface DownlinkRun {
@@ -33,6 +34,24 @@ export interface DownlinkResult {
    * answering every command IQ at once — the same two stanzas through Prosody per command.
    */
   paired?: PairedLadder[];
+  /** CPU µs per command of the bridge and of the bare component at one fixed rate (`--downlink-cost`). */
+  cost?: DownlinkCost[];
+}
+
+/**
+ * CPU time per command at one rate well below both ceilings: the CPU nanoseconds of the bridge's process (and of the
+ * bare component's) over a step, from /proc/<pid>/task/<tid>/schedstat, divided by the commands answered. Like the uplink's
+ * cost part, it does not depend on who else uses the machine nearly as much as a rate search does.
+ */
+export interface DownlinkCost {
+  command: string;
+  qos: 0 | 1;
+  rate: number;
+  /** µs of CPU per command, one value per step. */
+  bridge: number[];
+  ceiling: number[];
+  bridgeMedian?: number;
+  ceilingMedian?: number;
 }
 
 /** The bridge and the bare component stepped through the same rates, alternately: the highest rate each passed. */
@@ -130,6 +149,27 @@ export interface DownlinkOptions {
   readonly ladderStepMs?: number;
   /** false: only the interleaved comparison, no search of the bridge's sustained rate. */
   readonly search?: boolean;
+  /** Only CPU per command: this many steps of each side per command at `costRate` (no search, no ladder). */
+  readonly costRepeats?: number;
+  readonly costRate?: number;
+}
+
+function median(xs: readonly number[]): number | undefined {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** CPU µs of `pid` per command answered over one step of `run`. */
+async function costStep(run: Runner, pid: number | undefined, rate: number, stepMs: number): Promise<{ us: number; step: StepResult } | undefined> {
+  if (pid === undefined) return undefined;
+  const ns0 = cpuNs(pid);
+  const s = await run.step(rate, stepMs, 2000);
+  const ns1 = cpuNs(pid);
+  const answered = Math.round((s.latency.count ?? 0) || s.received);
+  if (ns0 === undefined || ns1 === undefined || answered === 0) return undefined;
+  return { us: Math.round((ns1 - ns0) / 1000 / answered * 10) / 10, step: s };
 }
 
 export async function runDownlink(devices: number, searchOpts: SearchOptions, o: DownlinkOptions = {}): Promise<DownlinkResult> {
@@ -171,6 +211,10 @@ export async function runDownlink(devices: number, searchOpts: SearchOptions, o:
     while (tally.received < devices && Date.now() < deadline) await sleep(20);
     await commander.call('start', { service: `xmpp://${server.prosody.listen}:${server.prosody.c2sPort}`, domain: HOST, username: COMMANDER_USER, password: `pw-${COMMANDER_USER}` });
     const pids = { bridge: bridge.child.pid, prosody: server.prosody.pid, devices: sim.pid, commander: commander.pid };
+    if (o.costRepeats) {
+      result.cost = await downlinkCost(sim, commander, devices, commands, pids, bridge.child, server, o);
+      return result;
+    }
     for (const c of o.search === false ? [] : commands) {
       const run = runner(sim, commander, devices, c.name, pids);
       await run.step(500, 1000, 2000); // warm-up
@@ -255,4 +299,60 @@ export async function runDownlink(devices: number, searchOpts: SearchOptions, o:
     await bridge.stop();
   }
   return result;
+}
+
+/** The bridge and the bare component, alternately, `costRepeats` steps each per command at one rate. */
+async function downlinkCost(
+  sim: Simulator,
+  commander: Child,
+  devices: number,
+  commands: readonly { name: string; qos: 0 | 1 }[],
+  pids: Record<string, number | undefined>,
+  bridgeChild: Child,
+  server: { service: string; secret: string },
+  o: DownlinkOptions,
+): Promise<DownlinkCost[]> {
+  const rate = o.costRate ?? 1000;
+  const stepMs = o.ladderStepMs ?? 3000;
+  const echo = Child.fork('iq-echo.js', { name: 'iq-echo' });
+  const out: DownlinkCost[] = [];
+  try {
+    await echo.call('start', { service: server.service, domain: ECHO_DOMAIN, secret: server.secret }, 30_000);
+    const all = { ...pids, 'iq-echo': echo.pid };
+    const ceilingRun = runner(undefined, commander, devices, commands[0]?.name ?? 'set', all, ECHO_DOMAIN);
+    await ceilingRun.step(500, 1000, 2000); // warm-up
+    for (const c of commands) {
+      const bridgeRun = runner(sim, commander, devices, c.name, all);
+      await bridgeRun.step(500, 1000, 2000); // warm-up
+      const entry: DownlinkCost = { command: c.name, qos: c.qos, rate, bridge: [], ceiling: [] };
+      if (o.profileMs && o.outDir) {
+        mkdirSync(o.outDir, { recursive: true });
+        const file = join(o.outDir, `${o.stamp ?? 'downlink'}-bridge-downlink-cost-${c.name}.cpuprofile`);
+        await bridgeChild.call('profStart', { intervalUs: 250 });
+        const s = await bridgeRun.step(rate, o.profileMs, 2000);
+        await bridgeChild.call('profStop', { file });
+        log(line(c.name, s, 'profiled'));
+        for (const l of formatProfile(summariseProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile))) log(`profile downlink ${c.name} at ${rate}/s: ${l}`);
+      }
+      for (let i = 0; i < (o.costRepeats ?? 3); i++) {
+        const b = await costStep(bridgeRun, bridgeChild.pid, rate, stepMs);
+        const e = await costStep(ceilingRun, echo.pid, rate, stepMs);
+        if (b) entry.bridge.push(b.us);
+        if (e) entry.ceiling.push(e.us);
+        log(
+          `downlink cost ${c.name} at ${fmt(rate)}/s: bridge ${b?.us ?? 'n/a'} µs/command (${b?.step.pass ? 'pass' : `FAIL ${b?.step.why}`}), ` +
+            `bare component ${e?.us ?? 'n/a'} µs/command | other ${b?.step.cpu['other'] ?? '?'}% / ${e?.step.cpu['other'] ?? '?'}%`,
+        );
+      }
+      const bm = median(entry.bridge);
+      const em = median(entry.ceiling);
+      if (bm !== undefined) entry.bridgeMedian = bm;
+      if (em !== undefined) entry.ceilingMedian = em;
+      log(`downlink cost ${c.name} (QoS ${c.qos}): bridge ${bm} µs/command [${entry.bridge.join(', ')}], bare component ${em} µs/command [${entry.ceiling.join(', ')}]`);
+      out.push(entry);
+    }
+  } finally {
+    await echo.stop();
+  }
+  return out;
 }

@@ -315,7 +315,11 @@ async function main(): Promise<void> {
   if (parts.includes('downlink') && plan.downlinkDevices > 0) {
     try {
       const stamp = results.startedAt.replace(/[:.]/g, '-').slice(0, 19);
-      results.downlink = await runDownlink(plan.downlinkDevices, plan.search, { profileMs: plan.profileMs, outDir: out, stamp, search: !process.argv.includes('--downlink-ladder-only') });
+      results.downlink = await runDownlink(plan.downlinkDevices, plan.search, { profileMs: plan.profileMs, outDir: out, stamp, search: !process.argv.includes('--downlink-ladder-only'),
+        ...(process.argv.includes('--downlink-cost')
+          ? { costRepeats: Number(process.argv[process.argv.indexOf('--downlink-cost') + 1]) || 3, costRate: plan.cost.rate === 10_000 ? 1000 : plan.cost.rate }
+          : {}),
+      });
     } catch (err) {
       log(`downlink: error: ${(err as Error).message}`);
     }

@@ -76,7 +76,7 @@ export function readingText(value: unknown, segments: Segments, template: Templa
   }
 }
 
-export function readingStanza(input: ReadingInput, to: string, limits: ConvertLimits): Result<{ stanza: Element; bytes: number }> {
+export function readingStanza(input: ReadingInput, to: string, limits: ConvertLimits): Result<{ stanza: Element }> {
   const text = readingText(input.value, input.segments, input.body, limits.maxBodyChars);
   if (!text.ok) return text;
   const body = text.value;
@@ -91,12 +91,42 @@ export function readingStanza(input: ReadingInput, to: string, limits: ConvertLi
   }
   if (input.replace !== undefined) stanza.append(xml('replace', { xmlns: NS_CORRECT, id: input.replace }));
   for (const h of input.hints ?? []) stanza.append(xml(h, { xmlns: NS_HINTS }));
-  const bytes = Buffer.byteLength(stanza.toString(), 'utf8');
-  // Prosody closes a component stream on a stanza above 512 KiB; never send one that large.
-  if (bytes > limits.maxStanzaBytes) {
-    return fail('STANZA_TOO_LARGE', `the stanza would be ${bytes} bytes; the limit is ${limits.maxStanzaBytes}`);
+  // Prosody closes a component stream on a stanza above 512 KiB; never send one that large. Serializing the stanza
+  // to measure it doubled the serialization work of every reading (the link serializes it again to write it): it is
+  // measured only when its bound does not already prove it small enough.
+  if (serializedBytesAtMost(stanza) > limits.maxStanzaBytes) {
+    const bytes = stanzaBytes(stanza);
+    if (bytes > limits.maxStanzaBytes) return fail('STANZA_TOO_LARGE', `the stanza would be ${bytes} bytes; the limit is ${limits.maxStanzaBytes}`);
   }
-  return ok({ stanza, bytes });
+  return ok({ stanza });
+}
+
+/** The UTF-8 size of a stanza as written. */
+export function stanzaBytes(el: Element): number {
+  return Buffer.byteLength(el.toString(), 'utf8');
+}
+
+/**
+ * An upper bound of the UTF-8 size of `el` as ltx serializes it (`<name a="v">children</name>`), without serializing:
+ * each UTF-16 unit of a name, value or text becomes at most 6 bytes (`"` → `&quot;`; a character outside ASCII is at
+ * most 3 bytes of UTF-8 per unit), plus the markup around each element and attribute.
+ */
+export function serializedBytesAtMost(el: Element): number {
+  let n = 5 + 2 * 6 * el.name.length; // < > </ > and the name twice
+  for (const k in el.attrs) {
+    const v: unknown = el.attrs[k];
+    if (v !== null && v !== undefined) n += 4 + 6 * (k.length + textLength(v)); // ' k="v"'
+  }
+  for (const c of el.children as unknown[]) {
+    if (c === null || c === undefined) continue;
+    n += typeof c === 'object' && 'name' in c ? serializedBytesAtMost(c as Element) : 6 * textLength(c);
+  }
+  return n;
+}
+
+/** Length of a value as ltx writes it: strings as they are, numbers in base 10; anything else is measured exactly. */
+function textLength(v: unknown): number {
+  return typeof v === 'string' ? v.length : typeof v === 'number' ? v.toString(10).length : Number.POSITIVE_INFINITY;
 }
 
 /**

@@ -32,6 +32,8 @@ export interface TestBridgeOptions {
   readonly dir?: string;
   /** The MQTT edge: the in-memory side (default), or the real embedded broker reached over in-memory streams. */
   readonly broker?: 'memory' | 'aedes';
+  /** The XMPP edge (default: a new FakeLink on DOMAIN). */
+  readonly link?: FakeLink;
 }
 
 export interface TestBridge {
@@ -67,7 +69,7 @@ export async function startTestBridge(opts: TestBridgeOptions = {}): Promise<Tes
     }),
   );
   const setup = loadSetup(configFile, {});
-  const link = new FakeLink(DOMAIN);
+  const link = opts.link ?? new FakeLink(DOMAIN);
   const side = new MemorySide();
   const aedes = opts.broker === 'aedes';
   const bridge = new Bridge(setup, createLogger({ level: 'silent' }), aedes ? { link, listen: false } : { link, sides: () => [side] });

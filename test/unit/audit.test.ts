@@ -155,4 +155,58 @@ describe('audit log', () => {
     audit!.close();
     assert.deepEqual(pruned, [10, 10]);
   });
+
+  describe('group commit', () => {
+    const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+    /** Bounded wait (turn by turn) until the table holds `n` rows. */
+    async function rowsReach(n: number, timeoutMs = 5000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      while (rows(db) < n) {
+        if (Date.now() > deadline) assert.fail(`${rows(db)} rows after ${timeoutMs} ms, expected ${n}`);
+        await turn();
+      }
+    }
+
+    it('commits the entries of several event-loop turns together, once the group time has passed', async () => {
+      const audit = new AuditLog(db, { groupMs: 30 });
+      const commits: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        audit.record(entry({ at: NOW + i }));
+        await turn();
+        await turn();
+        commits.push(rows(db));
+      }
+      // Nothing was written at the end of the turns that recorded them: the three are one group.
+      assert.deepEqual(commits, [0, 0, 0]);
+      await rowsReach(3);
+      assert.deepEqual(
+        audit.query({ limit: 10 }).map((e) => e.at),
+        [NOW + 2, NOW + 1, NOW],
+      );
+      audit.close();
+    });
+
+    it('commits a full group at the end of its turn, and what is pending on close() or before a query', async () => {
+      const audit = new AuditLog(db, { groupMs: 60_000 });
+      for (let i = 0; i < 512; i++) audit.record(entry({ at: NOW + i }));
+      assert.equal(rows(db), 0);
+      await turn();
+      assert.equal(rows(db), 512);
+      audit.record(entry({ at: NOW + 1000 }));
+      assert.equal(audit.query({ limit: 1 })[0]?.at, NOW + 1000);
+      audit.record(entry({ at: NOW + 2000 }));
+      audit.close();
+      assert.equal(rows(db), 514);
+    });
+
+    it('with groupMs 0, commits at the end of the turn that recorded the entries', async () => {
+      const audit = new AuditLog(db, { groupMs: 0 });
+      audit.record(entry());
+      audit.record(entry({ at: NOW + 1 }));
+      assert.equal(rows(db), 0);
+      await turn();
+      assert.equal(rows(db), 2);
+      audit.close();
+    });
+  });
 });

@@ -25,7 +25,7 @@ import { parseCommandText, type ChatCommand } from '../../src/convert/command-te
 import { formPayload, schemaForm } from '../../src/convert/form.js';
 import { NS_DATA } from '../../src/xmpp/namespaces.js';
 import { parseJsonPayload } from '../../src/convert/payload.js';
-import { readingStanza, type ConvertLimits, type ReadingInput } from '../../src/convert/reading.js';
+import { readingStanza, stanzaBytes, type ConvertLimits, type ReadingInput } from '../../src/convert/reading.js';
 import { NS_DELAY, NS_JSON } from '../../src/xmpp/namespaces.js';
 import { xmlSafeJson } from '../../src/convert/xml-safe.js';
 import { DeviceRegistry } from '../../src/devices/registry.js';
@@ -459,14 +459,14 @@ describe('Integrity (property-based)', function () {
             if (input.body) tally.template++;
             if (r.ok) {
               tally.ok++;
-              assertGoodReading(r.value.stanza, r.value.bytes, json, limits, delayedSince);
+              assertGoodReading(r.value.stanza, stanzaBytes(r.value.stanza), json, limits, delayedSince);
               return;
             }
             tally.tooLarge++;
             assert.equal(r.error.code, 'STANZA_TOO_LARGE', `unexpected code ${r.error.code}: ${r.error.message}`);
             const unlimited = readingStanza(input, 'alice@example.org', { ...limits, maxStanzaBytes: Number.MAX_SAFE_INTEGER });
             assert.ok(unlimited.ok);
-            assert.ok(unlimited.value.bytes > limits.maxStanzaBytes, `STANZA_TOO_LARGE for a ${unlimited.value.bytes}-byte stanza, limit ${limits.maxStanzaBytes}`);
+            assert.ok(stanzaBytes(unlimited.value.stanza) > limits.maxStanzaBytes, `STANZA_TOO_LARGE for a ${stanzaBytes(unlimited.value.stanza)}-byte stanza, limit ${limits.maxStanzaBytes}`);
           },
         ),
         runs(2500),
@@ -482,7 +482,7 @@ describe('Integrity (property-based)', function () {
           const json = JSON.stringify(obj, null, pretty ? 2 : undefined);
           const r = readingStanza({ ...base, id: 'x', json, value: obj, segments: {} }, 'alice@example.org', { maxBodyChars: 2000, maxStanzaBytes: 500_000 });
           assert.ok(r.ok);
-          assertGoodReading(r.value.stanza, r.value.bytes, json, { maxBodyChars: 2000, maxStanzaBytes: 500_000 }, undefined);
+          assertGoodReading(r.value.stanza, stanzaBytes(r.value.stanza), json, { maxBodyChars: 2000, maxStanzaBytes: 500_000 }, undefined);
           assert.ok(jsonEqual(JSON.parse(parseBack(r.value.stanza.toString()).getChildText('json', NS_JSON)!), JSON.parse(json)));
           assert.equal(JSON.stringify(JSON.parse(parseBack(r.value.stanza.toString()).getChildText('json', NS_JSON)!)), JSON.stringify(obj));
         }),
@@ -783,7 +783,7 @@ describe('Integrity (property-based)', function () {
             const json = wrap ? `{"t":${deepText(depth, shape)}}` : deepText(depth, shape);
             const value = JSON.parse(json) as unknown;
             const r = noThrow('readingStanza', () => readingStanza({ from: 'a@iot.example.org', id: '', type: 'chat', json, value, segments: {} }, 'alice@example.org', { maxBodyChars: 2000, maxStanzaBytes: 500_000 }));
-            if (r.ok) assertGoodReading(r.value.stanza, r.value.bytes, json, { maxBodyChars: 2000, maxStanzaBytes: 500_000 }, undefined);
+            if (r.ok) assertGoodReading(r.value.stanza, stanzaBytes(r.value.stanza), json, { maxBodyChars: 2000, maxStanzaBytes: 500_000 }, undefined);
             else assert.ok(['STANZA_TOO_LARGE', 'PAYLOAD_TOO_DEEP'].includes(r.error.code), r.error.code);
           }),
           runs(12),

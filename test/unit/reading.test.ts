@@ -12,9 +12,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
-import { confirmationText, readingBody, readingStanza, type ConvertLimits, type ReadingInput } from '../../src/convert/reading.js';
+import { confirmationText, readingBody, readingStanza, serializedBytesAtMost, stanzaBytes, type ConvertLimits, type ReadingInput } from '../../src/convert/reading.js';
 import { NS_DELAY, NS_JSON } from '../../src/xmpp/namespaces.js';
 import type { MessageType } from '../../src/mapping/mapping.js';
 import { parseTemplate, type Template } from '../../src/mapping/template.js';
@@ -102,8 +103,8 @@ describe('readingStanza golden fixtures', () => {
       assert.ok(r.ok, r.ok ? '' : r.error.message);
       const text = r.value.stanza.toString();
       assert.equal(text, f.expected);
-      assert.equal(r.value.bytes, Buffer.byteLength(text, 'utf8'));
-      assert.ok(r.value.bytes <= f.limits.maxStanzaBytes);
+      assert.equal(stanzaBytes(r.value.stanza), Buffer.byteLength(text, 'utf8'));
+      assert.ok(stanzaBytes(r.value.stanza) <= f.limits.maxStanzaBytes);
 
       // Parsed back, the json element is JSON text with the device's meaning, and the body is the (cut) body text.
       const parsed = parseXml(text);
@@ -141,10 +142,10 @@ describe('readingStanza', () => {
     const input = toInput(climate);
     const probe = readingStanza(input, 'alice@example.org', climate.limits);
     assert.ok(probe.ok);
-    const size = probe.value.bytes;
+    const size = stanzaBytes(probe.value.stanza);
     const exact = readingStanza(input, 'alice@example.org', { ...climate.limits, maxStanzaBytes: size });
     assert.ok(exact.ok);
-    assert.equal(exact.value.bytes, size);
+    assert.equal(stanzaBytes(exact.value.stanza), size);
     const under = readingStanza(input, 'alice@example.org', { ...climate.limits, maxStanzaBytes: size - 1 });
     assert.equal(under.ok, false);
     assert.equal(!under.ok && under.error.code, 'STANZA_TOO_LARGE');
@@ -158,7 +159,36 @@ describe('readingStanza', () => {
     assert.equal(r.value.stanza.getChildText('body'), 't: €€€€');
     const text = r.value.stanza.toString();
     // Eight € (four in the body, four in the json element): one UTF-16 unit but three bytes each.
-    assert.equal(r.value.bytes, text.length + 8 * 2);
+    assert.equal(stanzaBytes(r.value.stanza), text.length + 8 * 2);
+  });
+
+  it('does not serialize a stanza far below the limit: the link serializes it once, when it writes it', () => {
+    const proto = xml.Element.prototype as unknown as { write: (writer: (s: string) => void) => void };
+    const original = proto.write;
+    let writes = 0;
+    proto.write = function (this: Element, writer: (s: string) => void): void {
+      writes++;
+      original.call(this, writer);
+    };
+    try {
+      const r = readingStanza(toInput(climate), 'alice@example.org', climate.limits);
+      assert.ok(r.ok);
+      assert.equal(writes, 0);
+    } finally {
+      proto.write = original;
+    }
+  });
+
+  it('bounds the serialized size from above, whatever the text (escapes, non-ASCII, surrogate pairs)', () => {
+    const unit = fc.constantFrom('a', '"', "'", '&', '<', '>', 'é', '€', '\u{1F600}', '\ud800', ' ', '\n');
+    const text = fc.string({ unit, maxLength: 40 });
+    fc.assert(
+      fc.property(text, text, text, fc.array(fc.tuple(fc.constantFrom('a', 'xmlns', 'id'), text), { maxLength: 3 }), (name, body, json, attrs) => {
+        const el = xml('message', Object.fromEntries(attrs), xml('body', {}, body), xml('json', { xmlns: NS_JSON }, json), xml(`x${name.length}`, { v: name }));
+        assert.ok(serializedBytesAtMost(el) >= stanzaBytes(el));
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('adds no delay element when the reading is on time, and an empty from when delayFrom is absent', () => {
