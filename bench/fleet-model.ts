@@ -178,12 +178,37 @@ export function changeKind(policy: PolicyModel, before: FleetValues, after: Flee
  * For one device and its one online follower: every reading of the window that the policy counts as a change against
  * the last reading the follower had received before it must reach them — itself or a later reading (coalesced) —
  * within the policy's minInterval (a state change: at once), plus `toleranceMs` for the way through the system.
- * `readings` and `receipts` of the whole run; only readings with windowStart ≤ t < windowEnd are judged.
+ * `readings` and `receipts` of the whole run; only readings with windowStart ≤ t < windowEnd are judged. `before`: what
+ * the follower saw last before the run (an earlier configuration's last message), if anything.
  */
-export function judgeDevice(readings: readonly ReadingAt[], receipts: readonly Receipt[], policy: PolicyModel | undefined, window: { start: number; end: number }, toleranceMs: number): DeviceJudgement {
+export function judgeDevice(
+  readings: readonly ReadingAt[],
+  receipts: readonly Receipt[],
+  policy: PolicyModel | undefined,
+  window: { start: number; end: number },
+  toleranceMs: number,
+  before?: FleetValues,
+): DeviceJudgement {
   const bySeq = new Map<number, FleetValues>();
   for (const r of readings) bySeq.set(r.s, r.values);
-  const byTime = [...receipts].sort((a, b) => a.at - b.at);
+  // What the bridge had sent before it handled reading k — what the follower sees when k is judged — is the newest
+  // reading received with a sequence below k: a reading is sent when it is handled or, held, when its interval ends
+  // as the newest held one; so no reading older than k is sent after k was handled. (Judged by sequence, not by
+  // arrival time: the answer to "was k a change" must not depend on a stanza being a few ms on its way.)
+  const received = [...new Set(receipts.map((r) => r.s))].sort((a, b) => a - b);
+  const lastBelow = (s: number): number => {
+    let lo = 0;
+    let hi = received.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (received[mid]! < s) {
+        found = received[mid]!;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found;
+  };
   // Earliest receipt of a sequence ≥ s: suffix minimum over receipts sorted by sequence.
   const bySeqDesc = [...receipts].sort((a, b) => b.s - a.s);
   const seqs: number[] = [];
@@ -214,17 +239,12 @@ export function judgeDevice(readings: readonly ReadingAt[], receipts: readonly R
   let maxDelay = 0;
   let stateChanges = 0;
   let maxStateDelay = 0;
-  let i = 0;
-  let seenSeq = -1;
   const sorted = [...readings].sort((a, b) => a.t - b.t);
   let reverted = 0;
   for (const [n, r] of sorted.entries()) {
-    while (i < byTime.length && byTime[i]!.at < r.t) {
-      seenSeq = Math.max(seenSeq, byTime[i]!.s);
-      i += 1;
-    }
     if (r.t < window.start || r.t >= window.end) continue;
-    const seen = bySeq.get(seenSeq);
+    const below = lastBelow(r.s);
+    const seen = below < 0 ? before : bySeq.get(below);
     if (seen === undefined) continue;
     judged += 1;
     const kind = policy ? changeKind(policy, seen, r.values) : changeKind({ deadband: {}, minIntervalMs: 0 }, seen, r.values);

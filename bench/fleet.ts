@@ -46,6 +46,7 @@ import {
   sumJudgements,
   type FleetJudgement,
   type FleetLayout,
+  type FleetValues,
   type PolicyModel,
   type ReadingAt,
   type Receipt,
@@ -250,6 +251,10 @@ function storedOffline(prosody: ProsodyInstance): number {
 class Follower {
   /** Device index → receipts of the current run. */
   readonly receipts = new Map<number, Receipt[]>();
+  /** Device index → the values of the last reading received, whatever the run (what the follower sees now). */
+  readonly latest = new Map<number, FleetValues>();
+  /** `latest` when the current run was armed. */
+  before = new Map<number, FleetValues>();
   received = 0;
   private runId = -1;
 
@@ -270,6 +275,7 @@ class Follower {
 
   arm(runId: number): void {
     this.runId = runId;
+    this.before = new Map(this.latest);
     this.receipts.clear();
     this.received = 0;
   }
@@ -315,14 +321,16 @@ class Follower {
     const at = nowMs();
     const m = /^(?:climate|switch)-d(\d+)@/.exec(String(el.attrs['from'] ?? ''));
     if (!m) return;
-    let p: { s?: unknown; r?: unknown };
+    let p: { s?: unknown; r?: unknown; temperature?: number; humidity?: number; battery?: number; state?: 'ON' | 'OFF' };
     try {
       p = JSON.parse(json.text()) as typeof p;
     } catch {
       return;
     }
-    if (p.r !== this.runId || typeof p.s !== 'number') return;
     const d = Number(m[1]);
+    if (p.state !== undefined) this.latest.set(d, { state: p.state });
+    else if (p.temperature !== undefined) this.latest.set(d, { temperature: p.temperature, humidity: p.humidity ?? NaN, battery: p.battery ?? NaN });
+    if (p.r !== this.runId || typeof p.s !== 'number') return;
     let list = this.receipts.get(d);
     if (!list) this.receipts.set(d, (list = []));
     list.push({ s: p.s, at });
@@ -474,12 +482,12 @@ async function measure(rig: FleetRig, plan: FleetPlan, config: FleetConfigId, re
     byDevice[d]!.push({ s: warmRounds * l.devices + k, t: startMs + k * perMsgMs, values: fleetReading(d, roundBase + warmRounds + Math.floor(k / l.devices), l.switchFrom) });
   }
   const policy: PolicyModel | undefined = spec.changes ? { deadband: POLICY.deadband, minIntervalMs } : undefined;
-  const judgement = sumJudgements(byDevice.map((rs, d) => judgeDevice(rs, followers[d % l.online]!.receipts.get(d) ?? [], policy, { start: w0, end: w1 }, plan.toleranceMs)));
+  const judgement = sumJudgements(byDevice.map((rs, d) => judgeDevice(rs, followers[d % l.online]!.receipts.get(d) ?? [], policy, { start: w0, end: w1 }, plan.toleranceMs, followers[d % l.online]!.before.get(d))));
   if (process.env['FLEET_DEBUG'] && judgement.violations > 0) {
     byDevice.forEach((rs, d) => {
       const rc = followers[d % l.online]!.receipts.get(d) ?? [];
-      const j = judgeDevice(rs, rc, policy, { start: w0, end: w1 }, plan.toleranceMs);
-      if (j.violations) log(`F debug d${d}: ${JSON.stringify(j)} window ${w0 - startMs}–${w1 - startMs}; readings ${JSON.stringify(rs.map((r) => [r.s, Math.round(r.t - startMs), r.values]))}; receipts ${JSON.stringify(rc.map((r) => [r.s, Math.round(r.at - startMs)]))}`);
+      const j = judgeDevice(rs, rc, policy, { start: w0, end: w1 }, plan.toleranceMs, followers[d % l.online]!.before.get(d));
+      if (j.violations) log(`F debug d${d}: ${JSON.stringify(j)} before ${JSON.stringify(followers[d % l.online]!.before.get(d))} window ${w0 - startMs}–${w1 - startMs}; readings ${JSON.stringify(rs.map((r) => [r.s, Math.round(r.t - startMs), r.values]))}; receipts ${JSON.stringify(rc.map((r) => [r.s, Math.round(r.at - startMs)]))}`);
     });
   }
   const count = (pred: (k: string) => boolean): number => Object.entries(stanzas).reduce((n, [k, v]) => n + (pred(k) ? v : 0), 0);

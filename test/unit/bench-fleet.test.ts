@@ -94,13 +94,17 @@ describe('bench scenario F: the fleet model', function () {
     assert.equal(ok.maxDelayMs, 5050);
     // Later than interval + tolerance, or never: a violation.
     assert.equal(judgeDevice(readings, [{ s: 0, at: 10 }, { s: 3, at: 8100 }], POLICY, WINDOW, 1000).violations, 1);
-    // Reading 2 was seen, 3 never was.
-    assert.equal(judgeDevice(readings, [{ s: 0, at: 10 }, { s: 2, at: 6050 }], POLICY, WINDOW, 1000).violations, 1);
+    // Reading 2 went out (held, then sent): reading 3 is judged against it, whenever it arrived — no change, none late.
+    const two = judgeDevice(readings, [{ s: 0, at: 10 }, { s: 2, at: 6050 }], POLICY, WINDOW, 1000);
+    assert.deepEqual([two.changes, two.violations], [2, 0]);
     const never = judgeDevice(readings, [{ s: 0, at: 10 }], POLICY, WINDOW, 1000);
     assert.equal(never.violations, 3);
     assert.equal(never.maxDelayMs, Infinity);
     // Readings before the follower saw anything are not judged; nor readings outside the window.
     assert.equal(judgeDevice(readings, [], POLICY, WINDOW, 1000).judged, 0);
+    // What the follower saw before the run (an earlier configuration) is their view until the first receipt.
+    const carried = judgeDevice(readings.slice(1), [{ s: 3, at: 6050 }], POLICY, WINDOW, 1000, climate(21.0));
+    assert.deepEqual([carried.judged, carried.changes, carried.violations], [3, 3, 0]);
     assert.equal(judgeDevice(readings, [{ s: 0, at: 10 }, { s: 3, at: 6050 }], POLICY, { start: 2500, end: 100_000 }, 1000).changes, 1);
   });
 
