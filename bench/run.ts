@@ -65,7 +65,7 @@ const QUICK: Plan = {
   devices: [100],
   qos: [0, 1],
   qos0Only: ['X', 'N', 'M', 'P'],
-  search: { startRate: 8000, maxRate: 80_000, minRate: 50, rampMs: 500, stepMs: 500, graceMs: 200, factor: 1.25, maxRefine: 2, bisect: 1, budgetMs: 6000 },
+  search: { startRate: 8000, maxRate: 80_000, minRate: 50, rampMs: 500, stepMs: 500, graceMs: 200, factor: 1.25, maxRefine: 2, bisect: 1, budgetMs: 4500 },
   warmMs: 300,
   fractions: [0.5],
   latencyFor: ['B'],
@@ -76,8 +76,8 @@ const QUICK: Plan = {
   microMs: 250,
   profileMs: 0,
   cost: { systems: ['S', 'M'], devices: [100], rate: 10_000, stepMs: 1000, repeats: 1 },
-  // A tenth of the fleet, 30× compressed (a reading every 0.33 s per device, minInterval 2 s), 2 s windows.
-  fleet: { devices: 100, perDevice: 3, online: 2, compression: 30, windowMs: 2000, configs: ['old', 'demo'], repeats: 1, toleranceMs: 1000 },
+  // A tenth of the fleet, 40× compressed (a reading every 0.25 s per device, minInterval 1.5 s), 1.5 s windows.
+  fleet: { devices: 100, perDevice: 3, online: 2, compression: 40, windowMs: 1500, configs: ['old', 'demo'], repeats: 1, toleranceMs: 1000 },
   totalBudgetMs: 120_000,
 };
 
