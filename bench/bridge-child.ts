@@ -2,7 +2,8 @@
  * The bridge under test, in its own process: `node --expose-gc dist/bench/bridge-child.js CONFIG`.
  * IPC commands: start, reload, memory (GC, then process.memoryUsage()), metrics, loop (event-loop delay and GC pauses since the
  * last call), profStart/profStop (V8 CPU profiler — the same
- * profiler and .cpuprofile format as `node --cpu-prof`, but bounded to the measured window), stop.
+ * profiler and .cpuprofile format as `node --cpu-prof`, but bounded to the measured window), stanzas (every stanza
+ * the bridge wrote since the last call, by kind — scenario F), users (how many users the bridge sees online), stop.
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -11,6 +12,7 @@ import { Bridge } from '../src/app.js';
 import { loadSetup } from '../src/load.js';
 import { createLogger } from '../src/log.js';
 import { emit, serve } from './common.js';
+import { stanzaKind } from './fleet-model.js';
 import { gcAndMeasure, type MemorySample } from './memory-sample.js';
 
 const configFile = process.argv[2];
@@ -25,6 +27,16 @@ bridge.on('fatal', (err) => {
 });
 
 let session: Session | undefined;
+
+// Every stanza the bridge writes, by kind (scenario F): counted where every feature sends, the component link.
+const written = new Map<string, number>();
+const link = bridge.link;
+const send = link.send.bind(link);
+link.send = (el): boolean => {
+  const kind = stanzaKind(el.name, el.attrs['type'], { replace: el.getChild('replace') !== undefined, status: el.getChild('status') !== undefined });
+  written.set(kind, (written.get(kind) ?? 0) + 1);
+  return send(el);
+};
 
 // Where a latency tail comes from: the event loop's delay and the garbage collector's pauses since the last `loop`.
 const loopDelay = monitorEventLoopDelay({ resolution: 1 });
@@ -64,6 +76,12 @@ serve({
     Object.assign(gc, { count: 0, totalMs: 0, maxMs: 0 });
     return out;
   },
+  stanzas: () => {
+    const out = Object.fromEntries(written);
+    written.clear();
+    return out;
+  },
+  users: () => bridge.kernel.users.size,
   profStart: async (a: { intervalUs?: number }) => {
     session = new Session();
     session.connect();

@@ -160,7 +160,32 @@ export function ratioLines(r: BenchResults): RatioLine[] {
       out.push({ name: `micro ${c.name.split(' ')[0]}`, value: c.ratio, text: `micro ${c.name}: ${c.usPerOp} µs/reading = ${c.ratio}× ${r.micro.reference.name} (${r.micro.reference.usPerOp} µs)` });
     }
   }
+  out.push(...fleetLines(r));
   return out;
+}
+
+/** Scenario F: Prosody CPU of each delivery configuration against the old behaviour, and whether every change arrived in time. */
+function fleetLines(r: BenchResults): RatioLine[] {
+  const f = r.fleet;
+  if (!f) return [];
+  const old = f.summary.find((s) => s.config === 'old');
+  return f.summary
+    .filter((s) => s.config !== 'old')
+    .map((s) => {
+      const v = s.ratio?.median;
+      const met = v === undefined ? undefined : v <= f.target && s.violations === 0;
+      const range = s.ratio && s.ratio.each.length > 1 ? ` [${s.ratio.min}–${s.ratio.max}]` : '';
+      return {
+        name: `F prosody cpu ${s.config}/old`,
+        value: v,
+        target: `≤ ${f.target}`,
+        ...(met !== undefined ? { met } : {}),
+        text:
+          `F Prosody CPU ${s.config}/old ${v ?? 'n/a'}${range} (target ≤ ${f.target})${verdict(met)} — ${s.prosodyCpuS ?? 'n/a'} vs ${old?.prosodyCpuS ?? 'n/a'} s CPU; ` +
+          `stanzas per fleet minute ${fmt(s.stanzasPerMinute)} vs ${fmt(old?.stanzasPerMinute)}; stored offline ${fmt(s.storedOfflinePerMinute)} vs ${fmt(old?.storedOfflinePerMinute)}/min; ` +
+          `${s.changes} changes, ${s.violations} late (max ${fmt(s.maxDelayMs)} ms, interval ${fmt(f.minIntervalMs)} ms)`,
+      };
+    });
 }
 
 // ------------------------------------------------------------------------------------------------ markdown

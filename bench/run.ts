@@ -1,5 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--pin] [--scenario B,X,N,M,P] [--parts …] [--devices 1,100] [--qos 0,1] [--out DIR]`
+ * `npm run bench -- --parts fleet [--fleet-repeats 3] [--fleet-window-s 36] [--fleet-configs chat,demo] [--fleet-devices 1000] [--fleet-online 10] [--fleet-compression 5]`
  * `npm run bench -- --cluster [--rate R] [--seconds S] [--devices D] [--instances 1,2]` (bench/cluster.ts)
  *
  * Runs, back to back on this machine, the five scenarios (B bridge, X XMPP ceiling, N null bridge, M MQTT ceiling,
@@ -14,6 +15,7 @@ import { runCapacity, type CapacityResult } from './capacity.js';
 import { runClusterBench } from './cluster.js';
 import { runCost, type CostResult, type CostSystem } from './cost.js';
 import { runDownlink, type DownlinkResult } from './downlink.js';
+import { FLEET_CONFIGS, runFleet, type FleetConfigId, type FleetPlan, type FleetResult } from './fleet.js';
 import { machineInfo } from './machine.js';
 import { runMemory, type MemoryResult } from './memory.js';
 import { formatMicro, runMicro, type MicroResult } from './micro.js';
@@ -27,8 +29,8 @@ import { cleanStep, OTHER_CPU_LIMIT, latencyAt, setCleanAttempts, prepare, rigRu
 
 // ------------------------------------------------------------------------------------------------ options
 
-type Part = 'cost' | 'throughput' | 'memory' | 'capacity' | 'downlink' | 'profile' | 'micro';
-const ALL_PARTS: Part[] = ['cost', 'throughput', 'memory', 'capacity', 'downlink', 'profile', 'micro'];
+type Part = 'cost' | 'throughput' | 'memory' | 'capacity' | 'downlink' | 'profile' | 'micro' | 'fleet';
+const ALL_PARTS: Part[] = ['cost', 'throughput', 'memory', 'capacity', 'downlink', 'profile', 'micro', 'fleet'];
 
 interface Plan {
   mode: 'quick' | 'full';
@@ -51,6 +53,8 @@ interface Plan {
   profileMs: number;
   /** CPU per message at one offered rate (cost.ts): systems, devices, rate, step length, steps per point. */
   cost: { systems: CostSystem[]; devices: number[]; rate: number; stepMs: number; repeats: number };
+  /** Scenario F (fleet.ts): the fleet, time compression, window, configurations, repeats. */
+  fleet: FleetPlan;
   /** The whole run: past it, remaining throughput runs are skipped (the other parts still run). */
   totalBudgetMs: number;
 }
@@ -61,7 +65,7 @@ const QUICK: Plan = {
   devices: [100],
   qos: [0, 1],
   qos0Only: ['X', 'N', 'M', 'P'],
-  search: { startRate: 8000, maxRate: 80_000, minRate: 50, rampMs: 500, stepMs: 500, graceMs: 200, factor: 1.25, maxRefine: 2, bisect: 1, budgetMs: 6000 },
+  search: { startRate: 8000, maxRate: 80_000, minRate: 50, rampMs: 500, stepMs: 500, graceMs: 200, factor: 1.25, maxRefine: 2, bisect: 1, budgetMs: 4500 },
   warmMs: 300,
   fractions: [0.5],
   latencyFor: ['B'],
@@ -72,6 +76,8 @@ const QUICK: Plan = {
   microMs: 250,
   profileMs: 0,
   cost: { systems: ['S', 'M'], devices: [100], rate: 10_000, stepMs: 1000, repeats: 1 },
+  // A tenth of the fleet, 40× compressed (a reading every 0.25 s per device, minInterval 1.5 s), 1.5 s windows.
+  fleet: { devices: 100, perDevice: 3, online: 2, compression: 40, windowMs: 1500, configs: ['old', 'demo'], repeats: 1, toleranceMs: 1000 },
   totalBudgetMs: 120_000,
 };
 
@@ -92,6 +98,9 @@ const FULL: Plan = {
   microMs: 2000,
   profileMs: 15_000,
   cost: { systems: ['S', 'M', 'N'], devices: [100, 1000], rate: 10_000, stepMs: 3000, repeats: 5 },
+  // 1,000 devices, 5× compressed (a reading every 2 s per device, minInterval 12 s), 36 s windows = 3 fleet minutes.
+  // 5×: the old behaviour then keeps Prosody about half busy (10× would saturate it and cap the ratio's reference).
+  fleet: { devices: 1000, perDevice: 3, online: 10, compression: 5, windowMs: 36_000, configs: FLEET_CONFIGS, repeats: 3, toleranceMs: 1000 },
   totalBudgetMs: 75 * 60_000,
 };
 
@@ -122,13 +131,31 @@ function parseArgs(argv: string[]): { plan: Plan; scenarios: ScenarioId[]; parts
   if (costRepeats) plan.cost = { ...plan.cost, repeats: Number(costRepeats) };
   const costRate = get('--cost-rate');
   if (costRate) plan.cost = { ...plan.cost, rate: Number(costRate) };
+  const fleet = { ...plan.fleet };
+  const fleetRepeats = get('--fleet-repeats');
+  if (fleetRepeats) fleet.repeats = Number(fleetRepeats);
+  const fleetWindow = get('--fleet-window-s');
+  if (fleetWindow) fleet.windowMs = Number(fleetWindow) * 1000;
+  const fleetDevices = get('--fleet-devices');
+  if (fleetDevices) fleet.devices = Number(fleetDevices);
+  const fleetOnline = get('--fleet-online');
+  if (fleetOnline) fleet.online = Number(fleetOnline);
+  const fleetCompression = get('--fleet-compression');
+  if (fleetCompression) fleet.compression = Number(fleetCompression);
+  const fleetConfigs = list(get('--fleet-configs'));
+  if (fleetConfigs) {
+    for (const c of fleetConfigs) if (!FLEET_CONFIGS.includes(c as FleetConfigId)) throw new Error(`unknown fleet configuration ${c} (${FLEET_CONFIGS.join(', ')})`);
+    // The old behaviour is every ratio's reference.
+    fleet.configs = FLEET_CONFIGS.filter((c) => c === 'old' || fleetConfigs.includes(c));
+  }
+  plan.fleet = fleet;
   const costSystems = list(get('--cost-systems'));
   if (costSystems) plan.cost = { ...plan.cost, systems: costSystems.map((x) => x.toUpperCase()) as CostSystem[] };
   // Quick mode (under a minute): B and X (the B/X and p99-added targets); S is measured by its CPU per message (the
   // cost part), and M there too; N and P (B/P) only in the full run or with --scenario.
   const scenarios = (list(get('--scenario')) ?? (argv.includes('--quick') ? ORDER.filter((x) => x === 'B' || x === 'X') : ORDER)).map((s) => s.toUpperCase()) as ScenarioId[];
   for (const s of scenarios) if (!ORDER.includes(s)) throw new Error(`unknown scenario ${s} (${ORDER.join(', ')})`);
-  const parts = (list(get('--parts')) ?? (argv.includes('--quick') ? ['cost', 'throughput', 'memory', 'micro'] : ALL_PARTS)) as Part[];
+  const parts = (list(get('--parts')) ?? (argv.includes('--quick') ? ['cost', 'throughput', 'memory', 'micro', 'fleet'] : ALL_PARTS)) as Part[];
   for (const p of parts) if (!ALL_PARTS.includes(p)) throw new Error(`unknown part ${p} (${ALL_PARTS.join(', ')})`);
   return { plan, scenarios: ORDER.filter((s) => scenarios.includes(s)), parts, out: get('--out') ?? join(ROOT, 'bench', 'results') };
 }
@@ -175,6 +202,7 @@ export interface BenchResults {
   downlink?: DownlinkResult;
   profiles?: ProfileResult[];
   micro?: MicroResult;
+  fleet?: FleetResult;
   ratios: RatioLine[];
 }
 
@@ -329,6 +357,15 @@ async function main(): Promise<void> {
       results.profiles = await runProfiles(results, plan.profileMs, out, process.argv.includes('--profile-b') ? 'B' : 'S');
     } catch (err) {
       log(`profile: error: ${(err as Error).message}`);
+    }
+  }
+
+  if (parts.includes('fleet')) {
+    await stopSharedServer(); // its own Prosody per configuration: nothing else on the machine's XMPP server
+    try {
+      results.fleet = await runFleet(plan.fleet);
+    } catch (err) {
+      log(`fleet: error: ${(err as Error).message}`);
     }
   }
 

@@ -4,6 +4,7 @@
  * message should have left — a generator that falls behind cannot hide the delay (no coordinated omission).
  */
 import { emit, histogram, lagMs, nowUs, pace, recordUs, encodeHistogram, serve, sleep } from './common.js';
+import { fleetPayload, fleetReading } from './fleet-model.js';
 import { publishPacket, WireDevice } from './mqtt-wire.js';
 import type { SimConnectArgs, SimConnectResult, SimRunArgs, SimRunResult, SimStats, CmdCollectResult } from './sim.js';
 
@@ -132,7 +133,8 @@ async function run(a: SimRunArgs): Promise<SimRunResult> {
     const idx = first + (k % n);
     const d = devices[idx]!;
     const t = Math.round(due);
-    if (d.write(publishPacket(topics[idx]!, payloadOf(a.payload, k, a.runId, t), a.qos, a.qos > 0 ? d.packetId() : 0), a.qos)) sent += 1;
+    const payload = a.payload === 'fleet' && a.fleet ? Buffer.from(fleetPayload(fleetReading(idx, a.fleet.roundBase + Math.floor(k / n), a.fleet.switchFrom), t, (a.seqBase ?? 0) + k, a.runId)) : payloadOf(a.payload, k, a.runId, t);
+    if (d.write(publishPacket(topics[idx]!, payload, a.qos, a.qos > 0 ? d.packetId() : 0), a.qos)) sent += 1;
     else notConnected += 1;
   });
   return { offered: a.total, sent, notConnected, lagMaxMs: lagMs(p.lagMaxUs), lateOver10ms: p.lateOver10ms, ms: p.ms };

@@ -4,7 +4,7 @@
  */
 import { Child, decodeHistogram, type Histogram } from './common.js';
 
-export type PayloadKind = 'climate' | 'tiny';
+export type PayloadKind = 'climate' | 'tiny' | 'fleet';
 
 export interface SimConnectArgs {
   readonly host: string;
@@ -52,6 +52,13 @@ export interface SimRunArgs {
   readonly devices?: number;
   /** …starting at this one (default 0). */
   readonly firstDevice?: number;
+  /**
+   * Payload 'fleet' (scenario F): message k is device k mod n's reading of round roundBase + ⌊k/n⌋
+   * (fleet-model.ts fleetReading); devices from switchFrom on are switches.
+   */
+  readonly fleet?: { readonly switchFrom: number; readonly roundBase: number };
+  /** Added to every sequence number (a run continued by a second call). */
+  readonly seqBase?: number;
 }
 
 export interface SimRunResult {

@@ -3,7 +3,8 @@
  *   throughput-<devices>-q<qos>.svg  delivered rate against offered rate, every scenario side by side (every step of
  *                                    the searches, the diagonal = everything delivered);
  *   latency-<devices>-q<qos>.svg     p99 latency against offered rate (log scale), same steps;
- *   cpu-per-message.svg              CPU µs per message of each measured process (the cost part), median with range.
+ *   cpu-per-message.svg              CPU µs per message of each measured process (the cost part), median with range;
+ *   fleet.svg                        scenario F: stanzas the bridge wrote and Prosody CPU per delivery configuration.
  *
  *   node dist/bench/svg.js RESULTS.json OUTDIR      draw the figures of an existing results file
  */
@@ -125,7 +126,27 @@ export function figures(r: BenchResults): Record<string, string> {
       .map((x) => ({ name: `${x.system === 'S' ? 'bridge (S)' : x.system === 'M' ? 'Mosquitto (M)' : 'null bridge (N, sink)'}, ${x.devices} dev, QoS ${x.qos}`, value: x.median!, ...(x.min !== undefined ? { min: x.min } : {}), ...(x.max !== undefined ? { max: x.max } : {}), color: COLORS[x.system] ?? '#333' }));
     if (bars.length) out['cpu-per-message.svg'] = barChart(`CPU per message at ${r.cost.rate} msg/s (median, range)`, 'µs', bars);
   }
+  if (r.fleet) {
+    const rows = r.fleet.summary.filter((x) => x.prosodyCpuS !== undefined);
+    if (rows.length) out['fleet.svg'] = fleetChart(r.fleet.plan.devices, r.fleet.plan.windowMs * r.fleet.plan.compression, rows);
+  }
   return out;
+}
+
+const FLEET_COLORS: Record<string, string> = { old: '#7f7f7f', chat: '#1f77b4', headline: '#2ca02c', demo: '#d62728', drop: '#9467bd' };
+
+/** Scenario F: two bar charts side by side — stanzas per fleet minute, and Prosody CPU per fleet minute (median, range). */
+function fleetChart(devices: number, fleetMs: number, rows: NonNullable<BenchResults['fleet']>['summary']): string {
+  const perMin = (s: number): number => Math.round(((s * 1000) / (fleetMs / 60_000)) * 10) / 10; // CPU ms per fleet minute
+  const left = barChart(`Stanzas the bridge writes per minute, ${devices} devices`, '/min', rows.map((x) => ({ name: x.config, value: Math.round(x.stanzasPerMinute ?? 0), color: FLEET_COLORS[x.config] ?? '#333' })));
+  const right = barChart(
+    'Prosody CPU, ms per minute of fleet time (median, range)',
+    'ms',
+    rows.map((x) => ({ name: `${x.config}${x.ratio?.median !== undefined ? ` (${x.ratio.median}× old)` : ''}`, value: perMin(x.prosodyCpuS!), min: perMin(x.prosodyCpuMin ?? x.prosodyCpuS!), max: perMin(x.prosodyCpuMax ?? x.prosodyCpuS!), color: FLEET_COLORS[x.config] ?? '#333' })),
+  );
+  const h = Number(/height="(\d+)"/.exec(left)?.[1] ?? H);
+  const inner = (svg: string): string => svg.replace(/^<svg[^>]*>/, '').replace(/<\/svg>$/, '');
+  return [`<svg xmlns="http://www.w3.org/2000/svg" width="${2 * W}" height="${h}" viewBox="0 0 ${2 * W} ${h}" font-family="sans-serif" font-size="11">`, inner(left), `<g transform="translate(${W} 0)">${inner(right)}</g>`, '</svg>'].join('\n');
 }
 
 export function writeFigures(r: BenchResults, dir: string): string[] {
