@@ -66,7 +66,8 @@ describe('cluster mode: availability agreed across instances (ejabberd, Redis, m
     redis?.disconnect();
     await mosquitto?.removeDir();
     await servers?.stop();
-    for (const d of dirs) removeDir(d);
+    if (!process.env["KEEP_DIRS"]) for (const d of dirs) removeDir(d);
+    else console.log(dirs);
   });
 
   async function inProcess(config: Record<string, unknown>): Promise<RunningBridge> {
@@ -119,5 +120,70 @@ describe('cluster mode: availability agreed across instances (ejabberd, Redis, m
     } finally {
       process.kill(pid, 'SIGCONT');
     }
+  });
+  it('holds a command for a device put to sleep at the other instance, and delivers it once when the device wakes', async function () {
+    const a = await inProcess(external);
+    const b = await inProcess(external);
+    await eventually(() => !a.bridge.kernel.cluster.alone && !b.bridge.kernel.cluster.alone, 'each instance sees the other');
+    const jid = `sleeper-s1@${COMPONENT}`;
+    const dispatched = new Map<RunningBridge, number>([[a, 0], [b, 0]]);
+    const acted = new Map<RunningBridge, string[]>([[a, []], [b, []]]);
+    for (const r of [a, b]) {
+      r.bridge.kernel.bus.on('command_delivered', () => dispatched.set(r, (dispatched.get(r) ?? 0) + 1));
+      r.bridge.kernel.bus.on('device_availability', ({ device }) => {
+        if (device.jid === jid) acted.get(r)!.push(device.asleep ? 'asleep' : device.online ? 'awake' : 'offline');
+      });
+    }
+    const device = await mqttClient(mosquitto.url, { clientId: 'sleeper-s1' });
+    clients.push(device);
+    const received: string[] = [];
+    await device.subscribeAsync('sleepers/s1/set', { qos: 1 });
+    device.on('message', (_t, payload) => received.push(payload.toString()));
+    await device.publishAsync('sleepers/s1/availability', 'online', { qos: 1 });
+    await eventually(() => a.bridge.registry.byJid(jid)?.online === true && b.bridge.registry.byJid(jid)?.online === true, 'the sleeper online at both');
+    // The broker hands the message to one instance of the share group: the reader. The command goes to the other.
+    await device.publishAsync('sleepers/s1/availability', 'sleeping', { qos: 1 });
+    await eventually(() => acted.get(a)!.includes('asleep') || acted.get(b)!.includes('asleep'), 'the sleep acted on', 10_000);
+    const [reader, other] = acted.get(a)!.includes('asleep') ? [a, b] : [b, a];
+    await eventually(() => other.bridge.registry.byJid(jid)?.asleep === true, 'the sleeper asleep at the other instance too (shared)', 10_000);
+    // Only the other instance's component is connected from now on: the command reaches it.
+    await reader.bridge.link.stop();
+    const reply = setCommand(alice, jid, 'ON', 30_000);
+    const queue = other.bridge.kernel.stores.commandQueue;
+    await eventually(() => queue.forDevice(jid).length === 1, 'the command held at the other instance', 10_000);
+    assert.deepEqual(received, [], 'nothing published to a sleeping device');
+    // The device wakes: whichever instance reads it, the change is agreed once and the held command released once.
+    await device.publishAsync('sleepers/s1/availability', 'online', { qos: 1 });
+    const done = await reply;
+    assert.equal(done.getChild('command', NS_ADHOC)?.attrs['status'], 'completed', done.toString());
+    await eventually(() => a.bridge.kernel.stores.commandQueue.forDevice(jid).length === 0 && b.bridge.kernel.stores.commandQueue.forDevice(jid).length === 0, 'the held command gone at both');
+    await eventually(() => received.length > 0, 'the command at the device');
+    console.log(
+      `      sleep read by ${reader === a ? 'A' : 'B'}, command through ${other === a ? 'A' : 'B'}: held; on wake published by A ${dispatched.get(a)}, by B ${dispatched.get(b)}; the device received it ${received.length} time(s)`,
+    );
+    assert.deepEqual(received, ['{"state":"ON"}'], 'delivered exactly once, on wake');
+    assert.equal(dispatched.get(a)! + dispatched.get(b)!, 1);
+  });
+
+  it('takes a command for a device whose return has reached Redis but not yet this instance\'s copy', async function () {
+    const lamp = await startPlug(mosquitto.url, 'lamp');
+    clients.push(lamp.client);
+    await lamp.client.publishAsync('plugs/lamp/availability', 'offline', { qos: 1, retain: true });
+    const a = await inProcess(external);
+    const b = await inProcess(external);
+    await eventually(() => !a.bridge.kernel.cluster.alone && !b.bridge.kernel.cluster.alone, 'each instance sees the other');
+    const jid = plug('lamp');
+    await eventually(() => a.bridge.registry.byJid(jid) !== undefined && b.bridge.registry.byJid(jid) !== undefined, 'the lamp known at both');
+    assert.equal(a.bridge.registry.byJid(jid)?.online, false);
+    assert.equal(b.bridge.registry.byJid(jid)?.online, false);
+    // The window held open: the lamp's return is in Redis (as the instance that read it writes it) while its
+    // announcement has reached neither instance — whichever receives the command sees the lamp offline locally.
+    const key = `mqtt-xmpp-bridge:${COMPONENT}:availability`;
+    await redis.hset(key, jid, JSON.stringify({ o: 1, h: '', s: 0, t: 'returned', at: Date.now(), r: 'availability-topic' }));
+    const done = await setCommand(alice, jid, 'ON');
+    console.log(`      command while the local copies still say offline: ${done.getChild('command', NS_ADHOC)?.attrs['status'] ?? done.getChild('error')?.children.map((c) => (c as Element).name).join(' ')}; the lamp received ${lamp.received.length}`);
+    assert.equal(done.attrs['type'], 'result', done.toString());
+    assert.equal(done.getChild('command', NS_ADHOC)?.attrs['status'], 'completed', done.toString());
+    assert.deepEqual(lamp.received, ['{"state":"ON"}']);
   });
 });

@@ -14,7 +14,11 @@ import type { Device } from '../../devices/device.js';
 import type { ClusterSeam, ForwardedOutcome } from '../../kernel/cluster.js';
 import type { EventBus } from '../../kernel/events.js';
 import type { QueuedCommandRow } from '../../kernel/stores.js';
+import type { SharedAvailabilityEntry } from '../../store/redis/availability.js';
 import type { SharedState } from '../../store/redis/state.js';
+
+/** How long a command waits for Redis to confirm a device's availability before the local copy decides. */
+const CONFIRM_TIMEOUT_MS = 1000;
 
 export class ClusterCoordinator implements ClusterSeam {
   readonly enabled = true;
@@ -26,7 +30,7 @@ export class ClusterCoordinator implements ClusterSeam {
   ) {
     shared.on('availability', (jid, entry) => {
       const device = registry.byJid(jid);
-      if (device) device.online = entry.online;
+      if (device) follow(device, entry);
     });
     // Built before the mappings are applied: the devices they restore, and each device registered later, start from
     // the shared state (a new device's `device_added` comes before its first availability observation).
@@ -38,8 +42,19 @@ export class ClusterCoordinator implements ClusterSeam {
     return this.shared.others.length === 0;
   }
 
-  changeAvailability(device: Device, online: boolean, reason: string, apply: () => void): void {
-    this.shared.availability.change(device, online, reason, apply);
+  changeAvailability(device: Device, online: boolean, reason: string, apply: () => void, asleep = false): void {
+    this.shared.availability.change(device, online, reason, apply, undefined, asleep);
+  }
+
+  /**
+   * A change reaches this instance's copy over pub/sub a moment after it reached Redis: one read of Redis settles a
+   * command that would otherwise be held or refused on a stale copy (the copy itself is left to the announcement,
+   * which is never older than this read). Redis silent within a second: the copy decides.
+   */
+  async confirmAvailability(device: Device): Promise<{ online: boolean; asleep: boolean }> {
+    const entry = await this.shared.availability.fetch(device.jid, CONFIRM_TIMEOUT_MS);
+    if (!entry) return { online: device.online, asleep: device.asleep === true };
+    return { online: entry.online, asleep: entry.online && entry.asleep };
   }
 
   async forwardCommandAnswer(row: QueuedCommandRow, outcome: ForwardedOutcome): Promise<boolean> {
@@ -59,6 +74,12 @@ export class ClusterCoordinator implements ClusterSeam {
   /** One device's `online` as the shared state has it (unchanged when the shared state does not know it). */
   sync(device: Device): void {
     const entry = this.shared.availability.get(device.jid);
-    if (entry) device.online = entry.online;
+    if (entry) follow(device, entry);
   }
+}
+
+/** A device as the shared state has it: online or not, asleep or awake. */
+function follow(device: Device, entry: SharedAvailabilityEntry): void {
+  device.online = entry.online;
+  device.asleep = entry.online && entry.asleep;
 }
