@@ -1,22 +1,28 @@
 /**
- * Cluster mode (docs/SCALING.md): a device's availability as every instance sees it — from an instance restarted after
- * a kill -9, before its shared state has reached the rest of its start; a device put to sleep at one instance and
- * commanded through the other; a device's return that the other instance has not heard of yet. One ejabberd, one
+ * Cluster mode (docs/SCALING.md), devices on mosquitto: a device's availability as every instance sees it — from an
+ * instance restarted after a kill -9, before the rest of its start; a device put to sleep at one instance and commanded
+ * through the other; a device's return that the other instance has not heard of yet — and what happens to an
+ * instance's work when it stops cleanly (SIGTERM) and when it comes back after being taken over. One ejabberd, one
  * redis-server and one mosquitto; the instances of each test are started and stopped by it.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
 import { Redis } from 'ioredis';
 import type { MqttClient } from 'mqtt';
 import { startMosquitto, type MosquittoInstance } from '../../src/servers/mosquitto.js';
-import { clusterConfig, eventually, spawnInstance, startClusterServers, startInstance, type ChildInstance, type ClusterServers } from './cluster-harness.js';
-import { closeMqtt, isPresenceFrom, mqttClient, removeDir, type RunningBridge, type XmppUser } from './harness.js';
+import { clusterConfig, eventually, seqOf, spawnInstance, startClusterServers, startInstance, type ChildInstance, type ClusterServers } from './cluster-harness.js';
+import { closeMqtt, fromBare, isPresenceFrom, mqttClient, removeDir, type RunningBridge, type XmppUser } from './harness.js';
 
 const COMPONENT = 'iot.localhost';
 const NS_ADHOC = 'http://jabber.org/protocol/commands';
 
 const plug = (name: string): string => `plug-${name}@${COMPONENT}`;
+/** Devices of the readings tests, and readings each publishes per round. */
+const FLEET = 10;
+const PER_ROUND = 30;
 
 /** A plug on mosquitto that obeys `set` (counting what it received) and confirms by reporting its state. */
 async function startPlug(url: string, name: string): Promise<{ client: MqttClient; received: string[] }> {
@@ -37,12 +43,27 @@ function setCommand(user: XmppUser, jid: string, state: 'ON' | 'OFF', timeoutMs 
   return user.iq(xml('iq', { type: 'set', to: jid }, xml('command', { xmlns: NS_ADHOC, node: 'set', action: 'execute' }, form)), timeoutMs);
 }
 
-describe('cluster mode: availability agreed across instances (ejabberd, Redis, mosquitto)', function () {
+/** Lines of a child instance's log saying its readings client attached to the broker. */
+function attachedLines(c: ChildInstance): number {
+  let text = '';
+  try {
+    text = readFileSync(join(c.dir, 'bridge.log'), 'utf8');
+  } catch {
+    return 0;
+  }
+  return text.split('\n').filter((l) => l.includes('"msg":"attached to the MQTT broker"') && !l.includes('-w"')).length;
+}
+
+describe('cluster mode: availability and failover across instances (ejabberd, Redis, mosquitto)', function () {
   this.timeout(120_000);
   let servers: ClusterServers;
   let mosquitto: MosquittoInstance;
   let redis: Redis;
   let alice: XmppUser;
+  let watcher: XmppUser;
+  /** Readings at the watcher: `<device JID>#<seq>` → times received. */
+  const atWatcher = new Map<string, number>();
+  let seq = 0;
   const dirs: string[] = [];
   const running: { stop(): Promise<void> }[] = [];
   const clients: MqttClient[] = [];
@@ -54,6 +75,13 @@ describe('cluster mode: availability agreed across instances (ejabberd, Redis, m
     redis = new Redis(servers.redis.url, { lazyConnect: true });
     await redis.connect();
     alice = await servers.server.user('alice');
+    watcher = await servers.server.user('watcher');
+    watcher.client.on('stanza', (el: Element) => {
+      const n = el.name === 'message' && el.attrs['type'] !== 'error' ? seqOf(el) : undefined;
+      if (n === undefined) return;
+      const key = `${fromBare(el)}#${n}`;
+      atWatcher.set(key, (atWatcher.get(key) ?? 0) + 1);
+    });
     external = clusterConfig(servers.redis, { mqtt: { embedded: { enabled: false }, external: { url: mosquitto.url, clientId: 'bridge' } } });
   });
 
@@ -75,6 +103,51 @@ describe('cluster mode: availability agreed across instances (ejabberd, Redis, m
     dirs.push(r.dir);
     running.push(r);
     return r;
+  }
+
+  /** Every fleet device publishes `count` QoS 1 readings, each awaited to its PUBACK; resolves with their keys. */
+  async function publishReadings(devices: MqttClient[], count: number, onEach?: (n: number) => void): Promise<Set<string>> {
+    const keys = new Set<string>();
+    const first = seq;
+    seq += count;
+    let done = 0;
+    await Promise.all(
+      devices.map(async (d, n) => {
+        for (let s = first; s < first + count; s++) {
+          await d.publishAsync(`fleet/f${n}/reading`, JSON.stringify({ temperature: 20, seq: s }), { qos: 1 });
+          keys.add(`fleet-f${n}@${COMPONENT}#${s}`);
+          onEach?.(++done);
+        }
+      }),
+    );
+    return keys;
+  }
+
+  function tally(keys: ReadonlySet<string>): { distinct: number; duplicates: number; missing: number } {
+    let distinct = 0;
+    let duplicates = 0;
+    for (const k of keys) {
+      const n = atWatcher.get(k) ?? 0;
+      if (n > 0) distinct += 1;
+      duplicates += Math.max(0, n - 1);
+    }
+    return { distinct, duplicates, missing: keys.size - distinct };
+  }
+
+  async function fleet(): Promise<MqttClient[]> {
+    const devices: MqttClient[] = [];
+    for (let n = 0; n < FLEET; n++) devices.push(await mqttClient(mosquitto.url, { clientId: `fleet-f${n}` }));
+    clients.push(...devices);
+    return devices;
+  }
+
+  function lostAt(r: RunningBridge): Promise<{ instance: string; readings: number; at: number }> {
+    return new Promise((resolve) => {
+      const off = r.bridge.kernel.bus.on('cluster_member_lost', (d) => {
+        off();
+        resolve({ ...d, at: Date.now() });
+      });
+    });
   }
 
   function child(config: Record<string, unknown>): ChildInstance {
@@ -185,5 +258,63 @@ describe('cluster mode: availability agreed across instances (ejabberd, Redis, m
     assert.equal(done.attrs['type'], 'result', done.toString());
     assert.equal(done.getChild('command', NS_ADHOC)?.attrs['status'], 'completed', done.toString());
     assert.deepEqual(lamp.received, ['{"state":"ON"}']);
+  });
+  it('hands a stopped instance\'s work over at once (SIGTERM: no heartbeat awaited) and loses no acknowledged reading', async function () {
+    // Heartbeats a minute apart: a takeover within the bounded wait below cannot come from a heartbeat.
+    const slow = { ...external, cluster: { ...(external['cluster'] as object), heartbeatSeconds: 60 } };
+    const a = await inProcess(slow);
+    const b = child(slow);
+    await b.online();
+    const devices = await fleet();
+    const lost = lostAt(a);
+    let stopped: Promise<void> | undefined;
+    let sigtermAt = 0;
+    const total = FLEET * PER_ROUND;
+    const before = a.bridge.metrics.get('readings_total');
+    // SIGTERM to B once a third of the readings are acknowledged by the broker.
+    const keys = await publishReadings(devices, PER_ROUND, (n) => {
+      if (n !== Math.floor(total / 3)) return;
+      sigtermAt = Date.now();
+      stopped = b.stop();
+    });
+    await stopped;
+    const takeover = await Promise.race([
+      lost,
+      new Promise<never>((_resolve, reject) => setTimeout(() => reject(new Error('B not taken over within 20 s of its stop (the next heartbeat is a minute away)')), 20_000)),
+    ]);
+    const handedOverMs = takeover.at - sigtermAt;
+    await eventually(() => tally(keys).distinct === keys.size, () => `${keys.size} readings at the watcher (${tally(keys).distinct} arrived)`, 60_000);
+    const { distinct, duplicates, missing } = tally(keys);
+    const byA = a.bridge.metrics.get('readings_total') - before;
+    console.log(
+      `      SIGTERM after ${Math.floor(total / 3)} of ${keys.size} acknowledged readings: taken over ${handedOverMs} ms after the SIGTERM (heartbeat 60 s), ${takeover.readings} taken from B's session; A took ${byA}; ${distinct} delivered, ${missing} missing, ${duplicates} duplicates`,
+    );
+    assert.equal(missing, 0, 'no acknowledged reading lost');
+  });
+
+  it('gives an instance restarted after its takeover its share of the readings back', async function () {
+    const a = await inProcess(external);
+    const b = child(external);
+    await b.online();
+    await eventually(() => !a.bridge.kernel.cluster.alone, 'A sees B in the cluster');
+    const devices = await fleet();
+    const lost = lostAt(a);
+    await b.kill9();
+    const takeover = await lost;
+    b.restart();
+    await b.online();
+    await eventually(() => !a.bridge.kernel.cluster.alone, 'A sees B back in the cluster');
+    // B's readings client is attached (and subscribed) again: its second "attached" line for that client id.
+    await eventually(() => attachedLines(b) >= 2, 'B attached to the broker again');
+    const before = a.bridge.metrics.get('readings_total');
+    const keys = await publishReadings(devices, PER_ROUND);
+    await eventually(() => tally(keys).distinct === keys.size, () => `${keys.size} readings at the watcher (${tally(keys).distinct} arrived)`, 60_000);
+    const byA = a.bridge.metrics.get('readings_total') - before;
+    const { distinct, duplicates } = tally(keys);
+    console.log(
+      `      after the takeover (${takeover.readings} readings taken from B's session) and B's restart: ${keys.size} readings, A took ${byA}, B ${keys.size - byA}; ${distinct} delivered, ${duplicates} duplicates`,
+    );
+    assert.ok(byA < keys.size && byA > 0, `both instances took a share (A: ${byA} of ${keys.size})`);
+    assert.equal(duplicates, 0);
   });
 });
