@@ -167,7 +167,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const router = new StanzaRouter(log);
     xmpp.serveIq((stanza, child) => router.handleIq(stanza, child));
     xmpp.on('stanza', (el) => router.handle(el));
-    this.coordinator = shared ? new ClusterCoordinator(shared, registry) : undefined;
+    this.coordinator = shared ? new ClusterCoordinator(shared, registry, bus) : undefined;
     this.kernel = {
       config,
       log,

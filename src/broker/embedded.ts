@@ -227,10 +227,12 @@ export class EmbeddedBroker implements MqttSide {
 
   /**
    * Whether a publish on `topic` would reach device `identity` (its id: the JID local part, the credential name): a
-   * session that speaks for it holds a GRANTED subscription matching the topic (sessions.ts#reaches).
+   * session that speaks for it holds a GRANTED subscription matching the topic (sessions.ts#reaches). Joined to other
+   * instances' brokers (cluster mode), a device not reached here may be connected there: this broker cannot tell.
    */
-  isSubscribed(identity: string, topic: string): boolean {
-    return this.sessions.reaches(identity, topic, (s) => this.access.isGatewayFor(s.identity, s.clientId, topic));
+  isSubscribed(identity: string, topic: string): boolean | undefined {
+    const here = this.sessions.reaches(identity, topic, (s) => this.access.isGatewayFor(s.identity, s.clientId, topic));
+    return here || (this.opts.backend ? undefined : false);
   }
 
   /**

@@ -103,7 +103,7 @@ export interface MqttSide {
    * credential name): a session that speaks for that device holds a granted subscription matching the topic. Only a
    * broker we run can tell (undefined otherwise, and the broker's own session handling is trusted).
    */
-  isSubscribed?(identity: string, topic: string): boolean;
+  isSubscribed?(identity: string, topic: string): boolean | undefined;
   /** Addresses clients can connect to, for logs and the demo: the embedded listeners, or the broker attached to. */
   addresses(): Addresses;
   /**

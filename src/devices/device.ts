@@ -14,7 +14,7 @@ export interface Device {
   /** Display name: the mapping's name template, or the unescaped local part. */
   name: string;
   online: boolean;
-  /** Available but asleep (Homie `sleeping`): presence shows it away (`xa`), commands are still taken. */
+  /** Available but asleep (Homie `sleeping`): presence shows it away (`xa`); commands are held until it wakes. */
   asleep?: boolean;
   /** ms since epoch of the last message from the device; 0 when never seen since start. */
   lastSeen: number;

@@ -23,12 +23,17 @@ export interface ClusterSeam {
   /** No other instance is alive (a single instance always is): what this one says for the bridge is said for all. */
   readonly alone: boolean;
   /**
-   * A device's availability is `online` for `reason` (availability/tracker.ts): when that is a change, `apply` runs —
-   * here, once, possibly later — only if this instance is the one that makes it; every instance's `device.online`
-   * follows either way. Called for every observation, changes or not (a device that reconnected through another
-   * instance is held by that one from then on).
+   * A device's availability is `online` (and `asleep`, when online) for `reason` (availability/tracker.ts): when that
+   * is a change, `apply` runs — here, once, possibly later — only if this instance is the one that makes it; every
+   * instance's `device.online` and `device.asleep` follow either way. Called for every observation, changes or not (a
+   * device that reconnected through another instance is held by that one from then on).
    */
-  changeAvailability(device: Device, online: boolean, reason: string, apply: () => void): void;
+  changeAvailability(device: Device, online: boolean, reason: string, apply: () => void, asleep?: boolean): void;
+  /**
+   * Whether a device is online and awake as the shared state has it now, for a decision that must not rest on a copy
+   * a moment late (a command to a device this instance still believes offline or asleep). Alone: the device itself.
+   */
+  confirmAvailability(device: Device): Promise<{ readonly online: boolean; readonly asleep: boolean }>;
   /**
    * The outcome of a held command whose sender's request is held by another instance: resolves true once that
    * instance took it (it answers), false when nobody did (answer here).
@@ -40,10 +45,13 @@ export interface ClusterSeam {
 export const SINGLE_INSTANCE: ClusterSeam = {
   enabled: false,
   alone: true,
-  changeAvailability(device, online, _reason, apply) {
-    if (device.online === online) return;
+  changeAvailability(device, online, _reason, apply, asleep = false) {
+    const sleeps = online && asleep;
+    if (device.online === online && (device.asleep === true) === sleeps) return;
     device.online = online;
+    device.asleep = sleeps;
     apply();
   },
+  confirmAvailability: (device) => Promise.resolve({ online: device.online, asleep: device.asleep === true }),
   forwardCommandAnswer: () => Promise.resolve(false),
 };

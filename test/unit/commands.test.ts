@@ -1,7 +1,7 @@
 /**
  * The downlink with in-memory edges: the order of checks (rate, visibility, command, operator, payload), the publish
- * and its state-echo confirmation, commands held for an offline device until it is back and subscribed (and their
- * TTL), and every outcome reported once as an event.
+ * and its state-echo confirmation, commands held for an offline or sleeping device until it is back (or awake) and
+ * subscribed (and their TTL), and every outcome reported once as an event.
  */
 import assert from 'node:assert/strict';
 import xml from '@xmpp/xml';
@@ -102,6 +102,37 @@ describe('commands (downlink)', () => {
     await t.side.device('plugs/kettle/state', '{"state":"ON"}');
     const r = await reply;
     assert.equal(r?.attrs['type'], 'result');
+    assert.deepEqual(events.map((e) => [e.code, e.queued]), [['OK', true]]);
+  });
+
+  it('holds a command for a sleeping device and publishes it once, when the device wakes', async () => {
+    t = await startTestBridge({
+      mappings: [
+        {
+          id: 'plug',
+          topic: 'plugs/{device}/state',
+          jid: 'plug-{device}',
+          schema: 'urn:mqtt-xmpp-bridge:example:plug',
+          availability: { topic: 'plugs/{device}/availability', sleeping: 'sleeping' },
+          commands: [{ name: 'set', topic: 'plugs/{device}/set', schema: 'urn:mqtt-xmpp-bridge:example:plug-set', ttl: 60 }],
+          access: { viewers: ['*@example.org'], operators: ['alice@example.org'] },
+        },
+      ],
+    });
+    events = [];
+    t.bridge.kernel.bus.on('command_delivered', (e) => void events.push(e));
+    await t.side.device('plugs/kettle/availability', 'online');
+    t.side.route('plugs/kettle/availability', Buffer.from('online'));
+    t.side.subscribeClient('plug-kettle', 'plugs/kettle/set');
+    t.side.route('plugs/kettle/availability', Buffer.from('sleeping'));
+    const reply = t.link.inject(command(KETTLE, '{"state":"ON"}'));
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(t.side.published.filter((p) => p.topic === 'plugs/kettle/set'), [], 'held while asleep (it does not listen)');
+    const published = t.side.next((p) => p.topic === 'plugs/kettle/set', 'the held command');
+    t.side.route('plugs/kettle/availability', Buffer.from('online'));
+    assert.equal((await published).payload.toString(), '{"state":"ON"}');
+    assert.equal((await reply)?.attrs['type'], 'result');
+    assert.equal(t.side.published.filter((p) => p.topic === 'plugs/kettle/set').length, 1, 'once');
     assert.deepEqual(events.map((e) => [e.code, e.queued]), [['OK', true]]);
   });
 

@@ -178,17 +178,10 @@ export class AvailabilityTracker implements Feature {
     if (online && device.mapping.availability?.timeout) this.timed.add(device);
     const wasAsleep = device.asleep === true;
     if (this.k.cluster.enabled) {
-      // Online or not: once per change, whichever instance sees it first (kernel/cluster.ts); an observation that
-      // changes nothing is dropped there (in cluster mode a connection is news even to a device already online: it
-      // may have moved here). Asleep or awake while online: news of the one instance that saw it (a `once` watch).
-      if (online && device.online && wasAsleep !== asleep) {
-        device.asleep = asleep;
-        this.k.bus.emit('device_availability', { device, reason });
-      }
-      this.k.cluster.changeAvailability(device, online, reason, () => {
-        device.asleep = online && asleep;
-        this.k.bus.emit('device_availability', { device, reason });
-      });
+      // Online or not, asleep or awake: once per change, whichever instance sees it first (kernel/cluster.ts); every
+      // instance's copy follows. An observation that changes nothing is dropped there (in cluster mode a connection
+      // is news even to a device already online: it may have moved here).
+      this.k.cluster.changeAvailability(device, online, reason, () => this.k.bus.emit('device_availability', { device, reason }), asleep);
       return;
     }
     if (device.online === online && wasAsleep === (online && asleep)) return;

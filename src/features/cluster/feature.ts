@@ -149,9 +149,7 @@ export class ClusterFeature implements Feature {
     if (registry.byJid(row.jid)) return;
     const mapping = mappings.get(row.mappingId);
     const device = mapping ? registry.adopt(mapping, row) : undefined;
-    if (!device) return;
-    const entry = this.shared.availability.get(device.jid);
-    if (entry) device.online = entry.online;
+    if (device) this.coordinator.sync(device);
   }
 
   private merge(at: Readonly<Record<string, number>>): void {

@@ -53,17 +53,17 @@ export class QueuedCommands {
       createdAt: now,
       expiresAt: now + ttlMs,
     });
-    this.log.info({ deviceId: device.id, command: command.name, from: req.from, ttlMs }, 'command queued: device offline');
+    this.log.info({ deviceId: device.id, command: command.name, from: req.from, ttlMs }, `command queued: device ${device.online ? 'asleep' : 'offline'}`);
     return new Promise((resolve) => this.waiters.set(id, resolve));
   }
 
-  /** The device is (or may be) reachable: deliver its queued commands in order. */
+  /** The device is (or may be) reachable — online and awake: deliver its queued commands in order. */
   async flush(device: Device): Promise<void> {
     if (this.flushing.has(device.jid)) return;
     this.flushing.add(device.jid);
     try {
       for (const row of this.store.forDevice(device.jid)) {
-        if (!device.online) return;
+        if (!device.online || device.asleep) return;
         const command = device.mapping.commands.find((c) => c.name === row.command);
         if (command && !this.ready(device, command)) return; // tried again when the device subscribes
         // Taken here, or already by another instance (cluster mode), which then delivers and answers it.
@@ -80,11 +80,11 @@ export class QueuedCommands {
     }
   }
 
-  /** Devices with queued commands that are online now (after a restart, or when a subscription appears). */
+  /** Devices with queued commands that are online and awake now (after a restart, or when a subscription appears). */
   flushAll(): void {
     for (const jid of this.store.deviceJids()) {
       const d = this.registry.byJid(jid);
-      if (d?.online) void this.flush(d);
+      if (d?.online && !d.asleep) void this.flush(d);
     }
   }
 

@@ -9,8 +9,9 @@
  *   command known?           COMMAND_UNKNOWN (item-not-found)
  *   sender an operator?      FORBIDDEN       (forbidden)      — before validation
  *   payload valid?           COMMAND_INVALID (bad-request, with the schema messages)
- *   device online?           queued for the command's TTL (delivered when it returns, TIMEOUT if not);
- *                            with a TTL of 0: DEVICE_OFFLINE (recipient-unavailable)
+ *   device online, awake?    queued for the command's TTL (delivered when it returns or wakes, TIMEOUT if not);
+ *                            with a TTL of 0: DEVICE_OFFLINE (recipient-unavailable). A device asleep (availability
+ *                            `sleeping`) does not listen: what is published meanwhile would be lost to it
  * then the publish (MQTT_PUBLISH_FAILED when the broker refuses it) and, with a declared state echo, the
  * confirmation (TIMEOUT without one).
  *
@@ -90,6 +91,7 @@ const MAX_TRACKED_SENDERS = 10_000;
 export class Downlink {
   private holder: CommandHolder | undefined;
   private files: FileSource | undefined;
+  private confirm: ((device: Device) => Promise<{ readonly online: boolean; readonly asleep: boolean }>) | undefined;
   private readonly buckets = new LRUCache<string, TokenBucket>({ max: MAX_TRACKED_SENDERS });
 
   constructor(
@@ -100,6 +102,17 @@ export class Downlink {
     private readonly onOutcome: (req: CommandRequest, outcome: Result<CommandOutcome>, elapsedMs: number) => void = () => undefined,
     private readonly rate: RateOptions = { perMinute: 0, burst: 1 },
   ) {}
+
+  /** How a device's availability is confirmed before its command is held or refused (cluster mode: the shared state). */
+  confirmWith(confirm: (device: Device) => Promise<{ readonly online: boolean; readonly asleep: boolean }>): void {
+    this.confirm = confirm;
+  }
+
+  private async awake(device: Device): Promise<boolean> {
+    if (!this.confirm) return false;
+    const now = await this.confirm(device);
+    return now.online && !now.asleep;
+  }
 
   /** Where commands for offline devices wait; without one they are refused (DEVICE_OFFLINE). */
   holdWith(holder: CommandHolder): void {
@@ -146,13 +159,16 @@ export class Downlink {
       const messages = ajvErrorsToPathMessages(command.schema.validate.errors);
       return fail('COMMAND_INVALID', `${command.name}: ${summarize(messages)}`, messages);
     }
+    // Cluster mode: this instance's copy of the device's availability follows the others' changes a moment late;
+    // one that sees it offline or asleep asks the shared state before holding or refusing (kernel/cluster.ts).
+    const ready = (device.online && !device.asleep) || (await this.awake(device));
     if (command.file) {
-      if (!device.online) return fail('DEVICE_OFFLINE', `${device.name} is offline; a command carrying a file is not held`);
+      if (!ready) return fail('DEVICE_OFFLINE', `${device.name} is ${device.online ? 'asleep' : 'offline'}; a command carrying a file is not held`);
       return this.withFile(req, device, command, command.file, value);
     }
-    if (!device.online) {
+    if (!ready) {
       const ttlMs = (command.ttl ?? this.defaultTtlMs / 1000) * 1000;
-      if (ttlMs === 0 || !this.holder) return fail('DEVICE_OFFLINE', `${device.name} is offline`);
+      if (ttlMs === 0 || !this.holder) return fail('DEVICE_OFFLINE', `${device.name} is ${device.online ? 'asleep' : 'offline'}`);
       return this.holder.enqueue(req, device, command, ttlMs);
     }
     return this.dispatch(device, command, req.json, value);

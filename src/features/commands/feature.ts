@@ -49,6 +49,7 @@ export class CommandsFeature implements Feature {
       (req, r, elapsedMs) => this.done(req, r, elapsedMs),
       config.xmpp.commandRate,
     );
+    if (k.cluster.enabled) this.downlink.confirmWith((d) => k.cluster.confirmAvailability(d));
     this.adhoc = new AdhocCommands(this.downlink, k.access, sessionIdPrefix(k.stores.instanceId));
     this.chat = new ChatService(k.xmpp, k.access, this.downlink, log);
     const reply = lateReplies(k.xmpp, this.chat);
@@ -96,7 +97,7 @@ export class CommandsFeature implements Feature {
     const { bus } = this.k;
     this.unsubscribe.push(
       bus.on('device_availability', ({ device }) => {
-        if (device.online) void this.queued.flush(device);
+        if (device.online && !device.asleep) void this.queued.flush(device);
       }),
       // A client subscribed: commands held for its device may now reach it.
       bus.on('client_subscribed', () => this.queued.flushAll()),

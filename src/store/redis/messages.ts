@@ -14,8 +14,10 @@ export type StateMessage =
   | { readonly i: string; readonly k: 'sub'; readonly d: string; readonly u: string; readonly on: boolean }
   | { readonly i: string; readonly k: 'cmd'; readonly row: QueuedCommandRow }
   | { readonly i: string; readonly k: 'cmd-'; readonly id: number }
-  /** A device's availability changed (o: online), held by instance h (a connection there), '' for none. */
-  | { readonly i: string; readonly k: 'av'; readonly d: string; readonly o: boolean; readonly h: string };
+  /** The sender left the cluster (a clean stop): the others look at the membership at once, not at their next heartbeat. */
+  | { readonly i: string; readonly k: 'left' }
+  /** A device's availability changed (o: online, s: asleep), held by instance h (a connection there), '' for none. */
+  | { readonly i: string; readonly k: 'av'; readonly d: string; readonly o: boolean; readonly h: string; readonly s?: boolean };
 
 export type InboxMessage =
   /** An IQ that reached the sender but belongs to the receiver (kernel/xmpp-link.ts#divert), as XML. */
@@ -39,5 +41,5 @@ export function parseMessage<T extends { readonly k: string }>(text: string, kin
   return typeof m.i === 'string' && typeof m.k === 'string' && kinds.includes(m.k) ? (value as T) : undefined;
 }
 
-export const STATE_KINDS = ['device', 'device-', 'seen', 'sub', 'cmd', 'cmd-', 'av'] as const;
+export const STATE_KINDS = ['device', 'device-', 'seen', 'sub', 'cmd', 'cmd-', 'av', 'left'] as const;
 export const INBOX_KINDS = ['stanza', 'answer'] as const;

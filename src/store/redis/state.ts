@@ -135,9 +135,10 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
   }
 
   /**
-   * Leave the cluster and close the connections. The instance stays listed without its member key: at their next
-   * heartbeat the others see it gone and one takes over what it held (devices, and what an existing broker still
-   * queues for its session), as for an instance that was lost.
+   * Leave the cluster and close the connections. The instance stays listed without its member key, and says it left:
+   * the others look at the membership at once, see it gone, and one takes over what it held (devices, and what an
+   * existing broker still queues for its session), as for an instance that was lost — without waiting for three
+   * heartbeats, nor for one.
    */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -146,6 +147,7 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
     if (this.opened) {
       await withTimeout(this.availability.settled(), 2000, '').catch(() => undefined);
       await withTimeout(this.redis.del(this.keys.member(this.instance)), 2000, '').catch(() => undefined);
+      await withTimeout(this.redis.publish(this.keys.events, JSON.stringify({ i: this.instance, k: 'left' })), 2000, '').catch(() => undefined);
     }
     await Promise.all([this.redis.quit().catch(() => this.redis.disconnect()), this.sub.quit().catch(() => this.sub.disconnect())]);
   }
@@ -241,7 +243,11 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
         this.commandQueue.drop(m.id);
         return;
       case 'av':
-        this.availability.set(m.d, { online: m.o, holder: m.h });
+        this.availability.set(m.d, { online: m.o, holder: m.h, asleep: m.o && m.s === true });
+        return;
+      case 'left':
+        // Its member key is gone: the takeover need not wait for the next heartbeat.
+        void this.beat();
         return;
     }
   }
@@ -266,7 +272,7 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
     for (const [jid, text] of Object.entries(availability)) {
       const entry = parseAvailability(text);
       const known = this.availability.get(jid);
-      if (entry && (!announce || known?.online !== entry.online || known.holder !== entry.holder)) this.availability.set(jid, entry);
+      if (entry && (!announce || known?.online !== entry.online || known.holder !== entry.holder || known.asleep !== entry.asleep)) this.availability.set(jid, entry);
     }
     await this.redis.set(this.keys.epoch, String(Date.now()), 'NX');
   }
