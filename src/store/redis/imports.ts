@@ -1,0 +1,138 @@
+/**
+ * Imported devices and the operators' decisions about them, shared (cluster mode): a device approved or blocked
+ * through one instance (request topic, XEP-0050 command, status page) or by the CLI (which writes to Redis in cluster
+ * mode) is imported or removed by every instance. Local copy for the synchronous reads; every change is written
+ * through to one Redis hash and announced; an instance that applies another's change in which a status differs
+ * from its copy reports it through `changedElsewhere()`, and the import feature re-reads the rows.
+ */
+import type { ImportRow, ImportStatus, ImportStore } from '../../kernel/stores.js';
+import type { Writer } from './writer.js';
+
+/** Rows per HSET and per announcement: thousands of rows (one bridge/devices message) go as one MULTI of a few commands. */
+const BATCH = 500;
+
+export class RedisImportStore implements ImportStore {
+  private readonly rows = new Map<string, ImportRow>();
+  private changed = false;
+
+  constructor(private readonly w: Writer) {}
+
+  get(source: string, hardwareId: string): ImportRow | undefined {
+    return this.rows.get(field(source, hardwareId));
+  }
+
+  list(filter: { readonly source?: string; readonly status?: ImportStatus } = {}): ImportRow[] {
+    const out: { f: string; row: ImportRow }[] = [];
+    for (const [f, row] of this.rows) {
+      if (filter.source !== undefined && row.source !== filter.source) continue;
+      if (filter.status !== undefined && row.status !== filter.status) continue;
+      out.push({ f, row });
+    }
+    // As the SQLite store orders them: by source, then by the lower-cased hardware id.
+    return out.sort((a, b) => (a.f < b.f ? -1 : a.f > b.f ? 1 : 0)).map((e) => e.row);
+  }
+
+  saveMany(rows: readonly ImportRow[]): void {
+    if (rows.length === 0) return;
+    for (const r of rows) this.rows.set(field(r.source, r.hardwareId), r);
+    this.w.write(
+      'imported devices',
+      (m) => {
+        for (let i = 0; i < rows.length; i += BATCH) {
+          const chunk = rows.slice(i, i + BATCH);
+          m.hset(this.w.keys.imports, ...chunk.flatMap((r) => [field(r.source, r.hardwareId), JSON.stringify(r)]));
+          m.publish(this.w.keys.events, JSON.stringify({ i: this.w.instance, k: 'imp', rows: chunk, gone: [] }));
+        }
+      },
+      undefined,
+    );
+  }
+
+  decide(source: string, hardwareId: string, status: ImportStatus, by: string, now: number): boolean {
+    const known = this.get(source, hardwareId);
+    if (known?.status === status) return false;
+    // Not seen yet (blocking ahead of time): a row with the decision alone, as the SQLite store writes it.
+    const row: ImportRow = known
+      ? { ...known, status, decidedBy: by, updatedAt: now }
+      : { source, hardwareId, status, name: hardwareId, jid: undefined, description: undefined, publisher: undefined, firstSeen: now, updatedAt: now, decidedBy: by };
+    const f = field(source, hardwareId);
+    this.rows.set(f, row);
+    this.w.write('import decision', (m) => m.hset(this.w.keys.imports, f, JSON.stringify(row)), { k: 'imp', rows: [row], gone: [] });
+    return true;
+  }
+
+  delete(source: string, hardwareId: string): void {
+    const f = field(source, hardwareId);
+    if (!this.rows.delete(f)) return;
+    this.w.write('imported device removal', (m) => m.hdel(this.w.keys.imports, f), { k: 'imp', rows: [], gone: [f] });
+  }
+
+  /** Whether another instance (or the CLI) changed a status since the last call. */
+  changedElsewhere(): boolean {
+    const c = this.changed;
+    this.changed = false;
+    return c;
+  }
+
+  get size(): number {
+    return this.rows.size;
+  }
+
+  /** Another instance's change. */
+  apply(rows: readonly ImportRow[], gone: readonly string[]): void {
+    for (const r of rows) {
+      const f = field(r.source, r.hardwareId);
+      if (this.rows.get(f)?.status !== r.status) this.changed = true;
+      this.rows.set(f, r);
+    }
+    for (const f of gone) if (this.rows.delete(f)) this.changed = true;
+  }
+
+  /** The snapshot replaces the local copy (a status that differs counts as a change made elsewhere). */
+  replace(entries: Readonly<Record<string, string>>): void {
+    const before = new Map(this.rows);
+    this.rows.clear();
+    for (const [f, text] of Object.entries(entries)) {
+      const row = parseImportRow(text);
+      if (!row) continue;
+      this.rows.set(f, row);
+      if (before.get(f)?.status !== row.status) this.changed = true;
+    }
+    if (before.size > 0 && [...before.keys()].some((f) => !this.rows.has(f))) this.changed = true;
+  }
+
+  /** The whole local copy written back (Redis lost its data). */
+  reseed(hset: (field: string, value: string) => void): void {
+    for (const [f, row] of this.rows) hset(f, JSON.stringify(row));
+  }
+}
+
+/** Sources are single words (zigbee2mqtt, homeassistant…): the first space ends one. */
+function field(source: string, hardwareId: string): string {
+  return `${source} ${hardwareId.toLowerCase()}`;
+}
+
+const STATUSES: readonly string[] = ['pending', 'approved', 'blocked'];
+
+/** A stored row, or undefined when the value is not one (written by another program or version). */
+export function parseImportRow(text: string): ImportRow | undefined {
+  try {
+    const v = JSON.parse(text) as Partial<Record<keyof ImportRow, unknown>>;
+    if (typeof v.source !== 'string' || typeof v.hardwareId !== 'string' || typeof v.status !== 'string' || !STATUSES.includes(v.status) || typeof v.name !== 'string') return undefined;
+    const opt = (x: unknown): string | undefined => (typeof x === 'string' ? x : undefined);
+    return {
+      source: v.source,
+      hardwareId: v.hardwareId,
+      status: v.status as ImportStatus,
+      name: v.name,
+      jid: opt(v.jid),
+      description: opt(v.description),
+      publisher: opt(v.publisher),
+      firstSeen: Number(v.firstSeen) || 0,
+      updatedAt: Number(v.updatedAt) || 0,
+      decidedBy: opt(v.decidedBy),
+    };
+  } catch {
+    return undefined;
+  }
+}
