@@ -5,8 +5,12 @@
  * through to one Redis hash and announced; an instance that applies another's change in which a status differs
  * from its copy reports it through `changedElsewhere()`, and the import feature re-reads the rows.
  */
+import { randomBytes } from 'node:crypto';
+import type { ClusterConfig } from '../../config/schema.js';
 import type { ImportRow, ImportStatus, ImportStore } from '../../kernel/stores.js';
-import type { Writer } from './writer.js';
+import type { Logger } from '../../log.js';
+import { connectRedis, Keys } from './connection.js';
+import { Writer } from './writer.js';
 
 /** Rows per HSET and per announcement: thousands of rows (one bridge/devices message) go as one MULTI of a few commands. */
 const BATCH = 500;
@@ -135,4 +139,30 @@ export function parseImportRow(text: string): ImportRow | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The shared import store for a process outside the cluster (the CLI): loads the rows, and `close` waits until the
+ * writes made meanwhile reached Redis (and were announced to the running instances) before it disconnects.
+ */
+export async function openSharedImports(cfg: ClusterConfig, log: Logger): Promise<{ store: RedisImportStore; close(): Promise<void> }> {
+  const redis = connectRedis(cfg.redis, 'cli', log, { maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => null });
+  try {
+    await redis.connect();
+  } catch (err) {
+    redis.disconnect();
+    throw new Error(`cluster mode: Redis at ${cfg.redis.url} did not answer (${(err as Error).message}); the decisions are kept there`);
+  }
+  const keys = new Keys(cfg.redis.keyPrefix);
+  // Its own sender id: every instance applies what the CLI announces (an instance skips only its own).
+  const store = new RedisImportStore(new Writer(redis, keys, `cli-${randomBytes(4).toString('hex')}`, log));
+  store.replace(await redis.hgetall(keys.imports));
+  return {
+    store,
+    async close() {
+      // Replies come in order: once PING is answered, the MULTIs sent before it were executed.
+      await redis.ping();
+      await redis.quit();
+    },
+  };
 }
