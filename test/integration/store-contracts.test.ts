@@ -40,7 +40,7 @@ interface Subject {
   close(): Promise<void>;
 }
 
-async function sqliteSubject(): Promise<Subject> {
+function sqliteSubject(): Promise<Subject> {
   const dir = mkdtempSync(join(tmpdir(), 'mxb-contract-'));
   const open: Db[] = [];
   const stores = (db: Db): Stores => ({ imports: new SqliteImportStore(db), latest: new SqliteLatestReadings(db), pubsub: new SqlitePubsubSubscriptions(db), presenceRequests: new SqlitePresenceRequests(db) });
@@ -50,7 +50,7 @@ async function sqliteSubject(): Promise<Subject> {
   const a = stores(db);
   // One process keeps presence, PubSub and latest readings in memory: only the import store has a second writer (the CLI).
   const b: Stores = { ...a, imports: new SqliteImportStore(cli) };
-  return {
+  return Promise.resolve({
     a,
     b,
     reopen() {
@@ -63,7 +63,7 @@ async function sqliteSubject(): Promise<Subject> {
       rmSync(dir, { recursive: true, force: true });
       return Promise.resolve();
     },
-  };
+  });
 }
 
 async function redisSubject(redis: RedisInstance): Promise<Subject> {
