@@ -215,6 +215,18 @@ function contracts(name: string, make: () => Promise<Subject>): void {
         assert.equal(row?.name, 'Device 0x000003', 'the rest of the row kept');
       });
 
+      it('keeps a decision when a description is saved with the status known before it', async function () {
+        // The other side saw the device again, still believing it pending (the decision above had not reached it).
+        s.b.imports.saveMany([importRow('0x000003', { name: 'Renamed', updatedAt: 5500 })]);
+        for (const side of [s.b, s.a]) {
+          await eventually(() => side.imports.get('zigbee2mqtt', '0x000003')?.name === 'Renamed', 'the new description everywhere');
+          const row = side.imports.get('zigbee2mqtt', '0x000003');
+          assert.deepEqual([row?.status, row?.decidedBy], ['approved', 'request'], 'the decision kept');
+        }
+        const later = await s.reopen();
+        assert.deepEqual([later.imports.get('zigbee2mqtt', '0x000003')?.status, later.imports.get('zigbee2mqtt', '0x000003')?.name], ['approved', 'Renamed'], 'as stored');
+      });
+
       it('decides about a device not seen yet (blocking ahead of time), and deletes rows', async function () {
         assert.equal(s.b.imports.decide('tasmota', 'NEW1', 'blocked', 'cli', 6000), true);
         await eventually(() => s.a.imports.get('tasmota', 'new1')?.status === 'blocked', 'the new row seen by the first');

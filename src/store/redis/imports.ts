@@ -12,8 +12,34 @@ import type { Logger } from '../../log.js';
 import { connectRedis, Keys } from './connection.js';
 import { Writer } from './writer.js';
 
-/** Rows per HSET and per announcement: thousands of rows (one bridge/devices message) go as one MULTI of a few commands. */
+/** Rows per script call and announcement: thousands of rows (one bridge/devices message) go as one pipeline of a few calls. */
 const BATCH = 500;
+
+/**
+ * saveMany's write: a description never changes a decision. An instance saves what it last knew of a device's status,
+ * which may predate a decision another instance (or the CLI) just made: the stored status and `decidedBy` of a
+ * decided row are kept. The rows as stored are announced. KEYS: the hash, the events channel; ARGV[1]: the sender,
+ * then (field, JSON row) pairs.
+ */
+const SAVE_KEEPING_DECISIONS = `
+local rows = {}
+for i = 2, #ARGV, 2 do
+  local row = cjson.decode(ARGV[i + 1])
+  local cur = redis.call('HGET', KEYS[1], ARGV[i])
+  if cur then
+    local ok, old = pcall(cjson.decode, cur)
+    if ok and type(old) == 'table' and type(old.decidedBy) == 'string' then
+      row.status = old.status
+      row.decidedBy = old.decidedBy
+    end
+  end
+  local text = cjson.encode(row)
+  redis.call('HSET', KEYS[1], ARGV[i], text)
+  rows[#rows + 1] = text
+end
+redis.call('PUBLISH', KEYS[2], '{"i":' .. cjson.encode(ARGV[1]) .. ',"k":"imp","rows":[' .. table.concat(rows, ',') .. '],"gone":[]}')
+return #rows
+`;
 
 export class RedisImportStore implements ImportStore {
   private readonly rows = new Map<string, ImportRow>();
@@ -36,20 +62,31 @@ export class RedisImportStore implements ImportStore {
     return out.sort((a, b) => (a.f < b.f ? -1 : a.f > b.f ? 1 : 0)).map((e) => e.row);
   }
 
+  /** Descriptions seen: a decision already made (here or elsewhere) is kept, whatever status the rows carry. */
   saveMany(rows: readonly ImportRow[]): void {
     if (rows.length === 0) return;
-    for (const r of rows) this.rows.set(field(r.source, r.hardwareId), r);
-    this.w.write(
-      'imported devices',
-      (m) => {
-        for (let i = 0; i < rows.length; i += BATCH) {
-          const chunk = rows.slice(i, i + BATCH);
-          m.hset(this.w.keys.imports, ...chunk.flatMap((r) => [field(r.source, r.hardwareId), JSON.stringify(r)]));
-          m.publish(this.w.keys.events, JSON.stringify({ i: this.w.instance, k: 'imp', rows: chunk, gone: [] }));
-        }
-      },
-      undefined,
-    );
+    for (const r of rows) {
+      const f = field(r.source, r.hardwareId);
+      const known = this.rows.get(f);
+      if (known?.decidedBy !== undefined) {
+        // The caller saved a status older than the decision: it re-reads the rows.
+        if (known.status !== r.status) this.changed = true;
+        this.rows.set(f, { ...r, status: known.status, decidedBy: known.decidedBy });
+      } else {
+        this.rows.set(f, r);
+      }
+    }
+    const p = this.w.redis.pipeline();
+    for (let i = 0; i < rows.length; i += BATCH) {
+      const args = rows.slice(i, i + BATCH).flatMap((r) => [field(r.source, r.hardwareId), JSON.stringify(r)]);
+      p.eval(SAVE_KEEPING_DECISIONS, 2, this.w.keys.imports, this.w.keys.events, this.w.instance, ...args);
+    }
+    p.exec()
+      .then((replies) => {
+        const failed = replies?.find(([err]) => err)?.[0];
+        if (failed) throw failed;
+      })
+      .catch((err: unknown) => this.w.log.error({ err: (err as Error).message, what: 'imported devices' }, 'shared state write failed'));
   }
 
   decide(source: string, hardwareId: string, status: ImportStatus, by: string, now: number): boolean {
@@ -83,13 +120,16 @@ export class RedisImportStore implements ImportStore {
   }
 
   /** Another instance's change. */
-  apply(rows: readonly ImportRow[], gone: readonly string[]): void {
-    for (const r of rows) {
+  apply(rows: readonly unknown[], gone: readonly unknown[]): void {
+    for (const text of rows) {
+      // Rows written by the script come re-encoded by Redis' cjson: checked as any stored row.
+      const r = parseImportRow(JSON.stringify(text));
+      if (!r) continue;
       const f = field(r.source, r.hardwareId);
       if (this.rows.get(f)?.status !== r.status) this.changed = true;
       this.rows.set(f, r);
     }
-    for (const f of gone) if (this.rows.delete(f)) this.changed = true;
+    for (const f of gone) if (typeof f === 'string' && this.rows.delete(f)) this.changed = true;
   }
 
   /** The snapshot replaces the local copy (a status that differs counts as a change made elsewhere). */

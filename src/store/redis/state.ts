@@ -258,7 +258,7 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
         this.availability.set(m.d, { online: m.o, holder: m.h });
         return;
       case 'imp':
-        this.imports.apply(m.rows, m.gone);
+        this.imports.apply(Array.isArray(m.rows) ? m.rows : [], Array.isArray(m.gone) ? m.gone : []);
         return;
       case 'lt':
         for (const row of m.rows) this.latest.put(row);
