@@ -16,7 +16,7 @@ import type { MqttClient } from 'mqtt';
 import { startEsphomeNode, type EsphomeNode } from '../../src/demo/esphome-sim.js';
 import { startMosquitto, type MosquittoInstance } from '../../src/servers/mosquitto.js';
 import { CLUSTER_MAPPINGS, clusterConfig, eventually, startClusterServers, startInstance, type ClusterServers } from './cluster-harness.js';
-import { closeMqtt, fromBare, mqttClient, removeDir, ROOT, type RunningBridge, type XmppUser } from './harness.js';
+import { closeMqtt, exitOf, fromBare, mqttClient, removeDir, ROOT, spawnCli, type RunningBridge, type XmppUser } from './harness.js';
 import { nextEvent } from './import-helpers.js';
 
 const COMPONENT = 'iot.localhost';
@@ -125,6 +125,15 @@ describe('cluster mode: imports, latest readings, PubSub subscriptions and prese
       return String(t);
     }, both);
     for (const { json } of sent) await alice.waitForAny((el) => fromBare(el) === KITCHEN && notified(el) === json, `the reading ${json} at alice`);
+  });
+
+  it('blocks it at both instances with the CLI, which writes the decision to Redis in cluster mode', async function () {
+    const removed = Promise.all([a, b].map((run) => nextEvent(run, 'import_removed', (e) => e.jid === KITCHEN)));
+    const block = spawnCli(['devices', 'block', '240ac4a1b2c3', '--config', a.configFile]);
+    assert.equal((await exitOf(block, 20_000)).code, 0, block.output());
+    assert.match(block.output(), /^Blocked Kitchen \(homeassistant 240ac4a1b2c3\) <240ac4a1b2c3@iot\.localhost>\.\nEvery running instance applies it at once\.\n$/);
+    await removed;
+    for (const run of [a, b]) assert.equal(run.bridge.kernel.stores.imports.get('homeassistant', '240AC4A1B2C3')?.status, 'blocked');
   });
 
   it('publishes to a PubSub subscriber through both instances, whichever received the subscription', async function () {

@@ -282,6 +282,29 @@ describe('store contracts: Redis', function () {
     });
   });
 
+  describe('import decisions from two instances', function () {
+    it('does not let a description saved elsewhere before a decision, and announced after it, undo the decision', async function () {
+      const s = await redisSubject(redis!);
+      try {
+        const a = s.a as SharedState;
+        const b = s.b as SharedState;
+        b.imports.saveMany([importRow('BEEF01', { updatedAt: 1000 })]);
+        await eventually(() => a.imports.get('zigbee2mqtt', 'beef01') !== undefined, 'the row at A');
+        assert.equal(a.imports.decide('zigbee2mqtt', 'BEEF01', 'approved', 'request', 2000), true);
+        // B saved the device again just before the decision reached Redis: its announcement (pending) reaches A
+        // after A decided locally.
+        a.imports.apply([importRow('BEEF01', { updatedAt: 1500, name: 'Again' })], []);
+        assert.equal(a.imports.get('zigbee2mqtt', 'beef01')?.name, 'Again', 'the description taken');
+        assert.deepEqual([a.imports.get('zigbee2mqtt', 'beef01')?.status, a.imports.get('zigbee2mqtt', 'beef01')?.decidedBy], ['approved', 'request']);
+        await eventually(() => b.imports.get('zigbee2mqtt', 'beef01')?.status === 'approved', 'the decision at B');
+        const later = (await s.reopen()) as SharedState;
+        assert.equal(later.imports.get('zigbee2mqtt', 'beef01')?.status, 'approved', 'in Redis');
+      } finally {
+        await s.close();
+      }
+    });
+  });
+
   describe('the CLI in cluster mode', function () {
     it('decides in Redis, and a running instance is told', async function () {
       const cfg: ClusterConfig = { enabled: true, redis: { url: redis!.url, keyPrefix: `cli-${randomBytes(3).toString('hex')}:` }, group: 'g', heartbeatSeconds: 1 };

@@ -123,10 +123,14 @@ export class RedisImportStore implements ImportStore {
   apply(rows: readonly unknown[], gone: readonly unknown[]): void {
     for (const text of rows) {
       // Rows written by the script come re-encoded by Redis' cjson: checked as any stored row.
-      const r = parseImportRow(JSON.stringify(text));
-      if (!r) continue;
-      const f = field(r.source, r.hardwareId);
-      if (this.rows.get(f)?.status !== r.status) this.changed = true;
+      const parsed = parseImportRow(JSON.stringify(text));
+      if (!parsed) continue;
+      const f = field(parsed.source, parsed.hardwareId);
+      const known = this.rows.get(f);
+      // A description another instance saved before a decision made here reached Redis is announced after that
+      // decision was taken locally: it does not undo it (Redis kept the decision too: SAVE_KEEPING_DECISIONS).
+      const r = known?.decidedBy !== undefined && (parsed.decidedBy === undefined || parsed.updatedAt < known.updatedAt) ? { ...parsed, status: known.status, decidedBy: known.decidedBy } : parsed;
+      if (known?.status !== r.status) this.changed = true;
       this.rows.set(f, r);
     }
     for (const f of gone) if (typeof f === 'string' && this.rows.delete(f)) this.changed = true;
