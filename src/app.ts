@@ -145,7 +145,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const credentials = new CredentialStore(this.db);
     this.audit = new AuditLog(this.db, { ...config.audit, retention: true, onError: (err, lost) => log.error({ err: err.message, lost }, 'audit log write failed') });
     const bus = new EventBus(log);
-    // Cluster mode: devices, subscriptions and held commands are shared (Redis); the outbox stays local.
+    // Cluster mode: devices, subscriptions, held commands, imports, latest readings, PubSub subscriptions and presence
+    // requests are shared (Redis); the outbox stays local.
     const shared = this.shared;
     const devices: DeviceStore = shared?.devices ?? new SqliteDeviceStore(this.db);
     const registry = new DeviceRegistry(config.xmpp.domain, devices, MAX_DEVICES, bus);
@@ -181,10 +182,10 @@ export class Bridge extends EventEmitter<BridgeEvents> {
         subscriptions: shared?.subscriptions ?? new SqliteSubscriptions(this.db),
         outbox: new Outbox(this.db),
         commandQueue: shared?.commandQueue ?? new SqliteCommandQueue(this.db),
-        presenceRequests: new SqlitePresenceRequests(this.db),
-        pubsub: new SqlitePubsubSubscriptions(this.db),
-        latest: new SqliteLatestReadings(this.db),
-        imports: new SqliteImportStore(this.db),
+        presenceRequests: shared?.presenceRequests ?? new SqlitePresenceRequests(this.db),
+        pubsub: shared?.pubsub ?? new SqlitePubsubSubscriptions(this.db),
+        latest: shared?.latest ?? new SqliteLatestReadings(this.db),
+        imports: shared?.imports ?? new SqliteImportStore(this.db),
         ...(config.http.enabled ? { mediaFiles: new MediaFiles(join(config.dataDir, 'media'), config.media.localFiles.maxTotalBytes, config.media.localFiles.ttlHours * 3_600_000) } : {}),
         instanceId: instance,
         writable: () => probeWritable(this.db),

@@ -2,11 +2,16 @@
  * `mqtt-xmpp-bridge devices list|approve|block`: imported devices (docs/IMPORT.md) in the data directory. Works while
  * the bridge runs: the bridge notices the decision within a second (it polls the store) and imports or removes the
  * device. Blocking a device not seen yet (with --source) keeps it out when it announces itself.
+ *
+ * In cluster mode the decisions are shared (docs/SCALING.md): the command reads and writes them in Redis, and every
+ * running instance applies them at once; the data directory is not used.
  */
 import { loadConfig } from '../config/load.js';
-import type { ImportRow, ImportStatus } from '../kernel/stores.js';
+import type { ImportRow, ImportStatus, ImportStore } from '../kernel/stores.js';
+import { createLogger } from '../log.js';
 import { openDatabase } from '../store/db.js';
 import { SqliteImportStore } from '../store/imports.js';
+import { openSharedImports } from '../store/redis/imports.js';
 
 export interface DevicesCommandArgs {
   readonly action: string | undefined;
@@ -20,7 +25,7 @@ export interface DevicesCommandArgs {
 const SOURCES = ['zigbee2mqtt', 'homeassistant', 'tasmota', 'homie'];
 const STATUSES = ['pending', 'approved', 'blocked'];
 
-export function devicesCommand(a: DevicesCommandArgs): number {
+export async function devicesCommand(a: DevicesCommandArgs): Promise<number> {
   if (a.source !== undefined && !SOURCES.includes(a.source)) {
     console.error(`--source must be one of ${SOURCES.join(', ')}`);
     return 1;
@@ -30,9 +35,15 @@ export function devicesCommand(a: DevicesCommandArgs): number {
     return 1;
   }
   const { config } = loadConfig(a.config);
-  const db = openDatabase(config.dataDir);
+  let opened: { store: ImportStore; close(): Promise<void> };
   try {
-    const store = new SqliteImportStore(db);
+    opened = await openStore(config);
+  } catch (err) {
+    console.error((err as Error).message);
+    return 1;
+  }
+  const { store } = opened;
+  try {
     switch (a.action) {
       case 'list': {
         const rows = store.list({ ...(a.source ? { source: a.source } : {}), ...(a.status ? { status: a.status as ImportStatus } : {}) });
@@ -65,7 +76,7 @@ export function devicesCommand(a: DevicesCommandArgs): number {
         const changed = store.decide(source, matches[0]?.hardwareId ?? a.id, status, 'cli', Date.now());
         const row = store.get(source, a.id);
         console.log(`${changed ? (status === 'approved' ? 'Approved' : 'Blocked') : `Already ${status}:`} ${row?.name ?? a.id} (${source} ${a.id})${row?.jid ? ` <${row.jid}>` : ''}.`);
-        console.log('A running bridge applies it within a second.');
+        console.log(config.cluster.enabled ? 'Every running instance applies it at once.' : 'A running bridge applies it within a second.');
         return 0;
       }
       default:
@@ -75,8 +86,21 @@ export function devicesCommand(a: DevicesCommandArgs): number {
     console.error((err as Error).message);
     return 1;
   } finally {
-    db.close();
+    await opened.close();
   }
+}
+
+/** The data directory's store, or in cluster mode the one every instance shares. */
+async function openStore(config: ReturnType<typeof loadConfig>['config']): Promise<{ store: ImportStore; close(): Promise<void> }> {
+  if (config.cluster.enabled) return openSharedImports(config.cluster, createLogger({ level: 'silent' }));
+  const db = openDatabase(config.dataDir);
+  return {
+    store: new SqliteImportStore(db),
+    close: () => {
+      db.close();
+      return Promise.resolve();
+    },
+  };
 }
 
 function withoutDescription(r: ImportRow): Omit<ImportRow, 'description'> {

@@ -158,7 +158,11 @@ export interface ImportStore {
   get(source: string, hardwareId: string): ImportRow | undefined;
   /** Rows of a source (or all), optionally of one status, ordered by source and hardware id. */
   list(filter?: { readonly source?: string; readonly status?: ImportStatus }): ImportRow[];
-  /** Insert or replace rows, in one transaction (one bridge/devices message of thousands of devices). */
+  /**
+   * Insert or replace rows, in one transaction (one bridge/devices message of thousands of devices). The status and
+   * `decidedBy` of a row already decided (`decidedBy` set) are kept: a description never changes a decision, and the
+   * caller may save a status that predates one made elsewhere (CLI, another instance).
+   */
   saveMany(rows: readonly ImportRow[]): void;
   /** Set a device's status (creating the row for a device not seen yet); false when the status was already that. */
   decide(source: string, hardwareId: string, status: ImportStatus, by: string, now: number): boolean;

@@ -48,8 +48,10 @@ export class SqliteImportStore implements ImportStore {
     this.selectOne = db.prepare(`SELECT ${COLUMNS} FROM imports WHERE source = ? AND key = ?`);
     this.upsert = db.prepare(
       `INSERT INTO imports (source, key, ${COLUMNS.slice('source, '.length)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ` +
-        'ON CONFLICT (source, key) DO UPDATE SET hardware_id = excluded.hardware_id, status = excluded.status, name = excluded.name, jid = excluded.jid, ' +
-        'description = excluded.description, publisher = excluded.publisher, updated_at = excluded.updated_at, decided_by = excluded.decided_by',
+        'ON CONFLICT (source, key) DO UPDATE SET hardware_id = excluded.hardware_id, name = excluded.name, jid = excluded.jid, ' +
+        'description = excluded.description, publisher = excluded.publisher, updated_at = excluded.updated_at, ' +
+        // A description never changes a decision: the bridge may save the status it knew before the CLI decided.
+        'status = CASE WHEN imports.decided_by IS NULL THEN excluded.status ELSE imports.status END, decided_by = COALESCE(imports.decided_by, excluded.decided_by)',
     );
     this.setStatus = db.prepare('UPDATE imports SET status = ?, decided_by = ?, updated_at = ? WHERE source = ? AND key = ? AND status <> ?');
     this.insertDecided = db.prepare(
@@ -79,6 +81,7 @@ export class SqliteImportStore implements ImportStore {
     return (this.db.prepare(sql).all(...args) as Raw[]).map(row);
   }
 
+  /** Descriptions seen: a decision already made (by the CLI meanwhile, too) is kept, whatever status the rows carry. */
   saveMany(rows: readonly ImportRow[]): void {
     if (rows.length === 0) return;
     this.db.transaction(() => {

@@ -71,6 +71,26 @@ export class Keys {
     return `${this.prefix}commands:ids`;
   }
 
+  /** Hash: `<source> <lower-cased hardware id>` → JSON ImportRow (sources are words: the first space ends one). */
+  get imports(): string {
+    return `${this.prefix}imports`;
+  }
+
+  /** Hash: device JID → JSON LatestReadingRow, `receivedAt` first (the newer-only write reads it: latest.ts). */
+  get latest(): string {
+    return `${this.prefix}latest`;
+  }
+
+  /** Set of JSON `[device JID, node, subscriber]` (a node name may contain anything). */
+  get pubsub(): string {
+    return `${this.prefix}pubsub`;
+  }
+
+  /** Hash: `<device JID> <user JID>` → asked | granted | declined. */
+  get presenceRequests(): string {
+    return `${this.prefix}presence-requests`;
+  }
+
   /** Hash: device JID → JSON {o: online, h: holder instance, t: change token, at, r: reason}. */
   get availability(): string {
     return `${this.prefix}availability`;

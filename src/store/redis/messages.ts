@@ -4,7 +4,7 @@
  * each naming its sender (`i`) so an instance skips its own.
  */
 import type { ForwardedOutcome } from '../../kernel/cluster.js';
-import type { DeviceRow, QueuedCommandRow } from '../../kernel/stores.js';
+import type { DeviceRow, ImportRow, LatestReadingRow, PresenceRequestState, QueuedCommandRow } from '../../kernel/stores.js';
 
 export type StateMessage =
   | { readonly i: string; readonly k: 'device'; readonly row: DeviceRow }
@@ -17,7 +17,15 @@ export type StateMessage =
   /** The sender left the cluster (a clean stop): the others look at the membership at once, not at their next heartbeat. */
   | { readonly i: string; readonly k: 'left' }
   /** A device's availability changed (o: online, s: asleep), held by instance h (a connection there), '' for none. */
-  | { readonly i: string; readonly k: 'av'; readonly d: string; readonly o: boolean; readonly h: string; readonly s?: boolean };
+  | { readonly i: string; readonly k: 'av'; readonly d: string; readonly o: boolean; readonly h: string; readonly s?: boolean }
+  /** Import rows written (descriptions seen, decisions), or removed (`gone`: their `<source> <key>` fields). */
+  | { readonly i: string; readonly k: 'imp'; readonly rows: readonly ImportRow[]; readonly gone: readonly string[] }
+  /** Latest readings written behind since the sender's previous batch; `gone`: devices removed. */
+  | { readonly i: string; readonly k: 'lt'; readonly rows: readonly LatestReadingRow[]; readonly gone: readonly string[] }
+  /** An XEP-0060 subscription made (on) or removed. */
+  | { readonly i: string; readonly k: 'ps'; readonly d: string; readonly n: string; readonly u: string; readonly on: boolean }
+  /** A device's presence request to a user and its answer (s), or its removal (s: null). */
+  | { readonly i: string; readonly k: 'pr'; readonly d: string; readonly u: string; readonly s: PresenceRequestState | null };
 
 export type InboxMessage =
   /** An IQ that reached the sender but belongs to the receiver (kernel/xmpp-link.ts#divert), as XML. */
@@ -41,5 +49,5 @@ export function parseMessage<T extends { readonly k: string }>(text: string, kin
   return typeof m.i === 'string' && typeof m.k === 'string' && kinds.includes(m.k) ? (value as T) : undefined;
 }
 
-export const STATE_KINDS = ['device', 'device-', 'seen', 'sub', 'cmd', 'cmd-', 'av', 'left'] as const;
+export const STATE_KINDS = ['device', 'device-', 'seen', 'sub', 'cmd', 'cmd-', 'av', 'left', 'imp', 'lt', 'ps', 'pr'] as const;
 export const INBOX_KINDS = ['stanza', 'answer'] as const;

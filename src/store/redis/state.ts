@@ -1,6 +1,7 @@
 /**
  * The state instances of a cluster share, in Redis (cluster mode, docs/SCALING.md): devices, presence subscriptions,
- * held commands and device availability — each kept as a local copy for synchronous reads, written through, and kept
+ * held commands, device availability, imported devices and their decisions, latest readings, PubSub subscriptions
+ * and the devices' presence requests — each kept as a local copy for synchronous reads, written through, and kept
  * current by the announcements of the other instances — plus who is alive (membership) and each instance's inbox.
  *
  * Two connections: one for commands, one subscribed to the `events` channel and this instance's inbox.
@@ -22,7 +23,11 @@ import { parseAvailability, SharedAvailability, type SharedAvailabilityEntry } f
 import { parseCommandRow, RedisCommandQueue } from './command-queue.js';
 import { connectRedis, Keys } from './connection.js';
 import { parseDeviceRow, RedisDeviceStore } from './devices.js';
+import { RedisImportStore } from './imports.js';
+import { RedisLatestReadings } from './latest.js';
 import { INBOX_KINDS, parseMessage, STATE_KINDS, type InboxMessage, type StateMessage, type Unsigned } from './messages.js';
+import { RedisPresenceRequests } from './presence-requests.js';
+import { RedisPubsubSubscriptions } from './pubsub.js';
 import { RedisSubscriptions } from './subscriptions.js';
 import { Writer } from './writer.js';
 
@@ -50,6 +55,10 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
   readonly subscriptions: RedisSubscriptions;
   readonly commandQueue: RedisCommandQueue;
   readonly availability: SharedAvailability;
+  readonly imports: RedisImportStore;
+  readonly latest: RedisLatestReadings;
+  readonly pubsub: RedisPubsubSubscriptions;
+  readonly presenceRequests: RedisPresenceRequests;
   private readonly writer: Writer;
   private readonly nonce = randomBytes(8).toString('hex');
   private heartbeat: NodeJS.Timeout | undefined;
@@ -73,6 +82,10 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
     this.subscriptions = new RedisSubscriptions(this.writer);
     this.commandQueue = new RedisCommandQueue(this.writer, log);
     this.availability = new SharedAvailability(this.writer, log, (jid, entry) => this.emit('availability', jid, entry));
+    this.imports = new RedisImportStore(this.writer);
+    this.latest = new RedisLatestReadings(this.writer);
+    this.pubsub = new RedisPubsubSubscriptions(this.writer);
+    this.presenceRequests = new RedisPresenceRequests(this.writer);
   }
 
   /** Connects, joins, and loads the shared state; rejects (with what to do) when Redis cannot be reached. */
@@ -144,6 +157,7 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.heartbeat);
+    this.latest.close();
     if (this.opened) {
       await withTimeout(this.availability.settled(), 2000, '').catch(() => undefined);
       await withTimeout(this.redis.del(this.keys.member(this.instance)), 2000, '').catch(() => undefined);
@@ -249,16 +263,35 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
         // Its member key is gone: the takeover need not wait for the next heartbeat.
         void this.beat();
         return;
+      case 'imp':
+        this.imports.apply(Array.isArray(m.rows) ? m.rows : [], Array.isArray(m.gone) ? m.gone : []);
+        return;
+      case 'lt':
+        for (const row of m.rows) this.latest.put(row);
+        for (const jid of m.gone) this.latest.drop(jid);
+        return;
+      case 'ps':
+        if (m.on) this.pubsub.put(m.d, m.n, m.u);
+        else this.pubsub.drop(m.d, m.n, m.u);
+        return;
+      case 'pr':
+        if (m.s === null) this.presenceRequests.drop(m.d, m.u);
+        else this.presenceRequests.put(m.d, m.u, m.s);
+        return;
     }
   }
 
   /** The snapshot into the local copies (`announce`: tell listeners what changed, after a resynchronisation). */
   private async load(announce: boolean): Promise<void> {
-    const [devices, subscriptions, commands, availability] = await Promise.all([
+    const [devices, subscriptions, commands, availability, imports, latest, pubsub, presenceRequests] = await Promise.all([
       this.redis.hgetall(this.keys.devices),
       this.redis.smembers(this.keys.subscriptions),
       this.redis.hgetall(this.keys.commands),
       this.redis.hgetall(this.keys.availability),
+      this.redis.hgetall(this.keys.imports),
+      this.redis.hgetall(this.keys.latest),
+      this.redis.smembers(this.keys.pubsub),
+      this.redis.hgetall(this.keys.presenceRequests),
     ]);
     for (const text of Object.values(devices)) {
       const row = parseDeviceRow(text);
@@ -269,6 +302,10 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
     }
     this.subscriptions.replace(subscriptions);
     this.commandQueue.replace(Object.values(commands).flatMap((t) => parseCommandRow(t) ?? []));
+    this.imports.replace(imports);
+    this.latest.load(latest);
+    this.pubsub.replace(pubsub);
+    this.presenceRequests.replace(presenceRequests);
     for (const [jid, text] of Object.entries(availability)) {
       const entry = parseAvailability(text);
       const known = this.availability.get(jid);
@@ -307,6 +344,11 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
         if (members.length > 0) m.sadd(this.keys.subscriptions, ...members);
         this.commandQueue.reseed((f, v) => m.hset(this.keys.commands, f, v));
         this.availability.reseed((f, v) => m.hsetnx(this.keys.availability, f, v));
+        this.imports.reseed((f, v) => m.hset(this.keys.imports, f, v));
+        this.latest.reseed((f, v) => m.hset(this.keys.latest, f, v));
+        const items = this.pubsub.reseed();
+        if (items.length > 0) m.sadd(this.keys.pubsub, ...items);
+        this.presenceRequests.reseed((f, v) => m.hset(this.keys.presenceRequests, f, v));
         m.set(this.keys.member(this.instance), this.nonce, 'PX', this.ttlMs).sadd(this.membersSet, this.instance);
         await m.exec();
       }

@@ -17,7 +17,7 @@ export class Writer {
     readonly redis: Redis,
     readonly keys: Keys,
     readonly instance: string,
-    private readonly log: Logger,
+    readonly log: Logger,
   ) {}
 
   /** `ops` on a MULTI, followed by the announcement to the other instances. */
