@@ -80,6 +80,27 @@ for (const persistence of ['aof', 'none'] as const) {
       await eventually(() => a.availability.get('d3@iot.localhost')?.online === true && b.availability.get('d3@iot.localhost')?.online === true, 'online at both');
     });
 
+    it('leaves a takeover to the survivors when the instance that claimed it stops before finishing it', async function () {
+      const d = await SharedState.open({ ...a.cfg }, 'dddddddd', log);
+      assert.equal(await d.claimTakeover('eeeeeeee'), true, 'claimed by the instance about to stop');
+      assert.equal(await a.claimTakeover('eeeeeeee'), false, 'held while it is under way');
+      await d.close();
+      assert.equal(await a.claimTakeover('eeeeeeee'), true, 'a survivor takes it over once that instance has stopped');
+    });
+
+    it('takes over an instance lost again soon after its restart (the takeover lock of its previous loss is its own)', async function () {
+      // Lost (here: stopped), taken over by A, restarted on the same instance id (its data directory), lost again.
+      let d = await SharedState.open({ ...a.cfg }, 'ffffffff', log);
+      await d.close();
+      assert.equal(await a.claimTakeover('ffffffff'), true, 'the first loss taken over');
+      await a.forget('ffffffff');
+      d = await SharedState.open({ ...a.cfg }, 'ffffffff', log);
+      await d.close();
+      // Within the minute the first takeover's lock lasts: the new loss is taken over too, by exactly one survivor.
+      const claims = await Promise.all([a.claimTakeover('ffffffff'), b.claimTakeover('ffffffff')]);
+      assert.equal(claims.filter(Boolean).length, 1, `one survivor takes over the second loss (${claims.join(', ')})`);
+    });
+
     it(`recovers when Redis restarts (${persistence === 'aof' ? 'its append-only file keeps the state' : 'empty: the instances write their copies back'})`, async function () {
       a.subscriptions.add('d4@iot.localhost', 'alice@localhost');
       const id = a.commandQueue.add(heldCommand('d4@iot.localhost'));

@@ -199,6 +199,7 @@ export class ClusterFeature implements Feature {
       this.k.bus.emit('cluster_member_lost', { instance, devices, readings });
     } catch (err) {
       this.k.log.error({ instance, err: (err as Error).message }, 'taking over a lost instance failed; another survivor will try');
+      await this.shared.releaseTakeover(instance).catch(() => undefined);
     } finally {
       this.takingOver.delete(instance);
     }

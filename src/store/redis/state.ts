@@ -33,6 +33,8 @@ import { Writer } from './writer.js';
 
 /** How long opening waits for Redis before the bridge refuses to start. */
 const OPEN_TIMEOUT_MS = 15_000;
+/** Deletes a takeover lock only if this instance holds it (KEYS[1] the lock, ARGV[1] this instance). */
+const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 export interface SharedStateEvents {
   /** Another instance registered (or re-saved) a device. */
@@ -63,6 +65,8 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
   private readonly nonce = randomBytes(8).toString('hex');
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly known = new Set<string>();
+  /** Lost instances this one claimed and has not finished taking over (`forget` finishes a takeover). */
+  private readonly claimed = new Set<string>();
   private opened = false;
   private closed = false;
   private resyncing: Promise<void> | undefined;
@@ -133,7 +137,19 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
    * so a late heartbeat of another survivor cannot take it again).
    */
   async claimTakeover(lost: string): Promise<boolean> {
-    return (await this.redis.set(this.keys.takeover(lost), this.instance, 'PX', 60_000, 'NX')) === 'OK';
+    const won = (await this.redis.set(this.keys.takeover(lost), this.instance, 'PX', 60_000, 'NX')) === 'OK';
+    if (won) this.claimed.add(lost);
+    return won;
+  }
+
+  /**
+   * A takeover this instance claimed and will not finish (it failed, or this instance stops): the lock is released so
+   * that another survivor takes over at once — kept, it would hold off every survivor for its minute while the lost
+   * instance's share of the readings waits on the broker.
+   */
+  async releaseTakeover(lost: string): Promise<void> {
+    if (!this.claimed.delete(lost)) return;
+    await this.redis.eval(RELEASE_SCRIPT, 1, this.keys.takeover(lost), this.instance);
   }
 
   /** Whether an instance is alive (its member key is held): one that came back during its takeover is. */
@@ -145,6 +161,7 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
   async forget(lost: string): Promise<void> {
     this.known.delete(lost);
     await this.redis.srem(this.membersSet, lost);
+    this.claimed.delete(lost);
   }
 
   /**
@@ -160,6 +177,8 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
     this.latest.close();
     if (this.opened) {
       await withTimeout(this.availability.settled(), 2000, '').catch(() => undefined);
+      // Takeovers under way here end with this instance: the survivors that stay take them over.
+      await withTimeout(Promise.all([...this.claimed].map((lost) => this.releaseTakeover(lost))), 2000, '').catch(() => undefined);
       await withTimeout(this.redis.del(this.keys.member(this.instance)), 2000, '').catch(() => undefined);
       await withTimeout(this.redis.publish(this.keys.events, JSON.stringify({ i: this.instance, k: 'left' })), 2000, '').catch(() => undefined);
     }
@@ -189,7 +208,10 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
       }
       await new Promise((r) => setTimeout(r, 200));
     }
-    await this.redis.sadd(this.membersSet, this.instance);
+    // A takeover lock left from this id's previous loss (claimTakeover: it outlives that takeover by a minute) belongs
+    // to the incarnation that was lost: kept, it would stop the survivors from taking over this one, should it be
+    // lost or stop within that minute — its share queued on the broker would wait for the lock to expire.
+    await this.redis.multi().del(this.keys.takeover(this.instance)).sadd(this.membersSet, this.instance).exec();
     this.known.add(this.instance);
   }
 
