@@ -196,7 +196,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       disco: new DiscoRegistry(),
       cluster: this.coordinator ?? SINGLE_INSTANCE,
       operations: new Operations(),
-      users: new UserPresence(),
+      users: shared?.userPresence.users ?? new UserPresence(),
     };
     // The loaded mappings were checked together by the loader; the set checks them again, as it does every change.
     const applied = mappings.apply(setup.mappings);

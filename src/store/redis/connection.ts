@@ -91,6 +91,11 @@ export class Keys {
     return `${this.prefix}presence-requests`;
   }
 
+  /** Set of JSON `[user bare JID, resource]`: the available resources of the users the bridge sees online. */
+  get usersOnline(): string {
+    return `${this.prefix}users-online`;
+  }
+
   /** Hash: device JID → JSON {o: online, h: holder instance, t: change token, at, r: reason}. */
   get availability(): string {
     return `${this.prefix}availability`;

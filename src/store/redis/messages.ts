@@ -4,6 +4,7 @@
  * each naming its sender (`i`) so an instance skips its own.
  */
 import type { ForwardedOutcome } from '../../kernel/cluster.js';
+import type { UserPresenceChange } from '../../kernel/user-presence.js';
 import type { DeviceRow, ImportRow, LatestReadingRow, PresenceRequestState, QueuedCommandRow } from '../../kernel/stores.js';
 
 export type StateMessage =
@@ -25,7 +26,9 @@ export type StateMessage =
   /** An XEP-0060 subscription made (on) or removed. */
   | { readonly i: string; readonly k: 'ps'; readonly d: string; readonly n: string; readonly u: string; readonly on: boolean }
   /** A device's presence request to a user and its answer (s), or its removal (s: null). */
-  | { readonly i: string; readonly k: 'pr'; readonly d: string; readonly u: string; readonly s: PresenceRequestState | null };
+  | { readonly i: string; readonly k: 'pr'; readonly d: string; readonly u: string; readonly s: PresenceRequestState | null }
+  /** A change of which users are online (a resource available or gone), or of which devices see a user's presence. */
+  | { readonly i: string; readonly k: 'up'; readonly c: UserPresenceChange };
 
 export type InboxMessage =
   /** An IQ that reached the sender but belongs to the receiver (kernel/xmpp-link.ts#divert), as XML. */
@@ -49,5 +52,5 @@ export function parseMessage<T extends { readonly k: string }>(text: string, kin
   return typeof m.i === 'string' && typeof m.k === 'string' && kinds.includes(m.k) ? (value as T) : undefined;
 }
 
-export const STATE_KINDS = ['device', 'device-', 'seen', 'sub', 'cmd', 'cmd-', 'av', 'left', 'imp', 'lt', 'ps', 'pr'] as const;
+export const STATE_KINDS = ['device', 'device-', 'seen', 'sub', 'cmd', 'cmd-', 'av', 'left', 'imp', 'lt', 'ps', 'pr', 'up'] as const;
 export const INBOX_KINDS = ['stanza', 'answer'] as const;

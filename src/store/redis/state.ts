@@ -1,7 +1,7 @@
 /**
  * The state instances of a cluster share, in Redis (cluster mode, docs/SCALING.md): devices, presence subscriptions,
  * held commands, device availability, imported devices and their decisions, latest readings, PubSub subscriptions
- * and the devices' presence requests — each kept as a local copy for synchronous reads, written through, and kept
+ * the devices' presence requests and which users are online — each kept as a local copy for synchronous reads, written through, and kept
  * current by the announcements of the other instances — plus who is alive (membership) and each instance's inbox.
  *
  * Two connections: one for commands, one subscribed to the `events` channel and this instance's inbox.
@@ -29,6 +29,7 @@ import { INBOX_KINDS, parseMessage, STATE_KINDS, type InboxMessage, type StateMe
 import { RedisPresenceRequests } from './presence-requests.js';
 import { RedisPubsubSubscriptions } from './pubsub.js';
 import { RedisSubscriptions } from './subscriptions.js';
+import { parseUserPresenceChange, SharedUserPresence } from './user-presence.js';
 import { Writer } from './writer.js';
 
 /** How long opening waits for Redis before the bridge refuses to start. */
@@ -61,6 +62,7 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
   readonly latest: RedisLatestReadings;
   readonly pubsub: RedisPubsubSubscriptions;
   readonly presenceRequests: RedisPresenceRequests;
+  readonly userPresence: SharedUserPresence;
   private readonly writer: Writer;
   private readonly nonce = randomBytes(8).toString('hex');
   private heartbeat: NodeJS.Timeout | undefined;
@@ -90,6 +92,7 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
     this.latest = new RedisLatestReadings(this.writer);
     this.pubsub = new RedisPubsubSubscriptions(this.writer);
     this.presenceRequests = new RedisPresenceRequests(this.writer);
+    this.userPresence = new SharedUserPresence(this.writer);
   }
 
   /** Connects, joins, and loads the shared state; rejects (with what to do) when Redis cannot be reached. */
@@ -300,12 +303,17 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
         if (m.s === null) this.presenceRequests.drop(m.d, m.u);
         else this.presenceRequests.put(m.d, m.u, m.s);
         return;
+      case 'up': {
+        const change = parseUserPresenceChange(m.c);
+        if (change) this.userPresence.apply(change);
+        return;
+      }
     }
   }
 
   /** The snapshot into the local copies (`announce`: tell listeners what changed, after a resynchronisation). */
   private async load(announce: boolean): Promise<void> {
-    const [devices, subscriptions, commands, availability, imports, latest, pubsub, presenceRequests] = await Promise.all([
+    const [devices, subscriptions, commands, availability, imports, latest, pubsub, presenceRequests, usersOnline] = await Promise.all([
       this.redis.hgetall(this.keys.devices),
       this.redis.smembers(this.keys.subscriptions),
       this.redis.hgetall(this.keys.commands),
@@ -314,6 +322,7 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
       this.redis.hgetall(this.keys.latest),
       this.redis.smembers(this.keys.pubsub),
       this.redis.hgetall(this.keys.presenceRequests),
+      this.redis.smembers(this.keys.usersOnline),
     ]);
     for (const text of Object.values(devices)) {
       const row = parseDeviceRow(text);
@@ -328,6 +337,7 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
     this.latest.load(latest);
     this.pubsub.replace(pubsub);
     this.presenceRequests.replace(presenceRequests);
+    this.userPresence.replace(usersOnline);
     for (const [jid, text] of Object.entries(availability)) {
       const entry = parseAvailability(text);
       const known = this.availability.get(jid);
@@ -371,6 +381,8 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
         const items = this.pubsub.reseed();
         if (items.length > 0) m.sadd(this.keys.pubsub, ...items);
         this.presenceRequests.reseed((f, v) => m.hset(this.keys.presenceRequests, f, v));
+        const online = this.userPresence.reseed();
+        if (online.length > 0) m.sadd(this.keys.usersOnline, ...online);
         m.set(this.keys.member(this.instance), this.nonce, 'PX', this.ttlMs).sadd(this.membersSet, this.instance);
         await m.exec();
       }
