@@ -43,17 +43,23 @@ export class Recipients {
     return all.filter((u) => this.users.isOnline(u));
   }
 
-  /** These followers were sent the reading received at `receivedAt`, which reads `text`. */
+  /**
+   * These followers were sent the reading received at `receivedAt`, which reads `text`. Two readings can arrive in the
+   * same millisecond: the one sent last is the one they see.
+   */
   delivered(device: Device, users: readonly string[], receivedAt: number, text: string): void {
     let map = this.sent.get(device.jid);
     if (!map) this.sent.set(device.jid, (map = new Map<string, Sent>()));
-    for (const u of users) if ((map.get(u)?.at ?? 0) < receivedAt) map.set(u, { at: receivedAt, text });
+    for (const u of users) if ((map.get(u)?.at ?? 0) <= receivedAt) map.set(u, { at: receivedAt, text });
   }
 
-  /** Whether the follower missed the reading received at `receivedAt` reading `text` (nothing sent to them since). */
+  /**
+   * Whether the follower missed the reading received at `receivedAt` reading `text`: nothing as new was sent to them
+   * since, or what they got in that same millisecond reads differently (a newer reading, not the same one again).
+   */
   missed(device: Device, user: string, receivedAt: number, text: string): boolean {
     const last = this.sent.get(device.jid)?.get(user);
-    return last === undefined || (receivedAt > last.at && text !== last.text);
+    return last === undefined || (receivedAt >= last.at && text !== last.text);
   }
 
   /** Forget a follower (unsubscribed), or every follower of a device (removed). */

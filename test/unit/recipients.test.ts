@@ -1,0 +1,45 @@
+/**
+ * What a returning follower missed (features/uplink/recipients.ts): judged by when the reading was received and how
+ * it reads — including two readings received in the same millisecond.
+ */
+import assert from 'node:assert/strict';
+import { Recipients } from '../../src/features/uplink/recipients.js';
+import { UserPresence } from '../../src/kernel/user-presence.js';
+import type { Device } from '../../src/devices/device.js';
+import type { SubscriptionStore } from '../../src/kernel/stores.js';
+
+const DEVICE = 'kitchen@bridge.example.org';
+const ALICE = 'alice@example.org';
+const device = { jid: DEVICE, segments: {}, mapping: { notify: { subscribers: true, jids: [] }, delivery: { offline: 'latest' } } } as unknown as Device;
+const noSubscriptions = { of: () => new Set<string>(), has: () => false } as unknown as SubscriptionStore;
+
+describe('recipients: what a follower missed', () => {
+  it('nothing sent yet: missed', () => {
+    const r = new Recipients(noSubscriptions, new UserPresence());
+    assert.equal(r.missed(device, ALICE, 1000, '20 °C'), true);
+  });
+
+  it('a newer reading that reads differently is missed; one that reads the same, or an older one, is not', () => {
+    const r = new Recipients(noSubscriptions, new UserPresence());
+    r.delivered(device, [ALICE], 1000, '20 °C');
+    assert.equal(r.missed(device, ALICE, 2000, '26 °C'), true);
+    assert.equal(r.missed(device, ALICE, 2000, '20 °C'), false);
+    assert.equal(r.missed(device, ALICE, 999, '26 °C'), false);
+  });
+
+  it('a second reading in the same millisecond that reads differently is missed; the same one again is not', () => {
+    const r = new Recipients(noSubscriptions, new UserPresence());
+    r.delivered(device, [ALICE], 1000, '20 °C');
+    assert.equal(r.missed(device, ALICE, 1000, '26 °C'), true);
+    assert.equal(r.missed(device, ALICE, 1000, '20 °C'), false);
+  });
+
+  it('of two readings sent in the same millisecond, the last is the one the follower has', () => {
+    const r = new Recipients(noSubscriptions, new UserPresence());
+    r.delivered(device, [ALICE], 1000, '20 °C');
+    r.delivered(device, [ALICE], 1000, '26 °C');
+    assert.equal(r.missed(device, ALICE, 1000, '26 °C'), false);
+    assert.equal(r.forget(DEVICE, ALICE), undefined);
+    assert.equal(r.missed(device, ALICE, 1000, '26 °C'), true, 'forgotten: missed again');
+  });
+});
