@@ -40,6 +40,8 @@ export interface ExternalClusterOptions {
 /** A lost instance's session is drained until it has been quiet this long (and every message it held is taken). */
 const TAKEOVER_QUIET_MS = 500;
 const TAKEOVER_MAX_MS = 30_000;
+/** How long the takeover waits for the broker to confirm that the lost session left the shared group. */
+const TAKEOVER_UNSUBSCRIBE_MS = 5000;
 
 /** One connection to the broker and the filters subscribed through it (subscribed again after every reconnect). */
 class Attachment {
@@ -179,11 +181,20 @@ export class ExternalBroker implements MqttSide {
         client.once('error', reject);
         client.once('close', () => reject(new Error('closed')));
       });
-      if (connack.sessionPresent) {
-        const deadline = Date.now() + TAKEOVER_MAX_MS;
-        while (Date.now() < deadline && client.connected && (pending > 0 || Date.now() - last < TAKEOVER_QUIET_MS)) {
-          await new Promise((r) => setTimeout(r, 50));
-        }
+      const deadline = Date.now() + TAKEOVER_MAX_MS;
+      const drained = async (quietMs: number): Promise<void> => {
+        while (Date.now() < deadline && client.connected && (pending > 0 || Date.now() - last < quietMs)) await new Promise((r) => setTimeout(r, 50));
+      };
+      if (connack.sessionPresent) await drained(TAKEOVER_QUIET_MS);
+      // The lost session leaves the shared group while we hold it: once we disconnect, the broker would otherwise go
+      // on queueing its share of the readings for it — acknowledged to their devices, then discarded with the session
+      // below (or, if it is left to a returning instance, held by a session nobody may resume). [MQTT-3.10.4-1]: the
+      // subscription is deleted; [MQTT-3.10.4-3]: what the broker had started to send is still delivered — and taken
+      // here. The instance subscribes again on its next CONNACK (Attachment#resubscribe).
+      const filters = [...this.main.filters.keys()].map(this.main.subscription);
+      if (client.connected && filters.length > 0) {
+        await Promise.race([client.unsubscribeAsync(filters).catch(() => undefined), new Promise((r) => setTimeout(r, TAKEOVER_UNSUBSCRIBE_MS))]);
+        await drained(0);
       }
     } catch {
       // Refused or replaced (the instance came back and took its session): nothing more to take.

@@ -116,22 +116,46 @@ const INTEGER_RANGE: Partial<Record<SparkplugType, readonly [number, number]>> =
   DateTime: [0, Number.MAX_SAFE_INTEGER],
 };
 
-/** A JSON value → what the codec writes for this datatype; undefined when it does not fit. */
-function wireValue(type: SparkplugType, v: unknown): unknown {
-  const range = INTEGER_RANGE[type];
-  if (range) return typeof v === 'number' && Number.isInteger(v) && v >= range[0] && v <= range[1] ? v : undefined;
+/**
+ * The JSON a datatype's values take: integers (64-bit ones beyond 2^53 as decimal text), numbers, booleans, strings,
+ * or bytes (base64 text). DataSet, Template and the property sets have none here (not converted).
+ */
+export type SparkplugKind = 'integer' | 'number' | 'boolean' | 'string' | 'bytes';
+
+export function sparkplugKind(type: string): SparkplugKind | undefined {
+  if (type in INTEGER_RANGE) return 'integer';
   switch (type) {
     case 'Float':
     case 'Double':
-      return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+      return 'number';
     case 'Boolean':
-      return typeof v === 'boolean' ? v : undefined;
+      return 'boolean';
     case 'String':
     case 'Text':
     case 'UUID':
-      return typeof v === 'string' ? v : undefined;
+      return 'string';
     case 'Bytes':
     case 'File':
+      return 'bytes';
+    default:
+      return undefined;
+  }
+}
+
+/** A JSON value → what the codec writes for this datatype; undefined when it does not fit. */
+function wireValue(type: SparkplugType, v: unknown): unknown {
+  switch (sparkplugKind(type)) {
+    case 'integer': {
+      const range = INTEGER_RANGE[type]!;
+      return typeof v === 'number' && Number.isInteger(v) && v >= range[0] && v <= range[1] ? v : undefined;
+    }
+    case 'number':
+      return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+    case 'boolean':
+      return typeof v === 'boolean' ? v : undefined;
+    case 'string':
+      return typeof v === 'string' ? v : undefined;
+    case 'bytes':
       return typeof v === 'string' && BASE64.test(v) ? Buffer.from(v, 'base64') : undefined;
     default:
       return undefined;
@@ -142,28 +166,16 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 
 function simpleValue(type: SparkplugType, v: unknown): unknown {
   if (v === null || v === undefined) return undefined;
-  switch (type) {
-    case 'Int8':
-    case 'Int16':
-    case 'Int32':
-    case 'Int64':
-    case 'UInt8':
-    case 'UInt16':
-    case 'UInt32':
-    case 'UInt64':
-    case 'DateTime':
+  switch (sparkplugKind(type)) {
+    case 'integer':
       return toNumber(v);
-    case 'Float':
-    case 'Double':
-      return typeof v === 'number' ? (Number.isFinite(v) ? v : undefined) : undefined;
-    case 'Boolean':
+    case 'number':
+      return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+    case 'boolean':
       return typeof v === 'boolean' ? v : undefined;
-    case 'String':
-    case 'Text':
-    case 'UUID':
+    case 'string':
       return typeof v === 'string' ? v : undefined;
-    case 'Bytes':
-    case 'File':
+    case 'bytes':
       return v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') : undefined;
     default:
       return undefined;

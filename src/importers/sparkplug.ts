@@ -28,7 +28,7 @@
  * picture is incomplete: it asks the node to be born again (NCMD `Node Control/Rebirth` = true), at most once per
  * `rebirthIntervalMs` per node.
  */
-import { decodeSparkplug, parseSparkplugTopic, rebirthRequest, type SparkplugMetric, type SparkplugTopic } from '../convert/sparkplug.js';
+import { decodeSparkplug, parseSparkplugTopic, rebirthRequest, sparkplugKind, type SparkplugMetric, type SparkplugTopic } from '../convert/sparkplug.js';
 import { canonicalJson, modelKeyOf } from './model-key.js';
 import type { AvailabilityTopic, CommandDescription, DeviceDescription, Property, PropertyType } from './model.js';
 
@@ -306,31 +306,8 @@ function unknownAlias(metrics: readonly SparkplugMetric[], aliases: ReadonlyMap<
 }
 
 function propertyType(type: string): PropertyType | undefined {
-  switch (type) {
-    case 'Int8':
-    case 'Int16':
-    case 'Int32':
-    case 'Int64':
-    case 'UInt8':
-    case 'UInt16':
-    case 'UInt32':
-    case 'UInt64':
-    case 'DateTime':
-      return 'integer';
-    case 'Float':
-    case 'Double':
-      return 'number';
-    case 'Boolean':
-      return 'boolean';
-    case 'String':
-    case 'Text':
-    case 'UUID':
-    case 'Bytes':
-    case 'File':
-      return 'string';
-    default:
-      return undefined;
-  }
+  const kind = sparkplugKind(type);
+  return kind === 'bytes' ? 'string' : kind;
 }
 
 const INTEGER_BOUNDS: Readonly<Record<string, readonly [number, number]>> = {

@@ -7,9 +7,10 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Element } from '@xmpp/xml';
+import { startMosquitto, type MosquittoInstance } from '../../src/servers/mosquitto.js';
 import { startRedis, type RedisInstance, redisBinary, REDIS_INSTALL_HINT } from '../../src/servers/redis.js';
 import { startEjabberdTestServer, type EjabberdTestServer } from './ejabberd-harness.js';
-import { ROOT, spawnCli, startBridge, writeBridgeConfig, type BridgeDirOptions, type RunningBridge } from './harness.js';
+import { removeDir, ROOT, spawnCli, startBridge, writeBridgeConfig, type BridgeDirOptions, type RunningBridge } from './harness.js';
 
 export const CLUSTER_MAPPINGS = join(ROOT, 'test/fixtures/cluster/mappings');
 
@@ -117,6 +118,49 @@ export function spawnInstance(opts: BridgeDirOptions): ChildInstance {
 }
 
 /** The `seq` of a reading message (its JSON payload), or undefined. */
+/** Two instances A and B in this process on ejabberd, Redis and a private mosquitto (`$share`: readings go to each in turn). */
+export interface InstancePair {
+  readonly servers: ClusterServers;
+  readonly mosquitto: MosquittoInstance;
+  readonly a: RunningBridge;
+  readonly b: RunningBridge;
+  /** Their configuration (for a third instance). */
+  readonly config: Record<string, unknown>;
+  /** `[['A', a], ['B', b]]`. */
+  readonly instances: readonly (readonly [string, RunningBridge])[];
+  /** Stops both instances and every server, and removes their directories. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a pair once both instances see each other. `extra`: more configuration for both (the MQTT side is the
+ * private mosquitto). What was started is stopped again if a later part fails.
+ */
+export async function startInstancePair(domain: string, mappings: string[], extra: Record<string, unknown> = {}): Promise<InstancePair> {
+  const servers = await startClusterServers(domain);
+  const started: RunningBridge[] = [];
+  let mosquitto: MosquittoInstance | undefined;
+  const stop = async (): Promise<void> => {
+    for (const run of started.reverse()) await run.stop();
+    await mosquitto?.removeDir();
+    await servers.stop();
+    for (const run of started) removeDir(run.dir);
+  };
+  try {
+    mosquitto = await startMosquitto({ extraConfig: 'max_queued_messages 0' });
+    const config = clusterConfig(servers.redis, { ...extra, mqtt: { embedded: { enabled: false }, external: { url: mosquitto.url, clientId: 'bridge' } } });
+    const a = await startInstance({ server: servers.server, config, mappings });
+    started.push(a);
+    const b = await startInstance({ server: servers.server, config, mappings });
+    started.push(b);
+    await eventually(() => !a.bridge.kernel.cluster.alone && !b.bridge.kernel.cluster.alone, 'the instances see each other');
+    return { servers, mosquitto, a, b, config, instances: [['A', a], ['B', b]], stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
 export function seqOf(el: Element): number | undefined {
   const text = el.getChildText('json', 'urn:xmpp:json:0');
   if (text === null) return undefined;

@@ -14,8 +14,8 @@ import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
 import type { MqttClient } from 'mqtt';
 import { startEsphomeNode, type EsphomeNode } from '../../src/demo/esphome-sim.js';
-import { startMosquitto, type MosquittoInstance } from '../../src/servers/mosquitto.js';
-import { CLUSTER_MAPPINGS, clusterConfig, eventually, startClusterServers, startInstance, type ClusterServers } from './cluster-harness.js';
+import type { MosquittoInstance } from '../../src/servers/mosquitto.js';
+import { CLUSTER_MAPPINGS, eventually, startInstance, startInstancePair, type ClusterServers, type InstancePair } from './cluster-harness.js';
 import { closeMqtt, exitOf, fromBare, mqttClient, removeDir, ROOT, spawnCli, type RunningBridge, type XmppUser } from './harness.js';
 import { nextEvent } from './import-helpers.js';
 
@@ -36,6 +36,7 @@ function notified(el: Element): string | undefined {
 
 describe('cluster mode: imports, latest readings, PubSub subscriptions and presence requests shared by two instances', function () {
   this.timeout(120_000);
+  let pair: InstancePair;
   let servers: ClusterServers;
   let mosquitto: MosquittoInstance;
   let a: RunningBridge;
@@ -43,7 +44,6 @@ describe('cluster mode: imports, latest readings, PubSub subscriptions and prese
   let alice: XmppUser;
   let publisher: MqttClient;
   let kitchen: EsphomeNode | undefined;
-  const dirs: string[] = [];
   /** The readings each instance handled, in order: device JID, the reading's JSON, 'A' | 'B'. */
   const handled: { jid: string; json: string; by: string }[] = [];
 
@@ -75,19 +75,10 @@ describe('cluster mode: imports, latest readings, PubSub subscriptions and prese
   }
 
   before(async function () {
-    servers = await startClusterServers(COMPONENT);
-    mosquitto = await startMosquitto({ extraConfig: 'max_queued_messages 0' });
-    const config = clusterConfig(servers.redis, {
-      mqtt: { embedded: { enabled: false }, external: { url: mosquitto.url, clientId: 'bridge' } },
-      import: { homeassistant: { mode: 'approve', access: { viewers: ['*@localhost'] } } },
-    });
-    a = await startInstance({ server: servers.server, config, mappings: MAPPINGS });
-    dirs.push(a.dir);
-    b = await startInstance({ server: servers.server, config, mappings: MAPPINGS });
-    dirs.push(b.dir);
+    pair = await startInstancePair(COMPONENT, MAPPINGS, { import: { homeassistant: { mode: 'approve', access: { viewers: ['*@localhost'] } } } });
+    ({ servers, mosquitto, a, b } = pair);
     track(a, 'A');
     track(b, 'B');
-    await eventually(() => !a.bridge.kernel.cluster.alone && !b.bridge.kernel.cluster.alone, 'the instances see each other');
     alice = await servers.server.user('alice');
     publisher = await mqttClient(mosquitto.url, { clientId: 'gauges' });
   });
@@ -95,11 +86,7 @@ describe('cluster mode: imports, latest readings, PubSub subscriptions and prese
   after(async function () {
     await kitchen?.stop();
     await closeMqtt(publisher);
-    await b?.stop();
-    await a?.stop();
-    await mosquitto?.removeDir();
-    await servers?.stop();
-    for (const d of dirs) removeDir(d);
+    await pair?.stop();
   });
 
   it('imports a device approved through instance A at instance B too, which then serves its readings', async function () {
@@ -164,9 +151,7 @@ describe('cluster mode: imports, latest readings, PubSub subscriptions and prese
     await dave.send(xml('presence', { to: device, type: 'unsubscribed' }));
     await eventually(() => [a, b].every((run) => run.bridge.kernel.stores.presenceRequests.get(device, dj) === 'declined'), () => `declined at both (A: ${a.bridge.kernel.stores.presenceRequests.get(device, dj)}, B: ${b.bridge.kernel.stores.presenceRequests.get(device, dj)})`);
     // An instance that starts now asks the subscribers it has no answer from; dave answered.
-    const config = clusterConfig(servers.redis, { mqtt: { embedded: { enabled: false }, external: { url: mosquitto.url, clientId: 'bridge' } } });
-    const c = await startInstance({ server: servers.server, config, mappings: MAPPINGS });
-    dirs.push(c.dir);
+    const c = await startInstance({ server: servers.server, config: pair.config, mappings: MAPPINGS });
     try {
       assert.equal(c.bridge.kernel.stores.presenceRequests.get(device, dj), 'declined');
       // After its first connection's requests, on the same stream: ejabberd delivers them to dave in order.
@@ -177,6 +162,7 @@ describe('cluster mode: imports, latest readings, PubSub subscriptions and prese
       assert.equal(asked.length, 1, 'only the first request');
     } finally {
       await c.stop();
+      removeDir(c.dir);
     }
   });
 

@@ -11,9 +11,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { startMosquitto, type MosquittoInstance } from '../../src/servers/mosquitto.js';
-import { CLUSTER_MAPPINGS, clusterConfig, eventually, startClusterServers, startInstance, type ClusterServers } from './cluster-harness.js';
-import { closeMqtt, fromBare, mqttClient, removeDir, ROOT, type RunningBridge, type XmppUser } from './harness.js';
+import { CLUSTER_MAPPINGS, eventually, startInstancePair, type InstancePair } from './cluster-harness.js';
+import { closeMqtt, fromBare, mqttClient, ROOT, type RunningBridge, type XmppUser } from './harness.js';
 
 const COMPONENT = 'iot.localhost';
 const MAPPINGS = [CLUSTER_MAPPINGS, join(ROOT, 'test/fixtures/cluster-shared/mappings')];
@@ -25,23 +24,18 @@ const NS_DELAY = 'urn:xmpp:delay';
 
 describe('cluster mode: which users are online, shared by two instances', function () {
   this.timeout(120_000);
-  let servers: ClusterServers;
-  let mosquitto: MosquittoInstance;
+  let pair: InstancePair;
   let a: RunningBridge;
   let b: RunningBridge;
   let publisher: MqttClient;
   let erin: XmppUser | undefined;
-  const dirs: string[] = [];
   /** Readings handled, in order: the reading's JSON and 'A' | 'B'. */
   const handled: { json: string; by: string }[] = [];
   /** Erin's presence as each instance received it from ejabberd (not as applied from the other): 'A+', 'B-'… */
   const received: string[] = [];
   let n = 0;
 
-  const instances = (): [string, RunningBridge][] => [
-    ['A', a],
-    ['B', b],
-  ];
+  const instances = (): readonly (readonly [string, RunningBridge])[] => pair.instances;
   const without = (run: RunningBridge): number => run.bridge.metrics.get('readings_without_recipients_total');
 
   /** Publish readings until `done` says so, each awaited until an instance handled it; at most 10. */
@@ -58,13 +52,8 @@ describe('cluster mode: which users are online, shared by two instances', functi
   }
 
   before(async function () {
-    servers = await startClusterServers(COMPONENT);
-    mosquitto = await startMosquitto({ extraConfig: 'max_queued_messages 0' });
-    const config = clusterConfig(servers.redis, { mqtt: { embedded: { enabled: false }, external: { url: mosquitto.url, clientId: 'bridge' } } });
-    a = await startInstance({ server: servers.server, config, mappings: MAPPINGS });
-    dirs.push(a.dir);
-    b = await startInstance({ server: servers.server, config, mappings: MAPPINGS });
-    dirs.push(b.dir);
+    pair = await startInstancePair(COMPONENT, MAPPINGS);
+    ({ a, b } = pair);
     for (const [name, run] of instances()) {
       run.bridge.kernel.bus.on('reading_sent', ({ reading }) => {
         if (reading.device.jid === DEVICE) handled.push({ json: reading.json, by: name });
@@ -76,18 +65,13 @@ describe('cluster mode: which users are online, shared by two instances', functi
         if (user === ERIN) received.push(`${name}-`);
       });
     }
-    await eventually(() => !a.bridge.kernel.cluster.alone && !b.bridge.kernel.cluster.alone, 'the instances see each other');
-    publisher = await mqttClient(mosquitto.url, { clientId: 'gauges' });
+    publisher = await mqttClient(pair.mosquitto.url, { clientId: 'gauges' });
   });
 
   after(async function () {
     await erin?.stop();
     await closeMqtt(publisher);
-    await b?.stop();
-    await a?.stop();
-    await mosquitto?.removeDir();
-    await servers?.stop();
-    for (const d of dirs) removeDir(d);
+    await pair?.stop();
   });
 
   const onlineAt = (): string => instances().map(([name, run]) => `${name}: ${run.bridge.kernel.users.isOnline(ERIN)}`).join(', ');
@@ -97,7 +81,7 @@ describe('cluster mode: which users are online, shared by two instances', functi
     await eventually(() => a.bridge.registry.byJid(DEVICE) !== undefined && b.bridge.registry.byJid(DEVICE) !== undefined, 'the gauge known at both');
     // Erin follows the gauge and shares her presence with it (she approves its request): her logins and logouts reach
     // the bridge.
-    erin = await servers.server.user('erin');
+    erin = await pair.servers.server.user('erin');
     assert.equal((await erin.subscribe(DEVICE)).attrs['type'], 'subscribed');
     await eventually(() => instances().every(([, run]) => run.bridge.kernel.stores.presenceRequests.get(DEVICE, ERIN) === 'granted'), 'her presence granted, known at both');
     await erin.stop();
@@ -108,7 +92,7 @@ describe('cluster mode: which users are online, shared by two instances', functi
     // B are undone by logging out again.
     for (let i = 0; i < 8; i++) {
       const count = received.length;
-      erin = await servers.server.user('erin');
+      erin = await pair.servers.server.user('erin');
       await eventually(() => received.slice(count).some((r) => r.endsWith('+')), () => `her login seen by an instance (${received.join(' ')})`);
       if (received.slice(count).includes('A+')) break;
       await erin.stop();

@@ -10,6 +10,7 @@
  * every local copy.
  */
 import type { LatestReadingRow, LatestReadingStore } from '../../kernel/stores.js';
+import { WriteBehindTable } from '../write-behind.js';
 import type { Writer } from './writer.js';
 
 /** How long a changed row waits before it is written and announced: coalesces a busy device's readings. */
@@ -32,44 +33,32 @@ return 0
 `;
 
 export class RedisLatestReadings implements LatestReadingStore {
-  private readonly rows = new Map<string, LatestReadingRow>();
-  private readonly dirty = new Set<string>();
-  private readonly removed = new Set<string>();
+  private readonly table = new WriteBehindTable<LatestReadingRow>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly w: Writer) {}
 
   get(deviceJid: string): LatestReadingRow | undefined {
-    return this.rows.get(deviceJid);
+    return this.table.get(deviceJid);
   }
 
   set(row: LatestReadingRow): void {
-    this.rows.set(row.deviceJid, row);
-    this.removed.delete(row.deviceJid);
-    this.dirty.add(row.deviceJid);
+    this.table.set(row.deviceJid, row);
     this.schedule();
   }
 
   delete(deviceJid: string): void {
-    if (!this.rows.delete(deviceJid)) return;
-    this.dirty.delete(deviceJid);
-    this.removed.add(deviceJid);
-    this.schedule();
+    if (this.table.delete(deviceJid)) this.schedule();
   }
 
   /** Write and announce what changed since the last batch. */
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.removed.size > 0) {
-      const gone = [...this.removed];
-      this.removed.clear();
-      this.w.write('latest reading removal', (m) => m.hdel(this.w.keys.latest, ...gone), { k: 'lt', rows: [], gone });
-    }
-    if (this.dirty.size === 0) return;
-    const rows = [...this.dirty].flatMap((jid) => this.rows.get(jid) ?? []);
-    this.dirty.clear();
-    for (let i = 0; i < rows.length; i += BATCH) this.writeNewer(rows.slice(i, i + BATCH));
+    if (!this.table.pending) return;
+    const { changed, removed } = this.table.take();
+    if (removed.length > 0) this.w.write('latest reading removal', (m) => m.hdel(this.w.keys.latest, ...removed), { k: 'lt', rows: [], gone: removed });
+    for (let i = 0; i < changed.length; i += BATCH) this.writeNewer(changed.slice(i, i + BATCH));
   }
 
   /** No more writes behind (the caller flushed first). */
@@ -79,18 +68,18 @@ export class RedisLatestReadings implements LatestReadingStore {
   }
 
   get size(): number {
-    return this.rows.size;
+    return this.table.size;
   }
 
   /** Another instance's row, or the snapshot's: taken unless the local one is newer. */
   put(row: LatestReadingRow): void {
-    const known = this.rows.get(row.deviceJid);
+    const known = this.table.get(row.deviceJid);
     if (known && known.receivedAt > row.receivedAt) return;
-    this.rows.set(row.deviceJid, row);
+    this.table.load(row.deviceJid, row);
   }
 
   drop(deviceJid: string): void {
-    this.rows.delete(deviceJid);
+    this.table.forget(deviceJid);
   }
 
   /** The snapshot merged into the local copy (newer rows win; rows changed here and not yet written stay). */
@@ -103,7 +92,7 @@ export class RedisLatestReadings implements LatestReadingStore {
 
   /** The whole local copy written back (Redis lost its data). */
   reseed(hset: (field: string, value: string) => void): void {
-    for (const row of this.rows.values()) hset(row.deviceJid, storedValue(row));
+    for (const row of this.table.values()) hset(row.deviceJid, storedValue(row));
   }
 
   private schedule(): void {
