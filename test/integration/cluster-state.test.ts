@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { ClusterConfig } from '../../src/config/schema.js';
 import type { Device } from '../../src/devices/device.js';
+import { Redis } from 'ioredis';
 import { createLogger } from '../../src/log.js';
 import { startRedis, type RedisInstance } from '../../src/servers/redis.js';
 import { SharedState } from '../../src/store/redis/state.js';
@@ -86,6 +87,28 @@ for (const persistence of ['aof', 'none'] as const) {
       assert.equal(await a.claimTakeover('eeeeeeee'), false, 'held while it is under way');
       await d.close();
       assert.equal(await a.claimTakeover('eeeeeeee'), true, 'a survivor takes it over once that instance has stopped');
+    });
+
+    it('takes over an instance whose claiming survivor was lost too (killed mid-takeover: its lock is void)', async function () {
+      // A survivor claimed the takeover of gggggggg, then was killed -9: it never released the lock, and its own
+      // member key has expired (here: never written).
+      const raw = new Redis(redis.url);
+      try {
+        await raw.set(`${a.keys.takeover('gggggggg')}`, 'hhhhhhhh', 'PX', 60_000);
+      } finally {
+        raw.disconnect();
+      }
+      assert.equal(await a.isAlive('hhhhhhhh'), false);
+      const claims = await Promise.all([a.claimTakeover('gggggggg'), b.claimTakeover('gggggggg')]);
+      assert.equal(claims.filter(Boolean).length, 1, `one survivor takes it over at once (${claims.join(', ')})`);
+      // A live holder's claim stands.
+      const c = await SharedState.open({ ...a.cfg }, 'iiiiiiii', log);
+      try {
+        assert.equal(await c.claimTakeover('jjjjjjjj'), true);
+        assert.equal(await a.claimTakeover('jjjjjjjj'), false, 'held while its holder is alive');
+      } finally {
+        await c.close();
+      }
     });
 
     it('takes over an instance lost again soon after its restart (the takeover lock of its previous loss is its own)', async function () {

@@ -36,6 +36,10 @@ import { Writer } from './writer.js';
 const OPEN_TIMEOUT_MS = 15_000;
 /** Deletes a takeover lock only if this instance holds it (KEYS[1] the lock, ARGV[1] this instance). */
 const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+/** Takes a takeover lock from a holder that is lost too (KEYS[1] the lock, ARGV: that holder, this instance, ms). */
+const STEAL_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end return 0`;
+/** A takeover lock outlives its takeover by this long, so that a late heartbeat of another survivor cannot take it again. */
+const TAKEOVER_LOCK_MS = 60_000;
 
 export interface SharedStateEvents {
   /** Another instance registered (or re-saved) a device. */
@@ -140,7 +144,16 @@ export class SharedState extends EventEmitter<SharedStateEvents> {
    * so a late heartbeat of another survivor cannot take it again).
    */
   async claimTakeover(lost: string): Promise<boolean> {
-    const won = (await this.redis.set(this.keys.takeover(lost), this.instance, 'PX', 60_000, 'NX')) === 'OK';
+    const key = this.keys.takeover(lost);
+    let won = (await this.redis.set(key, this.instance, 'PX', TAKEOVER_LOCK_MS, 'NX')) === 'OK';
+    if (!won) {
+      // The survivor holding it may have been lost too — killed mid-takeover, it never released it: its claim is void
+      // once its own member key has expired, and the lost instance's share must not wait for the lock's minute.
+      const holder = await this.redis.get(key);
+      if (holder !== null && holder !== this.instance && !(await this.isAlive(holder))) {
+        won = (await this.redis.eval(STEAL_SCRIPT, 1, key, holder, this.instance, TAKEOVER_LOCK_MS)) === 1;
+      }
+    }
     if (won) this.claimed.add(lost);
     return won;
   }
