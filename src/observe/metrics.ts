@@ -2,7 +2,7 @@
  * What the bridge measures about itself, exposed in the Prometheus text format by prom-client.
  *
  * The API stays small: `inc(name, label?, by?)` for counters, `observe(name, seconds, label?)` for histograms,
- * `gauge(name, collect)` for values read when scraped, `get(name, label?)` (tests) and `text()` (the /metrics body).
+ * `gauge(name, collect)` for values read when scraped, `get(name, label?)` and `read(name)` (tests) and `text()` (the /metrics body).
  * Counting is a plain number addition on the hot path (a reading costs no label hashing): the counters hand their
  * values to prom-client when scraped, through its `collect` hook. Every metric is declared in METRIC_CATALOGUE with its
  * help text and its label; docs/OPERATIONS.md lists them.
@@ -74,6 +74,7 @@ export const METRIC_CATALOGUE = {
   outbox_oldest_age_seconds: { kind: 'gauge', help: 'Age of the oldest reading in the outbox (0 when empty).' },
   held_publishes: { kind: 'gauge', help: 'QoS 1/2 publishes waiting unacknowledged for room in the outbox.' },
   qos0_buffered: { kind: 'gauge', help: 'QoS 0 readings held in memory while XMPP is away.' },
+  readings_waiting: { kind: 'gauge', help: "Devices whose newest reading is held by the change policy until their minInterval ends (then sent)." },
   mqtt_clients_connected: { kind: 'gauge', label: 'broker', help: 'MQTT clients connected, by broker (embedded, external).' },
   subscriptions: { kind: 'gauge', help: 'Presence subscriptions of users to devices.' },
   subscribers_online: { kind: 'gauge', help: 'Subscriptions whose user the bridge sees online (users who share their presence with a device).' },
@@ -121,6 +122,17 @@ export class Metrics {
     let sum = 0;
     for (const v of c.cells.values()) sum += v;
     return sum;
+  }
+
+  /** A gauge's value as a scrape would read it; for a labelled gauge, the sum over its labels. */
+  read(name: MetricName): number {
+    let total = 0;
+    for (const read of this.gauges.get(name) ?? []) {
+      const v = read();
+      if (typeof v === 'number') total += v;
+      else for (const n of v.values()) total += n;
+    }
+    return total;
   }
 
   /** Record a duration (histograms). */

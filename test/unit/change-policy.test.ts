@@ -119,8 +119,10 @@ describe('change policy', () => {
       clock.advance(10_000);
       assert.deepEqual(gate.offer('d', p, r(3)), { kind: 'hold', reason: 'min_interval' });
       assert.deepEqual(due, []);
+      assert.equal(gate.waiting, 1, 'one device waits, however many readings it coalesces');
       clock.advance(40_000);
       assert.deepEqual(due, [3], 'the newest held reading, once');
+      assert.equal(gate.waiting, 0);
       clock.advance(60_000);
       assert.deepEqual(due, [3]);
       assert.deepEqual(gate.offer('d', p, r(4)), { kind: 'send', reason: 'change' });
@@ -132,6 +134,7 @@ describe('change policy', () => {
       clock.advance(1000);
       assert.equal(gate.offer('d', p, r(2, false)).kind, 'hold');
       assert.deepEqual(gate.offer('d', p, r(3, true)), { kind: 'send', reason: 'state' });
+      assert.equal(gate.waiting, 0);
       clock.advance(120_000);
       assert.deepEqual(due, [], 'the held reading was superseded by the one sent');
     });
@@ -151,8 +154,11 @@ describe('change policy', () => {
       gate.offer('b', p, r(1));
       gate.offer('a', p, r(2));
       gate.offer('b', p, r(2));
+      assert.equal(gate.waiting, 2);
       assert.equal(gate.forget('a'), true);
+      assert.equal(gate.waiting, 1);
       assert.equal(gate.stop(), 1);
+      assert.equal(gate.waiting, 0);
       clock.advance(120_000);
       assert.deepEqual(due, []);
     });

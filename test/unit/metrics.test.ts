@@ -67,6 +67,9 @@ describe('metrics', () => {
     assert.equal(s.get('mqtt_xmpp_bridge_uplink_latency_seconds_count'), 2);
     assert.equal(s.get('mqtt_xmpp_bridge_uplink_latency_seconds_bucket{le="0.005"}'), 1);
     assert.equal(s.get('mqtt_xmpp_bridge_uplink_latency_seconds_bucket{le="0.25"}'), 2);
+    assert.equal(m.read('outbox_depth'), 5);
+    assert.equal(m.read('mqtt_clients_connected'), 7, 'a labelled gauge reads as the sum over its labels');
+    assert.equal(m.read('qos0_buffered'), 0, 'a gauge nobody reports');
   });
 
   describe('in the core', () => {

@@ -97,6 +97,7 @@ export class UplinkFeature implements Feature {
     );
     k.metrics.gauge('held_publishes', () => this.delivery.backlog.held);
     k.metrics.gauge('qos0_buffered', () => this.delivery.backlog.qos0);
+    k.metrics.gauge('readings_waiting', () => this.gate.waiting);
   }
 
   start(): void {
