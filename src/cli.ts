@@ -15,7 +15,10 @@ import { PRODUCT } from './version.js';
 const EXIT_CONFIG = 1;
 const EXIT_REFUSED = 2;
 const EXIT_FAILURE = 3;
-const STOP_TIMEOUT_MS = 10_000;
+/** A stop may first wait for a start under way (the broker's first CONNACK is awaited up to 10 s), then stops. */
+const STOP_TIMEOUT_MS = 20_000;
+/** After a completed stop, the process exits within this even if a library still holds a handle. */
+const EXIT_GRACE_MS = 2000;
 
 const HELP: Record<string, string> = {
   main: `${PRODUCT.name} ${PRODUCT.version}: MQTT devices as XMPP entities
@@ -286,13 +289,20 @@ async function start(file: string | undefined): Promise<number> {
 
   return new Promise<number>((resolve) => {
     let exiting = false;
+    // The process ends with the stop: a connection a library still holds (a client reconnecting) must not keep a
+    // stopped bridge alive, so it is ended for good shortly after, once the log is written.
+    const exit = (code: number): void => {
+      resolve(code);
+      log.flush();
+      setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
+    };
     const shutdown = (code: number, why: string): void => {
       if (exiting) return;
       exiting = true;
       log.info({ why }, 'stopping');
       const timer = setTimeout(() => {
         log.error('stop took too long; exiting');
-        resolve(code === 0 ? EXIT_FAILURE : code);
+        exit(code === 0 ? EXIT_FAILURE : code);
       }, STOP_TIMEOUT_MS);
       timer.unref();
       bridge
@@ -301,7 +311,7 @@ async function start(file: string | undefined): Promise<number> {
         .finally(() => {
           clearTimeout(timer);
           log.info('stopped');
-          resolve(code);
+          exit(code);
         });
     };
     process.once('SIGTERM', () => shutdown(0, 'SIGTERM'));
@@ -317,7 +327,10 @@ async function start(file: string | undefined): Promise<number> {
     });
     bridge
       .start()
-      .then(() => log.info({ ...bridge.addresses(), domain: setup.config.xmpp.domain }, 'bridge started'))
+      .then(() => {
+        // A stop that came during the start waited for it and stopped what had started (FeatureRunner).
+        if (!exiting) log.info({ ...bridge.addresses(), domain: setup.config.xmpp.domain }, 'bridge started');
+      })
       .catch((err: unknown) => {
         console.error(`mqtt-xmpp-bridge: cannot start: ${errorText(err)}`);
         shutdown(EXIT_FAILURE, 'start failed');

@@ -89,6 +89,8 @@ export class ExternalBroker implements MqttSide {
   /** Cluster mode: every message of the watched filters. */
   private readonly watch: Attachment | undefined;
   private handlers: MqttSideHandlers | undefined;
+  /** Closing for good: a connection closing now is not reconnected and is not worth a warning. */
+  private stopping = false;
 
   constructor(
     private readonly cfg: ExternalConfig,
@@ -219,6 +221,7 @@ export class ExternalBroker implements MqttSide {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     const client = this.main.client;
     await this.watch?.client?.endAsync().catch(() => undefined);
     if (!client) return;
@@ -233,6 +236,7 @@ export class ExternalBroker implements MqttSide {
       await Promise.race([client.unsubscribeAsync(filters).catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
     }
     await client.endAsync().catch(() => undefined);
+    this.log.info({ url: this.cfg.url, clientId: client.options.clientId }, 'detached from the MQTT broker');
   }
 
   private attachmentFor(kind: SubscriptionKind): Attachment {
@@ -268,7 +272,9 @@ export class ExternalBroker implements MqttSide {
       this.log.info({ url, clientId: opts.clientId, sessionPresent: connack.sessionPresent }, 'attached to the MQTT broker');
       a.resubscribe(this.log);
     });
-    client.on('close', () => this.log.warn({ url, clientId: opts.clientId }, 'MQTT broker connection closed; reconnecting'));
+    client.on('close', () => {
+      if (!this.stopping) this.log.warn({ url, clientId: opts.clientId }, 'MQTT broker connection closed; reconnecting');
+    });
     client.on('error', (err) => this.log.warn({ url, clientId: opts.clientId, err: err.message }, 'MQTT broker error'));
     return client;
   }

@@ -43,10 +43,17 @@ export function startOrder(features: readonly Feature[]): Feature[] {
   return order;
 }
 
-/** Starts features in dependency order; on a failed start, stops the ones already started and rethrows its error. */
+/**
+ * Starts features in dependency order; on a failed start, stops the ones already started and rethrows its error.
+ * A stop that comes while the start is under way (a SIGTERM in the first second) waits for the feature starting then,
+ * starts no further one, and stops what started: nothing keeps running — a broker attached, a session taking readings
+ * — after the stores it writes to are closed.
+ */
 export class FeatureRunner {
   private readonly order: Feature[];
   private started: Feature[] = [];
+  private starting: Promise<void> | undefined;
+  private stopRequested = false;
 
   constructor(features: readonly Feature[]) {
     this.order = startOrder(features);
@@ -56,21 +63,33 @@ export class FeatureRunner {
     return this.order.map((f) => f.name);
   }
 
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    this.starting = this.startAll();
+    return this.starting;
+  }
+
+  /** Reverse start order; every feature is stopped even if another's stop fails (the first error is rethrown). */
+  async stop(): Promise<void> {
+    this.stopRequested = true;
+    await this.starting?.catch(() => undefined);
+    await this.stopStarted();
+  }
+
+  private async startAll(): Promise<void> {
     for (const f of this.order) {
+      if (this.stopRequested) return;
       try {
         await f.start();
       } catch (err) {
         // The feature's own error says what went wrong ("the MQTT broker … refused the bridge"); keep it as it is.
-        await this.stop().catch(() => undefined);
+        await this.stopStarted().catch(() => undefined);
         throw err;
       }
       this.started.push(f);
     }
   }
 
-  /** Reverse start order; every feature is stopped even if another's stop fails (the first error is rethrown). */
-  async stop(): Promise<void> {
+  private async stopStarted(): Promise<void> {
     let first: Error | undefined;
     const started = this.started;
     this.started = [];

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startMosquitto } from '../../src/servers/mosquitto.js';
 import { exitOf, removeDir, ROOT, spawnCli, startTestServer, type TestServer } from './harness.js';
 
 function waitForOutput(child: ReturnType<typeof spawnCli>, pattern: RegExp, timeoutMs = 15_000): Promise<void> {
@@ -178,6 +179,44 @@ describe('command line', function () {
       const { code } = await exitOf(child, 15_000);
       assert.equal(code, 0, child.output());
       assert.match(child.output(), /"msg":"stopped"/);
+    });
+
+    it('stops cleanly on a SIGTERM that comes while it is still starting (its broker frozen before the CONNACK), and nothing runs after "stopped"', async function () {
+      const mosquitto = await startMosquitto();
+      try {
+        const file = join(dir, 'frozen-broker.yaml');
+        writeFileSync(
+          file,
+          `mappings: [${join(ROOT, 'test/fixtures/external/mappings')}]\nschemas: [${join(ROOT, 'schemas')}]\nxmpp: { domain: placeholder.invalid }\n` +
+            `mqtt: { embedded: { enabled: false }, external: { url: "${mosquitto.url}", clientId: frozen-test } }\n`,
+        );
+        const pid = mosquitto.pid;
+        assert.ok(pid !== undefined);
+        // The broker accepts the TCP connection (the kernel does) but answers nothing: the start waits for its CONNACK.
+        process.kill(pid, 'SIGSTOP');
+        const child = spawnCli(['start', '--config', file], env());
+        await waitForOutput(child, /"msg":"component online"/);
+        child.kill('SIGTERM');
+        await waitForOutput(child, /"msg":"stopping"/);
+        // The broker answers after the SIGTERM: the start completes under the stop.
+        process.kill(pid, 'SIGCONT');
+        const { code } = await exitOf(child, 30_000);
+        assert.equal(code, 0, child.output());
+        const msgs = child
+          .output()
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => (JSON.parse(l) as { msg: string }).msg);
+        assert.ok(msgs.includes('attached to the MQTT broker'), child.output());
+        assert.ok(msgs.indexOf('attached to the MQTT broker') > msgs.indexOf('stopping'), 'attached during the stop');
+        // The attachment the start made is closed by the stop, before it is reported done.
+        assert.ok(msgs.indexOf('detached from the MQTT broker') > msgs.indexOf('attached to the MQTT broker'), child.output());
+        assert.equal(msgs[msgs.length - 1], 'stopped', `the stop came last: nothing attached, received or failed after it\n${child.output()}`);
+        assert.ok(!msgs.includes('bridge started'), 'not reported started');
+      } finally {
+        if (mosquitto.pid !== undefined) process.kill(mosquitto.pid, 'SIGCONT');
+        await mosquitto.stop();
+      }
     });
 
     it('exits with status 2 and a clear message when the component secret is wrong', async function () {

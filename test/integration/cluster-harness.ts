@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Element } from '@xmpp/xml';
+import Database from 'better-sqlite3';
 import { startMosquitto, type MosquittoInstance } from '../../src/servers/mosquitto.js';
 import { startRedis, type RedisInstance, redisBinary, REDIS_INSTALL_HINT } from '../../src/servers/redis.js';
 import { startEjabberdTestServer, type EjabberdTestServer } from './ejabberd-harness.js';
@@ -62,6 +63,8 @@ export interface ChildInstance {
   child: ReturnType<typeof spawnCli>;
   /** Resolves once the instance's log says its component is online (after a start or restart). */
   online(timeoutMs?: number): Promise<void>;
+  /** Its instance id (kept in its data directory: the same after a restart). */
+  instanceId(): string;
   kill9(): Promise<void>;
   /** Start the CLI again on the same data directory. */
   restart(): void;
@@ -95,6 +98,16 @@ export function spawnInstance(opts: BridgeDirOptions): ChildInstance {
         await new Promise((r) => setTimeout(r, 50));
       }
       onlineLines = countOnline();
+    },
+    instanceId() {
+      const db = new Database(join(dir, 'data', 'bridge.db'), { readonly: true, fileMustExist: true });
+      try {
+        const row = db.prepare("SELECT value FROM meta WHERE key = 'instance'").get() as { value: string } | undefined;
+        if (!row) throw new Error(`no instance id in ${dir}`);
+        return row.value;
+      } finally {
+        db.close();
+      }
     },
     async kill9() {
       if (inst.child.exitCode !== null || inst.child.signalCode !== null) return;

@@ -40,4 +40,36 @@ describe('features', () => {
     await assert.rejects(runner.start(), /b cannot start/);
     assert.deepEqual(log, ['start a', 'stop a']);
   });
+
+  it('stop during the start: the feature starting then finishes, no further one starts, and every started one stops', async () => {
+    const log: string[] = [];
+    let attached!: () => void;
+    // A broker attachment still waiting for its CONNACK when the stop comes.
+    const slow: Feature = {
+      name: 'mqtt',
+      start: () =>
+        new Promise<void>((resolve) => {
+          log.push('start mqtt (waiting)');
+          attached = () => {
+            log.push('mqtt attached');
+            resolve();
+          };
+        }),
+      stop: () => {
+        log.push('stop mqtt');
+      },
+    };
+    const runner = new FeatureRunner([feature('a', log), slow, feature('c', log)]);
+    const started = runner.start();
+    await Promise.resolve();
+    await Promise.resolve();
+    assert.deepEqual(log, ['start a', 'start mqtt (waiting)']);
+    const stopped = runner.stop();
+    attached();
+    await started;
+    await stopped;
+    assert.deepEqual(log, ['start a', 'start mqtt (waiting)', 'mqtt attached', 'stop mqtt', 'stop a']);
+    await runner.stop();
+    assert.equal(log.length, 5, 'a second stop has nothing left to stop');
+  });
 });
