@@ -98,6 +98,8 @@ export interface CostOptions {
   readonly stepMs: number;
   readonly repeats: number;
   readonly warmMs: number;
+  /** The warm-up's rate (default: the search's 2,000/s). */
+  readonly warmRate?: number;
 }
 
 export const TARGET: Record<Qos, number> = { 0: 1.5, 1: 2 };
@@ -147,7 +149,7 @@ export async function runCost(o: CostOptions): Promise<CostResult> {
           const reading: CostReading = { system, process: MEASURED[system], devices, qos, rate: o.rate, steps: [] };
           readings.push(reading);
           try {
-            await prepare(rig, devices, qos, o.warmMs);
+            await prepare(rig, devices, qos, o.warmMs, o.warmRate);
             for (let i = 0; i < o.repeats; i++) {
               const { s, us, reads, writes } = await costStep(rig, pid, o.rate, o.stepMs);
               reading.steps.push({ usPerMsg: Math.round(us * 100) / 100, ...(reads !== undefined ? { readsPerMsg: reads, writesPerMsg: writes } : {}), delivered: s.delivered, p99: s.latency.p99, cpu: s.cpu });

@@ -260,13 +260,13 @@ export async function latencyAt(runner: Runner, rate: number, fractions: readonl
 }
 
 /** Connect the devices and warm up: every device publishes once (registration), then a short run for the JIT. */
-export async function prepare(rig: Rig, devices: number, qos: 0 | 1, warmMs: number): Promise<StepResult> {
+export async function prepare(rig: Rig, devices: number, qos: 0 | 1, warmMs: number, warmRate = 2000): Promise<StepResult> {
   await rig.prepare(devices, qos);
   const rate = Math.min(5000, Math.max(200, devices * 2));
   const first = await step(rig, rate, Math.max(500, (devices / rate) * 1000), { graceMs: 3000 });
   await settle(rig, 200, 10_000);
   if (warmMs <= 0 || !first.pass) return first;
-  const warm = await step(rig, 2000, warmMs, { graceMs: 1000 });
+  const warm = await step(rig, warmRate, warmMs, { graceMs: 1000 });
   await settle(rig, 200, 10_000);
   return warm;
 }
