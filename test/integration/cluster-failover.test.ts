@@ -6,14 +6,12 @@
  * redis-server and one mosquitto; the instances of each test are started and stopped by it.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
 import { Redis } from 'ioredis';
 import type { MqttClient } from 'mqtt';
 import { startMosquitto, type MosquittoInstance } from '../../src/servers/mosquitto.js';
-import { clusterConfig, eventually, seqOf, spawnInstance, startClusterServers, startInstance, type ChildInstance, type ClusterServers } from './cluster-harness.js';
+import { clusterConfig, eventually, logLines, seqOf, spawnInstance, startClusterServers, startInstance, type ChildInstance, type ClusterServers } from './cluster-harness.js';
 import { closeMqtt, fromBare, isPresenceFrom, mqttClient, removeDir, type RunningBridge, type XmppUser } from './harness.js';
 
 const COMPONENT = 'iot.localhost';
@@ -41,20 +39,6 @@ async function startPlug(url: string, name: string): Promise<{ client: MqttClien
 function setCommand(user: XmppUser, jid: string, state: 'ON' | 'OFF', timeoutMs = 10_000): Promise<Element> {
   const form = xml('x', { xmlns: 'jabber:x:data', type: 'submit' }, xml('field', { var: 'state' }, xml('value', {}, state)));
   return user.iq(xml('iq', { type: 'set', to: jid }, xml('command', { xmlns: NS_ADHOC, node: 'set', action: 'execute' }, form)), timeoutMs);
-}
-
-/**
- * Lines of a child instance's log saying it started: logged once its brokers are attached and every mapped topic is
- * subscribed (the SUBACKs are in), so it takes its share of what is published from then on.
- */
-function startedLines(c: ChildInstance): number {
-  let text = '';
-  try {
-    text = readFileSync(join(c.dir, 'bridge.log'), 'utf8');
-  } catch {
-    return 0;
-  }
-  return text.split('\n').filter((l) => l.includes('"msg":"bridge started"')).length;
 }
 
 describe('cluster mode: availability and failover across instances (ejabberd, Redis, mosquitto)', function () {
@@ -310,12 +294,13 @@ describe('cluster mode: availability and failover across instances (ejabberd, Re
     await b.kill9();
     const takeover = await lost;
     // Its first start may or may not have finished before the kill.
-    const starts = startedLines(b);
+    const starts = logLines(b.dir, 'bridge started');
     b.restart();
     await b.online();
     await eventually(() => !a.bridge.kernel.cluster.alone, 'A sees B back in the cluster');
     // B's readings client is attached and subscribed again: its share is queued for it from now.
-    await eventually(() => startedLines(b) > starts, 'B started again (subscribed to the mapped topics)');
+    // ('bridge started' is logged once its brokers are attached and every mapped topic is subscribed.)
+    await eventually(() => logLines(b.dir, 'bridge started') > starts, 'B started again (subscribed to the mapped topics)');
     const before = a.bridge.metrics.get('readings_total');
     const keys = await publishReadings(devices, PER_ROUND);
     await eventually(() => tally(keys).distinct === keys.size, () => `${keys.size} readings at the watcher (${tally(keys).distinct} arrived)`, 60_000);

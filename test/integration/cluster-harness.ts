@@ -71,20 +71,23 @@ export interface ChildInstance {
   stop(): Promise<void>;
 }
 
+/** Lines of a child instance's log (in `dir`) whose message is `msg`; 0 before the log exists. */
+export function logLines(dir: string, msg: string): number {
+  let text = '';
+  try {
+    text = readFileSync(join(dir, 'bridge.log'), 'utf8');
+  } catch {
+    return 0;
+  }
+  const needle = `"msg":${JSON.stringify(msg)}`;
+  return text.split('\n').filter((l) => l.includes(needle)).length;
+}
+
 /** An instance as a child process of the CLI (`mqtt-xmpp-bridge start`): it can be killed -9. */
 export function spawnInstance(opts: BridgeDirOptions): ChildInstance {
   const { dir, configFile } = writeBridgeConfig({ mappings: [CLUSTER_MAPPINGS], ...opts });
-  const logFile = join(dir, 'bridge.log');
   let onlineLines = 0;
-  const countOnline = (): number => {
-    let text = '';
-    try {
-      text = readFileSync(logFile, 'utf8');
-    } catch {
-      return 0;
-    }
-    return text.split('\n').filter((l) => l.includes('"msg":"component online"')).length;
-  };
+  const countOnline = (): number => logLines(dir, 'component online');
   const inst: ChildInstance = {
     dir,
     configFile,
