@@ -96,6 +96,18 @@ interface CounterCells {
 
 type GaugeRead = () => number | ReadonlyMap<string, number>;
 
+/** Every reader of one gauge, added up: plain numbers into `total`, labelled values per label. */
+function readGauge(readers: readonly GaugeRead[]): { total: number; byLabel: Map<string, number> } {
+  let total = 0;
+  const byLabel = new Map<string, number>();
+  for (const read of readers) {
+    const v = read();
+    if (typeof v === 'number') total += v;
+    else for (const [l, n] of v) byLabel.set(l, (byLabel.get(l) ?? 0) + n);
+  }
+  return { total, byLabel };
+}
+
 export class Metrics {
   readonly registry = new Registry();
   private readonly counters = new Map<string, CounterCells>();
@@ -126,13 +138,10 @@ export class Metrics {
 
   /** A gauge's value as a scrape would read it; for a labelled gauge, the sum over its labels. */
   read(name: MetricName): number {
-    let total = 0;
-    for (const read of this.gauges.get(name) ?? []) {
-      const v = read();
-      if (typeof v === 'number') total += v;
-      else for (const n of v.values()) total += n;
-    }
-    return total;
+    const { total, byLabel } = readGauge(this.gauges.get(name) ?? []);
+    let sum = total;
+    for (const n of byLabel.values()) sum += n;
+    return sum;
   }
 
   /** Record a duration (histograms). */
@@ -212,13 +221,7 @@ export class Metrics {
           ...common,
           collect(this: Gauge) {
             this.reset();
-            let total = 0;
-            const byLabel = new Map<string, number>();
-            for (const read of readers) {
-              const v = read();
-              if (typeof v === 'number') total += v;
-              else for (const [l, n] of v) byLabel.set(l, (byLabel.get(l) ?? 0) + n);
-            }
+            const { total, byLabel } = readGauge(readers);
             if (!spec.label) this.set(total);
             else for (const [l, n] of byLabel) this.set({ [spec.label]: l }, n);
           },

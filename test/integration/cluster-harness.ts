@@ -10,6 +10,7 @@ import type { Element } from '@xmpp/xml';
 import Database from 'better-sqlite3';
 import { startMosquitto, type MosquittoInstance } from '../../src/servers/mosquitto.js';
 import { startRedis, type RedisInstance, redisBinary, REDIS_INSTALL_HINT } from '../../src/servers/redis.js';
+import { instanceId } from '../../src/store/db.js';
 import { startEjabberdTestServer, type EjabberdTestServer } from './ejabberd-harness.js';
 import { removeDir, ROOT, spawnCli, startBridge, writeBridgeConfig, type BridgeDirOptions, type RunningBridge } from './harness.js';
 
@@ -103,11 +104,10 @@ export function spawnInstance(opts: BridgeDirOptions): ChildInstance {
       onlineLines = countOnline();
     },
     instanceId() {
+      // Read-only: the id the instance created at its first start (instanceId() finds it and writes nothing).
       const db = new Database(join(dir, 'data', 'bridge.db'), { readonly: true, fileMustExist: true });
       try {
-        const row = db.prepare("SELECT value FROM meta WHERE key = 'instance'").get() as { value: string } | undefined;
-        if (!row) throw new Error(`no instance id in ${dir}`);
-        return row.value;
+        return instanceId(db);
       } finally {
         db.close();
       }

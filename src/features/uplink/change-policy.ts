@@ -98,7 +98,6 @@ export const SYSTEM_CLOCK: GateClock = {
  */
 export class ChangeGate<K, R extends { readonly value: unknown }> {
   private readonly devices = new Map<K, DeviceState<R>>();
-  private held = 0;
 
   constructor(
     private readonly due: (key: K, reading: R) => void,
@@ -117,7 +116,6 @@ export class ChangeGate<K, R extends { readonly value: unknown }> {
     if (e.numbers.length > 0 || d.pending !== undefined) {
       if (sinceSent >= policy.minIntervalMs && d.pending === undefined) return this.send(d, reading.value, now, e.numbers, 'change');
       // Coalesce: the newest reading is sent when the interval ends.
-      if (d.pending === undefined) this.held += 1;
       d.pending = reading;
       d.timer ??= this.clock.schedule(() => this.fire(key, policy), Math.max(0, policy.minIntervalMs - sinceSent));
       return HOLD_INTERVAL;
@@ -132,13 +130,14 @@ export class ChangeGate<K, R extends { readonly value: unknown }> {
     if (!d) return false;
     if (d.timer) this.clock.cancel(d.timer);
     this.devices.delete(key);
-    if (d.pending !== undefined) this.held -= 1;
     return d.pending !== undefined;
   }
 
-  /** Devices whose newest reading is held for the end of their interval (the `readings_waiting` gauge). */
+  /** Devices whose newest reading is held for the end of their interval (the `readings_waiting` gauge, per scrape). */
   get waiting(): number {
-    return this.held;
+    let n = 0;
+    for (const d of this.devices.values()) if (d.pending !== undefined) n += 1;
+    return n;
   }
 
   /** Stop every timer (the bridge stops); returns how many held readings were waiting. */
@@ -153,7 +152,6 @@ export class ChangeGate<K, R extends { readonly value: unknown }> {
     if (!d) return;
     d.timer = undefined;
     const reading = d.pending;
-    if (reading !== undefined) this.held -= 1;
     d.pending = undefined;
     if (reading === undefined || !d.sent) return;
     const now = this.clock.now();
@@ -168,7 +166,6 @@ export class ChangeGate<K, R extends { readonly value: unknown }> {
     d.sent = { value, at: now, fieldAt };
     if (reason !== 'coalesced') {
       // A reading sent now supersedes one waiting for the interval.
-      if (d.pending !== undefined) this.held -= 1;
       d.pending = undefined;
       if (d.timer) this.clock.cancel(d.timer);
       d.timer = undefined;
