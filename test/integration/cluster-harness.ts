@@ -4,7 +4,6 @@
  * in this process (their metrics and events can be read) or as child processes of the CLI (they can be killed -9).
  */
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Element } from '@xmpp/xml';
 import Database from 'better-sqlite3';
@@ -12,7 +11,10 @@ import { startMosquitto, type MosquittoInstance } from '../../src/servers/mosqui
 import { startRedis, type RedisInstance, redisBinary, REDIS_INSTALL_HINT } from '../../src/servers/redis.js';
 import { instanceId } from '../../src/store/db.js';
 import { startEjabberdTestServer, type EjabberdTestServer } from './ejabberd-harness.js';
-import { removeDir, ROOT, spawnCli, startBridge, writeBridgeConfig, type BridgeDirOptions, type RunningBridge } from './harness.js';
+import { eventually, logLines, removeDir, ROOT, spawnCli, startBridge, writeBridgeConfig, type BridgeDirOptions, type RunningBridge } from './harness.js';
+
+// The cluster tests import these from here with the rest of the cluster harness.
+export { eventually, logLines };
 
 export const CLUSTER_MAPPINGS = join(ROOT, 'test/fixtures/cluster/mappings');
 
@@ -70,18 +72,6 @@ export interface ChildInstance {
   /** Start the CLI again on the same data directory. */
   restart(): void;
   stop(): Promise<void>;
-}
-
-/** Lines of a child instance's log (in `dir`) whose message is `msg`; 0 before the log exists. */
-export function logLines(dir: string, msg: string): number {
-  let text = '';
-  try {
-    text = readFileSync(join(dir, 'bridge.log'), 'utf8');
-  } catch {
-    return 0;
-  }
-  const needle = `"msg":${JSON.stringify(msg)}`;
-  return text.split('\n').filter((l) => l.includes(needle)).length;
 }
 
 /** An instance as a child process of the CLI (`mqtt-xmpp-bridge start`): it can be killed -9. */
@@ -184,11 +174,3 @@ export function seqOf(el: Element): number | undefined {
   return typeof v === 'number' ? v : undefined;
 }
 
-/** Resolves once `check` holds (polled every 20 ms), or rejects with `what` after the timeout. */
-export async function eventually(check: () => boolean, what: string | (() => string), timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${typeof what === 'string' ? what : what()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -27,7 +27,7 @@ import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
 import { parse, stringify } from 'yaml';
 import { startSimulator, type HoldableSimulator } from '../../src/demo/simulator.js';
-import { fromBare, removeDir, ROOT, SHIPPED_SCHEMAS, startBridge, startTestServer, XmppUser, type ProsodyTestServer, type RunningBridge } from './harness.js';
+import { eventually, fromBare, removeDir, ROOT, SHIPPED_SCHEMAS, startBridge, startTestServer, XmppUser, type ProsodyTestServer, type RunningBridge } from './harness.js';
 
 const SCALE = 120;
 const PHASE_MS = (10 * 60 * 1000) / SCALE;
@@ -148,7 +148,7 @@ describe('what a person gets from the demo devices, per delivery mode (10 minute
         return send(el);
       };
       sim = await startSimulator(run.mqttUrl, 'iot.localhost', { intervalMs: 5000 / SCALE, doorEveryMs: 300_000 / SCALE });
-      await waitUntil(() => DEVICES.every((d) => run.bridge.registry.byJid(jid(d))), 'the devices');
+      await eventually(() => DEVICES.every((d) => run.bridge.registry.byJid(jid(d))), 'the devices', 10_000);
       person = await XmppUser.connect(server.prosody, 'person', 'pw-person');
       for (const d of DEVICES) await person.follow(jid(d));
       const readings0 = run.bridge.metrics.get('readings_total');
@@ -166,7 +166,7 @@ describe('what a person gets from the demo devices, per delivery mode (10 minute
       // Away for 10 minutes (the devices hold still for the instant of the logout; what they sent before is through,
       // including a reading the change policy held for the end of its device's minInterval).
       await sim.hold(true);
-      await waitUntil(() => run.bridge.metrics.read('readings_waiting') === 0, 'the held readings to be sent');
+      await eventually(() => run.bridge.metrics.read('readings_waiting') === 0, 'the held readings to be sent', 10_000);
       for (const d of DEVICES) await person.iq(xml('iq', { type: 'get', to: jid(d) }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
       const gone = new Promise<void>((resolve) => {
         const off = run.bridge.kernel.bus.on('user_unavailable', ({ user }) => {
@@ -215,12 +215,4 @@ describe('what a person gets from the demo devices, per delivery mode (10 minute
 /** One phase of the compressed run: the time itself is what is measured over. */
 function sleepPhase(): Promise<void> {
   return new Promise((r) => setTimeout(r, PHASE_MS));
-}
-
-async function waitUntil(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }

@@ -9,7 +9,7 @@ import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
 import type { MqttClient } from 'mqtt';
 import { startEjabberdTestServer, type EjabberdTestServer } from './ejabberd-harness.js';
-import { closeMqtt, isMessageFrom, isPresenceFrom, jsonOf, mqttClient, nextMqttMessage, removeDir, startBridge, type RunningBridge, type XmppUser } from './harness.js';
+import { closeMqtt, eventually, isMessageFrom, isPresenceFrom, jsonOf, mqttClient, nextMqttMessage, removeDir, startBridge, type RunningBridge, type XmppUser } from './harness.js';
 
 const COMPONENT = 'iot.localhost';
 const KITCHEN = 'home-kitchen@iot.localhost';
@@ -22,15 +22,6 @@ const NS_COMMAND = 'urn:mqtt-xmpp-bridge:command:0';
 
 function condition(reply: Element): string | undefined {
   return reply.getChild('error')?.getChildElements().find((c) => c.attrs['xmlns'] === NS_STANZAS)?.name;
-}
-
-/** Resolves once `check` holds (polled every 20 ms), or rejects with `what` after the timeout. */
-async function eventually(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('ejabberd 23.01 as the XMPP server', function () {
@@ -99,7 +90,7 @@ describe('ejabberd 23.01 as the XMPP server', function () {
     const got = alice.waitFor(isMessageFrom(KITCHEN, (m) => m.getChildText('body') === '7.0 °C, 70 % RH'), 'the last of three readings');
     for (const t of [5, 6, 7]) await kitchen.publishAsync('sensors/home/kitchen/telemetry', JSON.stringify({ temperature: t, humidity: t * 10 }), { qos: 1 });
     await got;
-    await eventually(() => run.bridge.delivery.backlog.outbox === 0, `the outbox drains (now ${JSON.stringify(run.bridge.delivery.backlog)})`);
+    await eventually(() => run.bridge.delivery.backlog.outbox === 0, `the outbox drains (now ${JSON.stringify(run.bridge.delivery.backlog)})`, 10_000);
     assert.deepEqual(run.bridge.delivery.backlog, { outbox: 0, qos0: 0, held: 0 });
     assert.ok(run.bridge.metrics.get('readings_confirmed_total') >= before + 3);
     assert.equal(run.bridge.metrics.get('barrier_timeouts_total'), 0);
@@ -198,7 +189,7 @@ describe('ejabberd 23.01 as the XMPP server', function () {
     assert.deepEqual({ ...cmd.attrs }, { xmlns: NS_COMMAND, name: 'set', status: 'confirmed', topic: 'plugs/kettle/set' });
     assert.equal(cmd.getChildText('json', 'urn:xmpp:json:0'), '{"state":"ON","power":1850}');
     // The probe is another subscriber of the command topic: its copy may arrive after the reply.
-    await eventually(() => published.length > n, 'the probe sees the command');
+    await eventually(() => published.length > n, 'the probe sees the command', 10_000);
     assert.deepEqual(published.slice(n), [{ topic: 'plugs/kettle/set', payload: json }]);
   });
 
@@ -207,7 +198,7 @@ describe('ejabberd 23.01 as the XMPP server', function () {
     const reply = alice.waitFor(isMessageFrom(KETTLE, (m) => /^[✓✗]/.test(m.getChildText('body') ?? '')), 'the reply to "set state=on"');
     await alice.send(xml('message', { to: KETTLE, type: 'chat' }, xml('body', {}, 'set state=on')));
     assert.equal((await reply).getChildText('body'), '✓ set: confirmed — ON, 1850.0 W');
-    await eventually(() => published.length > n, 'the probe sees the command');
+    await eventually(() => published.length > n, 'the probe sees the command', 10_000);
     assert.deepEqual(published.slice(n), [{ topic: 'plugs/kettle/set', payload: '{"state":"ON"}' }]);
 
     const refused = bob.waitFor(isMessageFrom(KETTLE, (m) => /^[✓✗]/.test(m.getChildText('body') ?? '')), 'the reply to bob');
@@ -216,7 +207,7 @@ describe('ejabberd 23.01 as the XMPP server', function () {
     // A command after bob's, seen by the probe: nothing was published in between.
     const after = published.length;
     await alice.iq(xml('iq', { type: 'set', to: KETTLE }, xml('command', { xmlns: NS_COMMAND, name: 'set' }, xml('json', { xmlns: 'urn:xmpp:json:0' }, '{"state":"OFF"}'))));
-    await eventually(() => published.length > after, 'the probe sees the next command');
+    await eventually(() => published.length > after, 'the probe sees the next command', 10_000);
     assert.deepEqual(published.slice(n + 1), [{ topic: 'plugs/kettle/set', payload: '{"state":"OFF"}' }], 'nothing published for bob');
   });
 
@@ -270,7 +261,7 @@ describe('ejabberd 23.01 as the XMPP server', function () {
     // its own (from='localhost'); the bridge's stamp must be there either way.
     const stamps = late.getChildren('delay', 'urn:xmpp:delay').map((d) => d.attrs['from']);
     assert.equal(stamps.filter((f) => f === COMPONENT).length, 1, `delivered late, so with the bridge's XEP-0203 delay stamp (stamps from: ${stamps.join(', ')})`);
-    await eventually(() => run.bridge.delivery.backlog.outbox === 0, 'the outbox drains after the reconnect');
+    await eventually(() => run.bridge.delivery.backlog.outbox === 0, 'the outbox drains after the reconnect', 10_000);
     assert.equal(run.bridge.metrics.get('xmpp_connects_total'), 2);
   });
 });

@@ -7,7 +7,7 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { client as xmppClient, type Client } from '@xmpp/client';
@@ -357,4 +357,25 @@ export async function exitOf(child: ChildProcess, timeoutMs: number): Promise<{ 
   const [code] = (await once(child, 'exit')) as [number | null];
   clearTimeout(timer);
   return { code, ms: Date.now() - t0 };
+}
+
+/** Polls `check` every 20 ms until it holds; throws after `timeoutMs` saying what was awaited. */
+export async function eventually(check: () => boolean, what: string | (() => string), timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${typeof what === 'string' ? what : what()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Lines of a bridge's log (`bridge.log` in its directory, as writeBridgeConfig sets it) whose message is `msg`. */
+export function logLines(dir: string, msg: string): number {
+  let text = '';
+  try {
+    text = readFileSync(join(dir, 'bridge.log'), 'utf8');
+  } catch {
+    return 0;
+  }
+  const needle = `"msg":${JSON.stringify(msg)}`;
+  return text.split('\n').filter((l) => l.includes(needle)).length;
 }

@@ -15,8 +15,10 @@ import type { FatalLinkError, ComponentLink } from '../../src/xmpp/component.js'
 import { TcpRelay } from '../support/tcp-relay.js';
 import {
   closeMqtt,
+  eventually,
   exitOf,
   isMessageFrom,
+  logLines,
   mqttClient,
   nextMqttMessage,
   removeDir,
@@ -367,6 +369,8 @@ describe('reliability: no acknowledged reading is lost', function () {
       const env = { BRIDGE_LOG_LEVEL: 'info' };
       let bridge = (child = spawnCli(['start', '--config', cfg.configFile], env));
       await waitForPort('127.0.0.1', port, 15_000);
+      // The broker may listen before the component stream is up; a subscription sent before it is dropped by Prosody.
+      await eventually(() => logLines(cfg.dir, 'component online') >= 1, 'the bridge online', 15_000);
       // The device session is persistent and mqtt.js re-sends unacknowledged publishes after reconnecting.
       device = await mqttClient(`mqtt://127.0.0.1:${port}`, { clientId: 'climate-lab-bench', clean: false, reconnectPeriod: 200 });
       device.on('error', () => undefined);
