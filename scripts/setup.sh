@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the bridge, its demo and its tests need on a Debian/Ubuntu machine with Node.js 20:
-# the Debian packages listed in scripts/debian-packages.txt (only those missing), then the npm dependencies.
+# the Debian packages listed in scripts/debian-packages.txt (only those missing), then the npm dependencies (only when
+# package-lock.json or Node changed since the last install).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,4 +24,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y "${missing[@]}"
 fi
 
-npm ci --no-audit --no-fund
+# The npm dependencies exactly as locked — again only when the lock file or Node changed since the last install, so a
+# second run starts at once (npm ci removes node_modules, and this stamp with it).
+stamp=node_modules/.setup-stamp
+want="$(node --version) $(sha256sum package-lock.json | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  npm ci --no-audit --no-fund
+  echo "$want" > "$stamp"
+fi
