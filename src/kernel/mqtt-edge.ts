@@ -118,14 +118,14 @@ export class MqttEdge {
   }
 
   /** Publish on every broker the bridge serves (its own topics: whoever watches either sees the bridge). */
-  async publishEverywhere(topic: string, payload: string | Buffer, opts: PublishOptions): Promise<void> {
-    await Promise.all(
-      this.sides.map((side) =>
-        side.publish(topic, payload, opts).catch((err: unknown) => {
-          this.log.debug({ err: (err as Error).message, topic, broker: side.name }, 'not published');
-        }),
-      ),
-    );
+  publishEverywhere(topic: string, payload: string | Buffer, opts: PublishOptions): Promise<void> {
+    const publishOn = (side: MqttSide): Promise<void> =>
+      side.publish(topic, payload, opts).catch((err: unknown) => {
+        this.log.debug({ err: (err as Error).message, topic, broker: side.name }, 'not published');
+      });
+    // One broker (the usual case): its own promise, without a Promise.all per event report.
+    if (this.sides.length === 1) return publishOn(this.sides[0]!);
+    return Promise.all(this.sides.map(publishOn)).then(() => undefined);
   }
 
   /**

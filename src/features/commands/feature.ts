@@ -148,12 +148,12 @@ export class CommandsFeature implements Feature {
   }
 
   private done(req: CommandRequest, r: Result<CommandOutcome>, elapsedMs: number): void {
-    const base = { from: req.from, device: req.deviceJid, command: req.name, origin: req.origin, json: req.json, elapsedMs };
+    const { from, deviceJid: device, name: command, origin, json } = req;
     if (r.ok) {
       const { topic, confirmation, queued } = r.value;
-      this.k.bus.emit('command_delivered', { ...base, code: 'OK', topic, confirmed: confirmation !== undefined, queued: queued === true });
+      this.k.bus.emit('command_delivered', { from, device, command, origin, json, elapsedMs, code: 'OK', topic, confirmed: confirmation !== undefined, queued: queued === true });
     } else {
-      this.k.bus.emit('command_failed', { ...base, code: r.error.code, message: r.error.message });
+      this.k.bus.emit('command_failed', { from, device, command, origin, json, elapsedMs, code: r.error.code, message: r.error.message });
     }
   }
 }

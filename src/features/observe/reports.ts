@@ -49,7 +49,8 @@ export class ReportsFeature implements Feature {
   }
 
   private send(name: EventName, spec: EventSpec<never>, data: Data): void {
-    if (spec.level) this.k.log[spec.level]({ event: name, ...data }, spec.message);
+    // The line's object is built only when its level is logged: commands report at `info`, thousands per second.
+    if (spec.level && this.k.log.isLevelEnabled(spec.level)) this.k.log[spec.level]({ event: name, ...data }, spec.message);
     void this.k.mqtt.publishEverywhere(this.topic, JSON.stringify({ type: name, data }), { qos: 0, retain: false });
   }
 }
