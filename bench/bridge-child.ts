@@ -1,6 +1,6 @@
 /**
  * The bridge under test, in its own process: `node --expose-gc dist/bench/bridge-child.js CONFIG`.
- * IPC commands: start, reload, memory (GC, then process.memoryUsage()), metrics, loop (event-loop delay and GC pauses since the
+ * IPC commands: start, reload, memory (GC, then process.memoryUsage()), heapSnapshot, metrics, loop (event-loop delay and GC pauses since the
  * last call), profStart/profStop (V8 CPU profiler — the same
  * profiler and .cpuprofile format as `node --cpu-prof`, but bounded to the measured window), stanzas (every stanza
  * the bridge wrote since the last call, by kind — scenario F), users (how many users the bridge sees online), stop.
@@ -8,6 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { writeHeapSnapshot } from 'node:v8';
 import { Bridge } from '../src/app.js';
 import { loadSetup } from '../src/load.js';
 import { createLogger } from '../src/log.js';
@@ -63,6 +64,8 @@ serve({
     return { ms: Math.round((performance.now() - t0) * 10) / 10, outcome };
   },
   memory: (): Promise<MemorySample> => gcAndMeasure(),
+  /** A V8 heap snapshot (for Chrome DevTools' Memory tab, or bench/heap-diff.ts): what each device's bytes are. */
+  heapSnapshot: (a: { file: string }) => writeHeapSnapshot(a.file),
   metrics: () => ({ metrics: bridge.metrics.snapshot(), backlog: bridge.delivery.backlog }),
   loop: () => {
     const out = {

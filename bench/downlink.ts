@@ -5,8 +5,9 @@
  * highest rate with ≥ 99.9 % of commands received by devices and answered `result`, and round-trip p99 < 100 ms.
  * Run for the mapping's QoS 1 command (`set`) and its QoS 0 twin (`set0`).
  */
-import { Child, CpuMeter, decodeHistogram, fmt, log, nowMs, nowUs, sleep, summarize } from './common.js';
-import { COMMANDER_USER, DEVICE, DOMAIN, ECHO_DOMAIN, HOST, SIM_SOURCES, sharedServer } from './rig.js';
+import { cpus } from 'node:os';
+import { Child, CpuMeter, decodeHistogram, fmt, log, nowMs, nowUs, pinProcesses, sleep, summarize } from './common.js';
+import { COMMANDER_USER, DEVICE, DOMAIN, ECHO_DOMAIN, HOST, NULL_DOMAIN, RECEIVER_JID, SIM_SOURCES, sharedServer } from './rig.js';
 import { startBridgeProcess } from './scenarios/bridge.js';
 import { latencyAt, PASS_DELIVERED, PASS_P99_MS, search, type Runner, type SearchOptions, type SearchResult, type StepResult } from './search.js';
 import { Simulator } from './sim.js';
@@ -52,6 +53,9 @@ export interface DownlinkCost {
   ceiling: number[];
   bridgeMedian?: number;
   ceilingMedian?: number;
+  /** The null bridge's (--downlink-null): aedes + a component, no mapping. */
+  nullBridge?: number[];
+  nullBridgeMedian?: number;
 }
 
 /** The bridge and the bare component stepped through the same rates, alternately: the highest rate each passed. */
@@ -60,15 +64,35 @@ export interface PairedLadder {
   qos: 0 | 1;
   bridge?: number;
   ceiling?: number;
-  steps: { rate: number; bridge?: StepResult; ceiling?: StepResult }[];
+  /** The null bridge (aedes + a component publishing each command, no mapping: null-bridge.ts), when measured. */
+  nullBridge?: number;
+  steps: { rate: number; bridge?: StepResult; ceiling?: StepResult; nullBridge?: StepResult }[];
   /** The bridge's .cpuprofile at the first rate. */
   profile?: string;
 }
 
-/** Rates of the interleaved comparison (commands/s). */
-export const LADDER = [1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 7000, 8000, 10_000];
+/** Rates of the interleaved comparison (commands/s): at most 14 % apart from 5,000 up, where the ceilings are. */
+export const LADDER = [1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10_000];
 
 let runId = 3_000_000;
+
+/** The downlink's devices: each subscribed to its command topic at QoS 1. */
+function deviceFleet(devices: number) {
+  return {
+    first: 0,
+    count: devices,
+    clientId: DEVICE.clientId,
+    topic: DEVICE.topic,
+    subscribe: DEVICE.commands,
+    subscribeQos: 1 as const,
+    sources: SIM_SOURCES,
+    keepalive: 60,
+    concurrency: 100,
+    rate: 0,
+    stopOnFailure: false,
+    connectTimeoutMs: 20_000,
+  };
+}
 
 function runner(sim: Simulator | undefined, commander: Child, devices: number, command: string, pids: Record<string, number | undefined>, domain = DOMAIN): Runner {
   return {
@@ -152,13 +176,36 @@ export interface DownlinkOptions {
   /** Only CPU per command: this many steps of each side per command at `costRate` (no search, no ladder). */
   readonly costRepeats?: number;
   readonly costRate?: number;
+  /** Step the downlink's null bridge through the ladder too (--downlink-null). */
+  readonly nullBridge?: boolean;
+  /** --pin: Prosody alone on the last core, the bridge, devices, commander and bare component on the others. */
+  readonly pin?: boolean;
 }
 
 function median(xs: readonly number[]): number | undefined {
   if (xs.length === 0) return undefined;
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1]! + s[m]!) / 2;
+  return Math.round((s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2) * 10) / 10;
+}
+
+/** The downlink's null bridge on NULL_DOMAIN with its own devices (the same ids, connected to its aedes). */
+async function startNullDownlink(server: { service: string; secret: string }, devices: number): Promise<{ sim: Simulator; pids: Record<string, number | undefined>; stop(): Promise<void> }> {
+  const child = Child.fork('null-bridge.js', { name: 'null-bridge', args: [server.service, NULL_DOMAIN, server.secret, RECEIVER_JID] });
+  const sim = Simulator.start('sim-null');
+  const stop = async (): Promise<void> => {
+    await sim.stop();
+    await child.stop();
+  };
+  try {
+    const { port } = await child.call<{ port: number }>('start', {}, 30_000);
+    const r = await sim.connect({ ...deviceFleet(devices), host: '127.0.0.1', port });
+    if (r.failed > 0) throw new Error(`null bridge: ${r.failed} devices could not connect`);
+    return { sim, pids: { 'null-bridge': child.pid, 'null-devices': sim.pid }, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
 
 /** CPU µs of `pid` per command answered over one step of `run`. */
@@ -185,22 +232,7 @@ export async function runDownlink(devices: number, searchOpts: SearchOptions, o:
   const commander = Child.fork('commander.js', { name: 'commander' });
   const result: DownlinkResult = { devices, runs: [] };
   try {
-    const r = await sim.connect({
-      host: bridge.host,
-      port: bridge.port,
-      first: 0,
-      count: devices,
-      clientId: DEVICE.clientId,
-      topic: DEVICE.topic,
-      subscribe: DEVICE.commands,
-      subscribeQos: 1,
-      sources: SIM_SOURCES,
-      keepalive: 60,
-      concurrency: 100,
-      rate: 0,
-      stopOnFailure: false,
-      connectTimeoutMs: 20_000,
-    });
+    const r = await sim.connect({ ...deviceFleet(devices), host: bridge.host, port: bridge.port });
     if (r.failed > 0) throw new Error(`${r.failed} devices could not connect`);
     // Registration: each device publishes once, so the bridge knows it (commands go to known, online devices).
     const tally = server.receiver.tally;
@@ -211,6 +243,7 @@ export async function runDownlink(devices: number, searchOpts: SearchOptions, o:
     while (tally.received < devices && Date.now() < deadline) await sleep(20);
     await commander.call('start', { service: `xmpp://${server.prosody.listen}:${server.prosody.c2sPort}`, domain: HOST, username: COMMANDER_USER, password: `pw-${COMMANDER_USER}` });
     const pids = { bridge: bridge.child.pid, prosody: server.prosody.pid, devices: sim.pid, commander: commander.pid };
+    if (o.pin) log(`downlink: pinned ${JSON.stringify(pinProcesses(pids, cpus().length))}`);
     if (o.costRepeats) {
       result.cost = await downlinkCost(sim, commander, devices, commands, pids, bridge.child, server, o);
       return result;
@@ -242,18 +275,24 @@ export async function runDownlink(devices: number, searchOpts: SearchOptions, o:
     // answers the same command IQs at once (two stanzas through Prosody per command, as through the bridge). Steps
     // alternate between the two at each rate, so a machine shared with other work disturbs both alike.
     const echo = Child.fork('iq-echo.js', { name: 'iq-echo' });
+    const nul = o.nullBridge ? await startNullDownlink(server, devices) : undefined;
     try {
       await echo.call('start', { service: server.service, domain: ECHO_DOMAIN, secret: server.secret }, 30_000);
-      const ceilingRun = runner(undefined, commander, devices, commands[0]?.name ?? 'set', { ...pids, 'iq-echo': echo.pid }, ECHO_DOMAIN);
+      if (o.pin) pinProcesses({ 'iq-echo': echo.pid, ...nul?.pids }, cpus().length);
+      const all = { ...pids, 'iq-echo': echo.pid, ...nul?.pids };
+      const ceilingRun = runner(undefined, commander, devices, commands[0]?.name ?? 'set', all, ECHO_DOMAIN);
       await ceilingRun.step(500, 1000, 2000); // warm-up
       result.paired = [];
       for (const c of commands) {
-        const bridgeRun = runner(sim, commander, devices, c.name, { ...pids, 'iq-echo': echo.pid });
+        const bridgeRun = runner(sim, commander, devices, c.name, all);
+        const nullRun = nul ? runner(nul.sim, commander, devices, c.name, all, NULL_DOMAIN) : undefined;
+        if (nullRun) await nullRun.step(500, 1000, 2000); // warm-up
         const pair: PairedLadder = { command: c.name, qos: c.qos, steps: [] };
         let bridgeUp = true;
         let echoUp = true;
+        let nullUp = nullRun !== undefined;
         for (const rate of o.ladder ?? LADDER) {
-          if (!bridgeUp && !echoUp) break;
+          if (!bridgeUp && !echoUp && !nullUp) break;
           // Each side gets one retry of a failed step (a stall of the shared machine).
           const one = async (r: Runner, up: boolean): Promise<StepResult | undefined> => {
             if (!up) return undefined;
@@ -279,19 +318,27 @@ export async function runDownlink(devices: number, searchOpts: SearchOptions, o:
             pair.profile = profile;
           }
           const e = await one(ceilingRun, echoUp);
+          const n = nullRun ? await one(nullRun, nullUp) : undefined;
           if (b) log(line(c.name, b, 'ladder'));
           if (e) log(line('ceiling', e, 'ladder'));
-          pair.steps.push({ rate, ...(b ? { bridge: b } : {}), ...(e ? { ceiling: e } : {}) });
+          if (n) log(line('null', n, 'ladder'));
+          pair.steps.push({ rate, ...(b ? { bridge: b } : {}), ...(e ? { ceiling: e } : {}), ...(n ? { nullBridge: n } : {}) });
           if (b && b.pass && bridgeUp) pair.bridge = rate;
           else bridgeUp = false;
           if (e && e.pass && echoUp) pair.ceiling = rate;
           else echoUp = false;
+          if (n && n.pass && nullUp) pair.nullBridge = rate;
+          else nullUp = false;
         }
-        log(`downlink ${c.name} vs the bare component, interleaved ladder: ${fmt(pair.bridge)} / ${fmt(pair.ceiling)} commands/s`);
+        log(
+          `downlink ${c.name} vs the bare component, interleaved ladder: ${fmt(pair.bridge)} / ${fmt(pair.ceiling)} commands/s` +
+            (nullRun ? `; null bridge ${fmt(pair.nullBridge)}` : ''),
+        );
         result.paired.push(pair);
       }
     } finally {
       await echo.stop();
+      await nul?.stop();
     }
   } finally {
     await commander.stop();
@@ -315,16 +362,20 @@ async function downlinkCost(
   const rate = o.costRate ?? 1000;
   const stepMs = o.ladderStepMs ?? 3000;
   const echo = Child.fork('iq-echo.js', { name: 'iq-echo' });
+  const nul = o.nullBridge ? await startNullDownlink(server, devices) : undefined;
   const out: DownlinkCost[] = [];
   try {
     await echo.call('start', { service: server.service, domain: ECHO_DOMAIN, secret: server.secret }, 30_000);
-    const all = { ...pids, 'iq-echo': echo.pid };
+    if (o.pin) pinProcesses({ 'iq-echo': echo.pid, ...nul?.pids }, cpus().length);
+    const all = { ...pids, 'iq-echo': echo.pid, ...nul?.pids };
     const ceilingRun = runner(undefined, commander, devices, commands[0]?.name ?? 'set', all, ECHO_DOMAIN);
     await ceilingRun.step(500, 1000, 2000); // warm-up
     for (const c of commands) {
       const bridgeRun = runner(sim, commander, devices, c.name, all);
       await bridgeRun.step(500, 1000, 2000); // warm-up
-      const entry: DownlinkCost = { command: c.name, qos: c.qos, rate, bridge: [], ceiling: [] };
+      const nullRun = nul ? runner(nul.sim, commander, devices, c.name, all, NULL_DOMAIN) : undefined;
+      if (nullRun) await nullRun.step(500, 1000, 2000); // warm-up
+      const entry: DownlinkCost = { command: c.name, qos: c.qos, rate, bridge: [], ceiling: [], ...(nullRun ? { nullBridge: [] } : {}) };
       if (o.profileMs && o.outDir) {
         mkdirSync(o.outDir, { recursive: true });
         const file = join(o.outDir, `${o.stamp ?? 'downlink'}-bridge-downlink-cost-${c.name}.cpuprofile`);
@@ -337,22 +388,30 @@ async function downlinkCost(
       for (let i = 0; i < (o.costRepeats ?? 3); i++) {
         const b = await costStep(bridgeRun, bridgeChild.pid, rate, stepMs);
         const e = await costStep(ceilingRun, echo.pid, rate, stepMs);
+        const n = nullRun ? await costStep(nullRun, nul?.pids['null-bridge'], rate, stepMs) : undefined;
         if (b) entry.bridge.push(b.us);
         if (e) entry.ceiling.push(e.us);
+        if (n) entry.nullBridge?.push(n.us);
         log(
           `downlink cost ${c.name} at ${fmt(rate)}/s: bridge ${b?.us ?? 'n/a'} µs/command (${b?.step.pass ? 'pass' : `FAIL ${b?.step.why}`}), ` +
-            `bare component ${e?.us ?? 'n/a'} µs/command | other ${b?.step.cpu['other'] ?? '?'}% / ${e?.step.cpu['other'] ?? '?'}%`,
+            `bare component ${e?.us ?? 'n/a'} µs/command${nullRun ? `, null bridge ${n?.us ?? 'n/a'} µs/command` : ''} | other ${b?.step.cpu['other'] ?? '?'}% / ${e?.step.cpu['other'] ?? '?'}%`,
         );
       }
       const bm = median(entry.bridge);
       const em = median(entry.ceiling);
+      const nm = entry.nullBridge ? median(entry.nullBridge) : undefined;
       if (bm !== undefined) entry.bridgeMedian = bm;
       if (em !== undefined) entry.ceilingMedian = em;
-      log(`downlink cost ${c.name} (QoS ${c.qos}): bridge ${bm} µs/command [${entry.bridge.join(', ')}], bare component ${em} µs/command [${entry.ceiling.join(', ')}]`);
+      if (nm !== undefined) entry.nullBridgeMedian = nm;
+      log(
+        `downlink cost ${c.name} (QoS ${c.qos}): bridge ${bm} µs/command [${entry.bridge.join(', ')}], bare component ${em} µs/command [${entry.ceiling.join(', ')}]` +
+          (entry.nullBridge ? `, null bridge ${nm} µs/command [${entry.nullBridge.join(', ')}]` : ''),
+      );
       out.push(entry);
     }
   } finally {
     await echo.stop();
+    await nul?.stop();
   }
   return out;
 }

@@ -4,6 +4,7 @@
  * under test runs full GCs (`--expose-gc`) and reports process.memoryUsage() over IPC. The slope of a least-squares
  * line over the steps is the cost of one device. Raw aedes (aedes-child.ts) is measured the same way.
  */
+import { join } from 'node:path';
 import { Child, fmt, log, nowUs, sleep, until } from './common.js';
 import type { MemorySample } from './memory-sample.js';
 import { DEVICE, SIM_SOURCES, sharedServer } from './rig.js';
@@ -125,7 +126,8 @@ async function publishOnce(sim: Simulator, added: number, first: number, tally?:
   }
 }
 
-export async function runMemory(steps: readonly number[]): Promise<MemoryResult> {
+/** `snapshotDir`: write a heap snapshot of the bridge at each step there (bridge-<devices>.heapsnapshot). */
+export async function runMemory(steps: readonly number[], snapshotDir?: string): Promise<MemoryResult> {
   const result: MemoryResult = {
     notes: [
       'Each device: MQTT 3.1.1 connection, one QoS 1 subscription (its command topic), one QoS 1 reading, then idle (keep-alive 120 s).',
@@ -150,6 +152,7 @@ export async function runMemory(steps: readonly number[]): Promise<MemoryResult>
     const server = await sharedServer();
     const bridge = await startBridgeProcess(server);
     const sim = Simulator.start('sim-memory');
+    let snapshots = 0;
     try {
       const points = await ramp(
         sim,
@@ -157,7 +160,14 @@ export async function runMemory(steps: readonly number[]): Promise<MemoryResult>
         bridge.port,
         steps,
         (added, first) => publishOnce(sim, added, first, server.receiver.tally),
-        () => bridge.child.call<MemorySample>('memory'),
+        async () => {
+          const m = await bridge.child.call<MemorySample>('memory');
+          if (snapshotDir) {
+            const file = await bridge.child.call<string>('heapSnapshot', { file: join(snapshotDir, `bridge-${steps[snapshots++]}.heapsnapshot`) });
+            log(`memory bridge: heap snapshot ${file}`);
+          }
+          return m;
+        },
         'bridge',
       );
       result.bridge = series('bridge (embedded aedes + registry + SQLite)', points);

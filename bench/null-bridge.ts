@@ -4,6 +4,11 @@
  * payload as XEP-0335 JSON, written to the component socket the way the bridge writes (xml() + toString(), one
  * cork per event-loop iteration), and is acknowledged at once. What the bridge costs beyond this is its mapping.
  *
+ * The downlink's null bridge the same way round: a command IQ to `SITE-DEVICE@DOMAIN` becomes a PUBLISH of its JSON
+ * on `sensors/SITE/DEVICE/set` (QoS 0 for the command `set0`, else 1), answered with an empty result once aedes has
+ * taken it — no access check, no validation, no audit, no events. What the bridge's downlink costs beyond this is
+ * its own work; what this costs beyond a bare component (iq-echo.ts) is the MQTT side.
+ *
  *   node dist/bench/null-bridge.js SERVICE DOMAIN SECRET RECIPIENT     (IPC: start → {port}, memory, stop)
  */
 import { Aedes } from 'aedes';
@@ -17,25 +22,46 @@ xmpp.on('error', () => undefined);
 let corked = false;
 let seq = 0;
 
+/** The component socket corked until the end of this event-loop iteration (as the bridge's link does). */
+function cork(): NonNullable<typeof xmpp.socket> | undefined {
+  const socket = xmpp.socket;
+  if (!socket || xmpp.status !== 'online') return undefined;
+  if (!corked) {
+    corked = true;
+    socket.cork();
+    setImmediate(() => {
+      corked = false;
+      socket.uncork();
+    });
+  }
+  return socket;
+}
+
+function write(text: string): void {
+  cork()?.write(text);
+}
+// The library writes the IQ answers: they join the same corked segment.
+xmpp.on('stanza', () => cork());
+
 const aedes = await Aedes.createBroker({
   authorizePublish: (client, packet, callback) => {
-    const socket = xmpp.socket;
-    if (socket && xmpp.status === 'online') {
-      if (!corked) {
-        corked = true;
-        socket.cork();
-        setImmediate(() => {
-          corked = false;
-          socket.uncork();
-        });
-      }
-      const payload = typeof packet.payload === 'string' ? packet.payload : packet.payload.toString('utf8');
-      const from = `${client?.id ?? 'anonymous'}@${domain}`;
-      socket.write(xml('message', { from, to: recipient, type: 'chat', id: `n${(seq++).toString(36)}` }, xml('body', {}, packet.topic), xml('json', { xmlns: 'urn:xmpp:json:0' }, payload)).toString());
-    }
+    const payload = typeof packet.payload === 'string' ? packet.payload : packet.payload.toString('utf8');
+    const from = `${client?.id ?? 'anonymous'}@${domain}`;
+    write(xml('message', { from, to: recipient, type: 'chat', id: `n${(seq++).toString(36)}` }, xml('body', {}, packet.topic), xml('json', { xmlns: 'urn:xmpp:json:0' }, payload)).toString());
     callback(null);
   },
 });
+// The library's IQ callee answers `result` (no payload) for a handler that resolves true, as in iq-echo.ts.
+xmpp.iqCallee.set('urn:mqtt-xmpp-bridge:command:0', 'command', ({ stanza, element }) => {
+  const json = element.getChildText('json');
+  const local = String(stanza.attrs['to']).split('@')[0] ?? '';
+  const dash = local.indexOf('-');
+  if (json === null || dash < 0) return false;
+  const topic = `sensors/${local.slice(0, dash)}/${local.slice(dash + 1)}/set`;
+  const qos = element.attrs['name'] === 'set0' ? 0 : 1;
+  return new Promise<boolean>((resolve) => aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(json), qos, retain: false, dup: false }, () => resolve(true)));
+});
+
 serveBroker(aedes, {
   start: async () => {
     await xmpp.start();

@@ -154,6 +154,14 @@ export function ratioLines(r: BenchResults): RatioLine[] {
       ...(met !== undefined ? { met } : {}),
       text: `downlink / the server's round-trip ceiling (bare component answering the same IQs, interleaved rate by rate), QoS ${d.qos}: ${value ?? 'n/a'} (${fmt(d.bridge)} / ${fmt(d.ceiling)} commands/s) — target ≥ 0.9${verdict(met)}`,
     });
+    if (d.nullBridge !== undefined || d.steps.some((s) => s.nullBridge)) {
+      const n = ratio(d.nullBridge, d.ceiling);
+      out.push({
+        name: `downlink null/ceiling ${d.command}`,
+        value: n,
+        text: `downlink null bridge (aedes + component, no mapping) / the same ceiling, QoS ${d.qos}: ${n ?? 'n/a'} (${fmt(d.nullBridge)} / ${fmt(d.ceiling)} commands/s)`,
+      });
+    }
   }
   if (r.micro) {
     for (const c of r.micro.cases.filter((x) => x.name.startsWith('convert') || x.name.startsWith('uplink'))) {

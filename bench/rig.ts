@@ -44,6 +44,8 @@ export interface Rig {
 export const DOMAIN = 'iot.localhost';
 /** A second component domain: the downlink's reference (a bare component answering commands) runs there beside the bridge. */
 export const ECHO_DOMAIN = 'echo.localhost';
+/** A third: the downlink's null bridge (aedes + a component, no mapping) runs there beside the two. */
+export const NULL_DOMAIN = 'null.localhost';
 export const HOST = 'localhost';
 /** The PubSub service of scenario P: a component, so mod_pubsub is loaded before mod_pubsub_mqtt looks for it. */
 export const PUBSUB = 'pubsub.localhost';
@@ -76,6 +78,7 @@ export async function startBenchServer(): Promise<BenchServer> {
     components: [
       { domain: DOMAIN, secret },
       { domain: ECHO_DOMAIN, secret },
+      { domain: NULL_DOMAIN, secret },
     ],
     // mod_pubsub_mqtt finds its PubSub service when the host is added: loaded next to mod_pubsub on a VirtualHost it
     // only works if the (random) module load order happens to put pubsub first. On a PubSub component the component

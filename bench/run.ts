@@ -2,6 +2,8 @@
  * `npm run bench [-- --quick] [--pin] [--scenario B,X,N,M,P] [--parts …] [--devices 1,100] [--qos 0,1] [--out DIR]`
  * `npm run bench -- --parts fleet [--fleet-repeats 3] [--fleet-window-s 36] [--fleet-configs chat,demo] [--fleet-devices 1000] [--fleet-online 10] [--fleet-compression 5]`
  * `npm run bench -- --cluster [--rate R] [--seconds S] [--devices D] [--instances 1,2]` (bench/cluster.ts)
+ * `npm run bench -- --parts downlink [--downlink-ladder-only] [--downlink-null] [--downlink-cost N] [--pin]`
+ * `npm run bench -- --parts memory [--memory-steps 0,2000,4000] [--memory-snapshots]` (then bench/heap-diff.ts)
  *
  * Runs, back to back on this machine, the five scenarios (B bridge, X XMPP ceiling, N null bridge, M MQTT ceiling,
  * P Prosody's mod_pubsub_mqtt) with the same device simulator and the same XMPP receiver, then the bridge's memory
@@ -47,6 +49,8 @@ interface Plan {
   latencyFor: ScenarioId[];
   latencyMs: number;
   memorySteps: number[];
+  /** Write a heap snapshot of the bridge at each memory step, next to the results (--memory-snapshots). */
+  memorySnapshots?: boolean;
   capacityCap: number;
   downlinkDevices: number;
   microMs: number;
@@ -127,6 +131,9 @@ function parseArgs(argv: string[]): { plan: Plan; scenarios: ScenarioId[]; parts
   if (budget) plan.search = { ...plan.search, budgetMs: Number(budget) * 1000 };
   const costDevices = list(get('--cost-devices'));
   if (costDevices) plan.cost = { ...plan.cost, devices: costDevices.map(Number) };
+  const memorySteps = list(get('--memory-steps'));
+  if (memorySteps) plan.memorySteps = memorySteps.map(Number);
+  if (argv.includes('--memory-snapshots')) plan.memorySnapshots = true;
   const costRepeats = get('--cost-repeats');
   if (costRepeats) plan.cost = { ...plan.cost, repeats: Number(costRepeats) };
   const costRate = get('--cost-rate');
@@ -331,7 +338,7 @@ async function main(): Promise<void> {
 
   if (parts.includes('memory')) {
     try {
-      results.memory = await runMemory(plan.memorySteps);
+      results.memory = await runMemory(plan.memorySteps, plan.memorySnapshots ? out : undefined);
     } catch (err) {
       log(`memory: error: ${(err as Error).message}`);
     }
@@ -346,7 +353,7 @@ async function main(): Promise<void> {
   if (parts.includes('downlink') && plan.downlinkDevices > 0) {
     try {
       const stamp = results.startedAt.replace(/[:.]/g, '-').slice(0, 19);
-      results.downlink = await runDownlink(plan.downlinkDevices, plan.search, { profileMs: plan.profileMs, outDir: out, stamp, search: !process.argv.includes('--downlink-ladder-only'),
+      results.downlink = await runDownlink(plan.downlinkDevices, plan.search, { profileMs: plan.profileMs, outDir: out, stamp, pin: plan.pin, nullBridge: process.argv.includes('--downlink-null'), search: !process.argv.includes('--downlink-ladder-only'),
         ...(process.argv.includes('--downlink-cost')
           ? { costRepeats: Number(process.argv[process.argv.indexOf('--downlink-cost') + 1]) || 3, costRate: plan.cost.rate === 10_000 ? 1000 : plan.cost.rate }
           : {}),
