@@ -68,6 +68,7 @@ import { AuditLog } from './store/audit.js';
 import { SqliteCommandQueue } from './store/command-queue.js';
 import { CredentialStore } from './store/credentials.js';
 import { instanceId, openDatabase, probeWritable, type Db } from './store/db.js';
+import { WalCheckpoints } from './store/wal-checkpoints.js';
 import { SqliteDeviceStore } from './store/devices.js';
 import { SqliteImportStore } from './store/imports.js';
 import { Outbox } from './store/outbox.js';
@@ -108,6 +109,8 @@ interface BridgeEvents {
 export class Bridge extends EventEmitter<BridgeEvents> {
   readonly kernel: Kernel;
   private readonly db: Db;
+  /** WAL checkpoints in a worker thread, so that the outbox's commits seldom stall the event loop (store/wal-checkpoints.ts). */
+  private readonly checkpoints: WalCheckpoints;
   private readonly audit: AuditLog;
   private readonly runner: FeatureRunner;
   private readonly uplink: UplinkFeature;
@@ -140,6 +143,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const { config } = setup;
     if (config.cluster.enabled && !prepared?.shared) throw new Error('cluster mode: open the bridge with Bridge.open()');
     this.db = prepared?.db ?? openDatabase(config.dataDir);
+    this.checkpoints = new WalCheckpoints(this.db.name, (message) => log.warn({ err: message }, 'WAL checkpoint failed'));
     this.shared = prepared?.shared;
     const instance = instanceId(this.db);
     const credentials = new CredentialStore(this.db);
@@ -263,6 +267,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
 
   /** Start every feature; resolves once devices can connect (the XMPP link may still be connecting). */
   async start(): Promise<void> {
+    this.checkpoints.start();
     await this.runner.start();
   }
 
@@ -292,6 +297,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       this.kernel.stores.mediaFiles?.close();
       await this.shared?.close();
       this.audit.close();
+      await this.checkpoints.stop();
       this.db.close();
     }
   }
