@@ -69,6 +69,7 @@ import { SqliteCommandQueue } from './store/command-queue.js';
 import { CredentialStore } from './store/credentials.js';
 import { instanceId, openDatabase, probeWritable, type Db } from './store/db.js';
 import { WalCheckpoints } from './store/wal-checkpoints.js';
+import { ReportThrottle } from './observe/report-throttle.js';
 import { SqliteDeviceStore } from './store/devices.js';
 import { SqliteImportStore } from './store/imports.js';
 import { Outbox } from './store/outbox.js';
@@ -143,7 +144,11 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const { config } = setup;
     if (config.cluster.enabled && !prepared?.shared) throw new Error('cluster mode: open the bridge with Bridge.open()');
     this.db = prepared?.db ?? openDatabase(config.dataDir);
-    this.checkpoints = new WalCheckpoints(this.db.name, (message) => log.warn({ err: message }, 'WAL checkpoint failed'));
+    // A checkpoint that fails (a full disk) fails again every 100 ms: one line per minute and message, counted.
+    const checkpointErrors = new ReportThrottle(60_000, 100);
+    this.checkpoints = new WalCheckpoints(this.db.name, (message) =>
+      checkpointErrors.record(message, message, (err, count) => log.warn({ err, count }, 'WAL checkpoint failed')),
+    );
     this.shared = prepared?.shared;
     const instance = instanceId(this.db);
     const credentials = new CredentialStore(this.db);
