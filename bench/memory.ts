@@ -4,6 +4,7 @@
  * under test runs full GCs (`--expose-gc`) and reports process.memoryUsage() over IPC. The slope of a least-squares
  * line over the steps is the cost of one device. Raw aedes (aedes-child.ts) is measured the same way.
  */
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Child, fmt, log, nowUs, sleep, until } from './common.js';
 import type { MemorySample } from './memory-sample.js';
@@ -66,14 +67,14 @@ function series(label: string, points: MemoryPoint[]): MemorySeries {
 
 let runId = 1_000_000;
 
-/** Grow the fleet through `steps` device counts; `measure` is called at each. */
+/** Grow the fleet through `steps` device counts; `measure` is called at each, with the device count. */
 async function ramp(
   sim: Simulator,
   host: string,
   port: number,
   steps: readonly number[],
   settleStep: (added: number, first: number) => Promise<void>,
-  measure: () => Promise<MemorySample>,
+  measure: (devices: number) => Promise<MemorySample>,
   label: string,
 ): Promise<MemoryPoint[]> {
   const points: MemoryPoint[] = [];
@@ -102,7 +103,7 @@ async function ramp(
       have = target;
     }
     await sleep(500);
-    const m = await measure();
+    const m = await measure(target);
     points.push({ devices: target, ...m });
     log(`memory ${label}: ${fmt(target)} devices: rss ${fmt(m.rss / 2 ** 20, 1)} MiB, heap ${fmt(m.heapUsed / 2 ** 20, 1)} MiB, external ${fmt(m.external / 2 ** 20, 1)} MiB`);
   }
@@ -148,11 +149,11 @@ export async function runMemory(steps: readonly number[], snapshotDir?: string):
     }
   }
   log('── memory per idle device: bridge');
+  if (snapshotDir) mkdirSync(snapshotDir, { recursive: true });
   {
     const server = await sharedServer();
     const bridge = await startBridgeProcess(server);
     const sim = Simulator.start('sim-memory');
-    let snapshots = 0;
     try {
       const points = await ramp(
         sim,
@@ -160,10 +161,10 @@ export async function runMemory(steps: readonly number[], snapshotDir?: string):
         bridge.port,
         steps,
         (added, first) => publishOnce(sim, added, first, server.receiver.tally),
-        async () => {
+        async (devices) => {
           const m = await bridge.child.call<MemorySample>('memory');
           if (snapshotDir) {
-            const file = await bridge.child.call<string>('heapSnapshot', { file: join(snapshotDir, `bridge-${steps[snapshots++]}.heapsnapshot`) });
+            const file = await bridge.child.call<string>('heapSnapshot', { file: join(snapshotDir, `bridge-${devices}.heapsnapshot`) });
             log(`memory bridge: heap snapshot ${file}`);
           }
           return m;
