@@ -359,14 +359,7 @@ export async function exitOf(child: ChildProcess, timeoutMs: number): Promise<{ 
   return { code, ms: Date.now() - t0 };
 }
 
-/** Polls `check` every 20 ms until it holds; throws after `timeoutMs` saying what was awaited. */
-export async function eventually(check: () => boolean, what: string | (() => string), timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${typeof what === 'string' ? what : what()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { eventually } from '../support/eventually.js';
 
 /** Lines of a bridge's log (`bridge.log` in its directory, as writeBridgeConfig sets it) whose message is `msg`. */
 export function logLines(dir: string, msg: string): number {

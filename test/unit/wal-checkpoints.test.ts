@@ -9,14 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase, type Db } from '../../src/store/db.js';
 import { WalCheckpoints } from '../../src/store/wal-checkpoints.js';
-
-async function eventually(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { eventually } from '../support/eventually.js';
 
 describe('WAL checkpoints in a worker thread', () => {
   let dir: string;
@@ -46,7 +39,7 @@ describe('WAL checkpoints in a worker thread', () => {
     const errors: string[] = [];
     const checkpoints = new WalCheckpoints(file, (m) => errors.push(m), 10);
     checkpoints.start();
-    await eventually(() => statSync(file).size > 2 * 1024 * 1024, 'the worker to copy the WAL into the database file');
+    await eventually(() => statSync(file).size > 2 * 1024 * 1024, 'the worker to copy the WAL into the database file', 10_000);
     await checkpoints.stop();
     assert.deepEqual(errors, []);
     // The data is whole through the bridge's own connection.
@@ -65,7 +58,7 @@ describe('WAL checkpoints in a worker thread', () => {
     const errors: string[] = [];
     const checkpoints = new WalCheckpoints(join(dir, 'missing', 'bridge.db'), (m) => errors.push(m), 10);
     checkpoints.start();
-    await eventually(() => errors.length > 0, 'the error');
+    await eventually(() => errors.length > 0, 'the error', 10_000);
     assert.match(errors[0]!, /unable to open|does not exist/i);
     await checkpoints.stop();
   });
