@@ -128,6 +128,8 @@ describe('cluster mode: imports, latest readings, PubSub subscriptions and prese
     await publisher.publishAsync('gauges/g1/reading', JSON.stringify({ temperature: 10 }), { qos: 1 });
     await eventually(() => a.bridge.registry.byJid(device) !== undefined && b.bridge.registry.byJid(device) !== undefined, 'the gauge known at both');
     await pubsubSubscribe(alice, device);
+    // The instance that answered has it at once; the other's local copy follows over Redis pub/sub a moment later.
+    await eventually(() => [a, b].every((run) => run.bridge.kernel.stores.pubsub.of(device, 'readings').size > 0), 'the subscription at both instances');
     for (const run of [a, b]) assert.deepEqual([...run.bridge.kernel.stores.pubsub.of(device, 'readings')], [alice.jid]);
     const sent = await publishUntil(device, async (n) => {
       const json = JSON.stringify({ temperature: 11 + n });
