@@ -148,6 +148,13 @@ const MIGRATIONS: readonly string[] = [
     received_at INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  `
+  -- The audit log is written on every command and read only by the audit CLI. Its indexes by device and by sender
+  -- took most of a command's own cost (each commit dirtied a page of each per device and sender in the group): the
+  -- CLI's filtered queries scan the bounded log by id instead (docs/PERFORMANCE.md).
+  DROP INDEX audit_device;
+  DROP INDEX audit_sender;
+  `,
 ];
 
 /** A random id for this database, created once: it makes reading stanza ids unique across bridges and stable across restarts. */

@@ -86,12 +86,32 @@ describe('audit log', () => {
     const audit = new AuditLog(db, { maxPayloadBytes: 11 });
     audit.record(entry({ payload: '{"t":"ééééé"}' })); // 18 bytes; the 11th is the first of the third é
     audit.record(entry({ payload: '{"s":1}' }));
-    const [short, cut] = audit.query({ limit: 2 });
+    audit.record(entry({ payload: '{"t":"éé"}' })); // 12 bytes: over by one, though under 11 characters
+    audit.record(entry({ payload: '["éééé"]' })); // 8 characters, 12 bytes
+    audit.record(entry({ payload: '"éééé"' })); // 6 characters, 10 bytes: kept whole
+    const [whole, four, two, short, cut] = audit.query({ limit: 5 });
+    assert.deepEqual([whole!.payload, whole!.payloadBytes], ['"éééé"', undefined]);
+    assert.deepEqual([four!.payload, four!.payloadBytes], ['["éééé"', 12]);
+    assert.deepEqual([two!.payload, two!.payloadBytes], ['{"t":"éé"', 12]);
     assert.deepEqual([short!.payload, short!.payloadBytes], ['{"s":1}', undefined]);
     assert.deepEqual([cut!.payload, cut!.payloadBytes], ['{"t":"éé', 18]);
     const none = new AuditLog(db, { maxPayloadBytes: 0 });
     none.record(entry({ payload: '{"s":2}' }));
     assert.equal(none.query({ limit: 1 })[0]!.payload, undefined);
+  });
+
+  it('finds the newest entries of a device, of a sender, and of both, without an index on either', () => {
+    const audit = new AuditLog(db, { groupMs: 0 });
+    for (let i = 0; i < 30; i++) {
+      audit.record(entry({ sender: i % 2 ? 'alice@example.org' : 'bob@example.org', device: i % 3 ? 'lamp@iot.example.org' : 'plug@iot.example.org', payload: `{"i":${i}}` }));
+    }
+    const payloads = (f: { device?: string; sender?: string }): (string | undefined)[] => audit.query({ limit: 3, ...f }).map((e) => e.payload);
+    assert.deepEqual(payloads({ device: 'plug@iot.example.org' }), ['{"i":27}', '{"i":24}', '{"i":21}']);
+    assert.deepEqual(payloads({ sender: 'alice@example.org' }), ['{"i":29}', '{"i":27}', '{"i":25}']);
+    assert.deepEqual(payloads({ device: 'plug@iot.example.org', sender: 'bob@example.org' }), ['{"i":24}', '{"i":18}', '{"i":12}']);
+    assert.deepEqual(payloads({ device: 'nobody@iot.example.org' }), []);
+    const indexes = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit'").all() as { name: string }[];
+    assert.deepEqual(indexes.map((r) => r.name), ['audit_at']);
   });
 
   it('cuts long names and details', () => {
