@@ -291,45 +291,58 @@ export async function runDownlink(devices: number, searchOpts: SearchOptions, o:
         let bridgeUp = true;
         let echoUp = true;
         let nullUp = nullRun !== undefined;
-        for (const rate of o.ladder ?? LADDER) {
+        // Each side gets one retry of a failed step (a stall of the shared machine).
+        const one = async (r: Runner, up: boolean, rate: number): Promise<StepResult | undefined> => {
+          if (!up) return undefined;
+          let s = await r.step(rate, o.ladderStepMs ?? 3000, 2000);
+          if (!s.pass) {
+            await r.settle();
+            s = await r.step(rate, o.ladderStepMs ?? 3000, 2000);
+          }
+          if (!s.pass) await r.settle();
+          return s;
+        };
+        const ladder = o.ladder ?? LADDER;
+        /** Per side: the first ladder rate it failed. */
+        const failedAt: { bridge?: number; ceiling?: number; nullBridge?: number } = {};
+        for (const rate of ladder) {
           if (!bridgeUp && !echoUp && !nullUp) break;
-          // Each side gets one retry of a failed step (a stall of the shared machine).
-          const one = async (r: Runner, up: boolean): Promise<StepResult | undefined> => {
-            if (!up) return undefined;
-            let s = await r.step(rate, o.ladderStepMs ?? 3000, 2000);
-            if (!s.pass) {
-              await r.settle();
-              s = await r.step(rate, o.ladderStepMs ?? 3000, 2000);
-            }
-            if (!s.pass) await r.settle();
-            return s;
-          };
           // The bridge's CPU profile at the first rate, which both sides carry (what a command costs it).
-          const profile = rate === (o.ladder ?? LADDER)[0] && o.outDir ? join(o.outDir, `${o.stamp ?? 'downlink'}-bridge-downlink-ladder-${c.name}.cpuprofile`) : undefined;
+          const profile = rate === ladder[0] && o.outDir ? join(o.outDir, `${o.stamp ?? 'downlink'}-bridge-downlink-ladder-${c.name}.cpuprofile`) : undefined;
           if (profile) {
             mkdirSync(o.outDir!, { recursive: true });
             await bridge.child.call('profStart', { intervalUs: 250 });
           }
-          const b = await one(bridgeRun, bridgeUp);
+          const b = await one(bridgeRun, bridgeUp, rate);
           if (profile) {
             await bridge.child.call('profStop', { file: profile });
             const summary = summariseProfile(JSON.parse(readFileSync(profile, 'utf8')) as CpuProfile);
             for (const l of formatProfile(summary)) log(`profile downlink ${c.name} at ${rate}/s: ${l}`);
             pair.profile = profile;
           }
-          const e = await one(ceilingRun, echoUp);
-          const n = nullRun ? await one(nullRun, nullUp) : undefined;
+          const e = await one(ceilingRun, echoUp, rate);
+          const n = nullRun ? await one(nullRun, nullUp, rate) : undefined;
           if (b) log(line(c.name, b, 'ladder'));
           if (e) log(line('ceiling', e, 'ladder'));
           if (n) log(line('null', n, 'ladder'));
           pair.steps.push({ rate, ...(b ? { bridge: b } : {}), ...(e ? { ceiling: e } : {}), ...(n ? { nullBridge: n } : {}) });
           if (b && b.pass && bridgeUp) pair.bridge = rate;
-          else bridgeUp = false;
+          else if (bridgeUp) {
+            bridgeUp = false;
+            failedAt.bridge = rate;
+          }
           if (e && e.pass && echoUp) pair.ceiling = rate;
-          else echoUp = false;
+          else if (echoUp) {
+            echoUp = false;
+            failedAt.ceiling = rate;
+          }
           if (n && n.pass && nullUp) pair.nullBridge = rate;
-          else nullUp = false;
+          else if (nullUp) {
+            nullUp = false;
+            failedAt.nullBridge = rate;
+          }
         }
+        await refine(pair, failedAt, { bridge: bridgeRun, ceiling: ceilingRun, ...(nullRun ? { nullBridge: nullRun } : {}) }, one, c.name);
         log(
           `downlink ${c.name} vs the bare component, interleaved ladder: ${fmt(pair.bridge)} / ${fmt(pair.ceiling)} commands/s` +
             (nullRun ? `; null bridge ${fmt(pair.nullBridge)}` : ''),
@@ -349,6 +362,44 @@ export async function runDownlink(devices: number, searchOpts: SearchOptions, o:
 }
 
 /** The bridge and the bare component, alternately, `costRepeats` steps each per command at one rate. */
+/** Steps of the refinement, as a share of the lower rate. */
+const REFINE_STEP = 0.05;
+
+/**
+ * The ladder's rates are 14–50 % apart (4,000 → 5,000 → 6,000 where a slower machine has its ceilings): too coarse
+ * for a ratio whose target is 0.9. Between each side's last passing and first failing rate, the sides are stepped
+ * again, interleaved as in the ladder, every 5 % of the lowest of those rates; each side stops at its first failure
+ * (after its retry), and its highest passed rate is what the ratios use.
+ */
+async function refine(
+  pair: PairedLadder,
+  failedAt: { bridge?: number; ceiling?: number; nullBridge?: number },
+  runs: { bridge: Runner; ceiling: Runner; nullBridge?: Runner },
+  one: (r: Runner, up: boolean, rate: number) => Promise<StepResult | undefined>,
+  name: string,
+): Promise<void> {
+  const keys = (['bridge', 'ceiling', 'nullBridge'] as const).filter((k) => runs[k] && pair[k] !== undefined && failedAt[k] !== undefined);
+  if (keys.length === 0) return;
+  const lo = Math.min(...keys.map((k) => pair[k]!));
+  const hi = Math.max(...keys.map((k) => failedAt[k]!));
+  const step = Math.max(50, Math.round((lo * REFINE_STEP) / 50) * 50);
+  const up = new Set(keys);
+  for (let rate = lo + step; rate < hi && up.size > 0; rate += step) {
+    const at: PairedLadder['steps'][number] = { rate };
+    for (const k of keys) {
+      if (!up.has(k) || rate <= pair[k]! || rate >= failedAt[k]!) continue;
+      const s = await one(runs[k]!, true, rate);
+      if (!s) continue;
+      at[k] = s;
+      log(line(k === 'bridge' ? name : k === 'ceiling' ? 'ceiling' : 'null', s, 'refine'));
+      if (s.pass) pair[k] = rate;
+      else up.delete(k);
+    }
+    if (at.bridge || at.ceiling || at.nullBridge) pair.steps.push(at);
+  }
+  pair.steps.sort((a, b) => a.rate - b.rate);
+}
+
 async function downlinkCost(
   sim: Simulator,
   commander: Child,

@@ -5,16 +5,18 @@
  * cork per event-loop iteration), and is acknowledged at once. What the bridge costs beyond this is its mapping.
  *
  * The downlink's null bridge the same way round: a command IQ to `SITE-DEVICE@DOMAIN` becomes a PUBLISH of its JSON
- * on `sensors/SITE/DEVICE/set` (QoS 0 for the command `set0`, else 1), answered with an empty result once aedes has
- * taken it — no access check, no validation, no audit, no events. What the bridge's downlink costs beyond this is
- * its own work; what this costs beyond a bare component (iq-echo.ts) is the MQTT side.
+ * on `sensors/SITE/DEVICE/set` (QoS 0 for the command `set0`, else 1), answered with the bridge's result for a
+ * published command once aedes has taken it — no access check, no validation, no audit, no events. What the bridge's
+ * downlink costs beyond this is its own work; what this costs beyond a bare component (iq-echo.ts) is the MQTT side.
  *
  *   node dist/bench/null-bridge.js SERVICE DOMAIN SECRET RECIPIENT     (IPC: start → {port}, memory, stop)
  */
 import { Aedes } from 'aedes';
 import { component } from '@xmpp/component';
-import xml from '@xmpp/xml';
+import xml, { type Element } from '@xmpp/xml';
 import { serveBroker } from './broker-child.js';
+import { commandResult } from './command-result.js';
+import { NS_COMMAND } from '../src/xmpp/namespaces.js';
 
 const [service, domain, secret, recipient] = process.argv.slice(2) as [string, string, string, string];
 const xmpp = component({ service, domain, password: secret });
@@ -51,15 +53,13 @@ const aedes = await Aedes.createBroker({
     callback(null);
   },
 });
-// The library's IQ callee answers `result` (no payload) for a handler that resolves true, as in iq-echo.ts.
-xmpp.iqCallee.set('urn:mqtt-xmpp-bridge:command:0', 'command', ({ stanza, element }) => {
+xmpp.iqCallee.set(NS_COMMAND, 'command', ({ stanza, element }) => {
   const json = element.getChildText('json');
-  const local = String(stanza.attrs['to']).split('@')[0] ?? '';
-  const dash = local.indexOf('-');
-  if (json === null || dash < 0) return false;
-  const topic = `sensors/${local.slice(0, dash)}/${local.slice(dash + 1)}/set`;
-  const qos = element.attrs['name'] === 'set0' ? 0 : 1;
-  return new Promise<boolean>((resolve) => aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(json), qos, retain: false, dup: false }, () => resolve(true)));
+  const command = commandResult(stanza, element);
+  if (json === null || !command) return false;
+  const qos: 0 | 1 = element.attrs['name'] === 'set0' ? 0 : 1;
+  const packet = { cmd: 'publish' as const, topic: command.topic, payload: Buffer.from(json), qos, retain: false, dup: false };
+  return new Promise<Element>((resolve) => aedes.publish(packet, () => resolve(command.answer)));
 });
 
 serveBroker(aedes, {
