@@ -125,8 +125,17 @@ export class EmbeddedBroker implements MqttSide {
       connectTimeout: cfg.connectTimeoutMs,
       // Deeper topics are refused before they reach the router: the PUBLISH/SUBSCRIBE closes the connection.
       maxTopicLevels: cfg.maxTopicLevels,
-      // A subscriber whose socket stays full this long is disconnected, so it cannot exhaust aedes' delivery slots.
+      // A subscriber whose socket stays full this long is disconnected: its deliveries, and the publishers waiting on
+      // them, are held no longer than that.
       drainTimeout: cfg.drainTimeoutMs,
+      // No cap on messages in delivery at once (aedes' default, 100, queues the rest in its emitter). When the queue
+      // was released — a full subscriber drained or was dropped — mqemitter 7.1 emitted the queued messages one inside
+      // the other's completion, synchronously for each one with no subscriber (an event report, a command to nobody):
+      // thousands queued under load overflowed the stack and ended the process (RangeError, mqemitter/mqemitter.js
+      // `released` → `_do`; github.com/mcollina/mqemitter/pull/204 is open). Without the cap nothing is queued there;
+      // what is held is bounded as before: each publisher waits for its own messages' deliveries (a batch at a time),
+      // and drainTimeout bounds the wait. The cluster's emitter on Redis has no cap either (mqemitter-redis).
+      concurrency: 0,
       ...(this.opts.backend ? { mq: this.opts.backend.mq, persistence: this.opts.backend.persistence, heartbeatInterval: this.opts.backend.heartbeatIntervalMs } : {}),
       ...brokerHooks({
         cfg,

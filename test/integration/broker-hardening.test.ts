@@ -290,6 +290,43 @@ describe('embedded broker hardening (fault injection)', function () {
         await closeMqtt(healthy, publisher);
       }
     });
+
+    it('(7) 20,000 messages the bridge publishes while a frozen subscriber holds deliveries: all go out once it is dropped, and the process lives', async function () {
+      // Deliveries to a subscriber whose socket is full wait for it to drain (or for drainTimeoutMs). aedes' emitter
+      // queued every message beyond 100 in delivery, and released the queue recursively: 20,000 queued messages with
+      // no subscriber (event reports, commands to nobody) overflowed the stack when the frozen one was dropped.
+      const frozen = await openSocket(run.mqttUrl);
+      frozen.write(connectPacket({ clientId: 'frozen-6' }));
+      assert.equal((await readBytes(frozen, 4)).toString('hex'), '20020000');
+      frozen.write(subscribePacket(1, [['f6/#', 0]]));
+      assert.equal((await readBytes(frozen, 5)).toString('hex'), '9003000100');
+      frozen.pause();
+      const healthy = await mqttClient(run.mqttUrl, { clientId: 'healthy-6' });
+      try {
+        await healthy.subscribeAsync('h6/x', { qos: 1 });
+        const mqtt = run.bridge.kernel.mqtt;
+        const fill = Buffer.alloc(CHUNK, 0x66);
+        // 16 MB fill the frozen subscriber's socket buffers; 200 more deliveries to it then wait for a drain.
+        const held = Array.from({ length: 456 }, () => mqtt.publishEverywhere('f6/fill', fill, { qos: 0, retain: false }));
+        const queued = Array.from({ length: 20_000 }, (_, i) => mqtt.publishEverywhere(`n6/${i % 10}`, Buffer.from(String(i)), { qos: 0, retain: false }));
+        const t0 = Date.now();
+        const bound = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
+          Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms).unref())]);
+        await bound(Promise.all([...held, ...queued]), 20_000, 'all 20,456 publishes done');
+        const doneMs = Date.now() - t0;
+        // The bridge still carries a device's message, after the frozen subscriber was dropped.
+        const got = new Promise<string>((resolve) => healthy.once('message', (_t, payload) => resolve(payload.toString())));
+        await mqtt.publishEverywhere('h6/x', 'after', { qos: 1, retain: false });
+        assert.equal(await bound(got, 5000, 'the message after'), 'after');
+        console.log(`      20,456 publishes done ${doneMs} ms after they were made (the frozen subscriber dropped after drainTimeoutMs)`);
+        assert.ok(doneMs >= 900, `done after ${doneMs} ms: they waited for the frozen subscriber`);
+        frozen.resume();
+        await closedWithin(frozen, 5000);
+      } finally {
+        frozen.destroy();
+        await closeMqtt(healthy);
+      }
+    });
   });
 
   describe('(3) connection limit (maxConnections 5)', function () {
