@@ -202,6 +202,8 @@ export class Child {
   private readonly listeners = new Map<string, ((data: unknown) => void)[]>();
   readonly exited: Promise<{ code: number | null; signal: string | null }>;
   private stderrTail = '';
+  /** stop() was called: an exit is expected. */
+  private stopping = false;
 
   private constructor(
     readonly proc: ChildProcess,
@@ -228,6 +230,8 @@ export class Child {
     this.exited = new Promise((resolve) => {
       proc.once('exit', (code, signal) => {
         live.delete(this);
+        // A child that dies in the middle of a run is a finding: say how, with what it wrote last, when it happens.
+        if (!this.stopping) log(`${name} exited unexpectedly (code ${code}, signal ${signal})${this.stderrTail ? `; its stderr ended with:\n${this.stderrTail}` : ''}`);
         for (const [, p] of this.pending) {
           clearTimeout(p.timer);
           p.reject(new Error(`${name} exited (code ${code}, signal ${signal})${this.stderrTail ? `:\n${this.stderrTail}` : ''}`));
@@ -258,7 +262,9 @@ export class Child {
   }
 
   call<T>(cmd: string, args: unknown = {}, timeoutMs = 120_000): Promise<T> {
-    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return Promise.reject(new Error(`${this.name} is not running`));
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) {
+      return Promise.reject(new Error(`${this.name} is not running (exit code ${this.proc.exitCode}, signal ${this.proc.signalCode})`));
+    }
     const rpc = this.nextRpc++;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -278,6 +284,7 @@ export class Child {
 
   /** Ask politely (`cmd`), then SIGTERM, then SIGKILL. */
   async stop(cmd = 'stop', timeoutMs = 10_000): Promise<void> {
+    this.stopping = true;
     if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
     const exited = this.exited.then(() => true);
     const within = (ms: number): Promise<boolean> => Promise.race([exited, sleep(ms).then(() => false)]);

@@ -4,11 +4,11 @@
  * notify.jids. The bridge runs in its own process (bridge-child.ts), configured like the integration tests but
  * with log level warn to a file.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { configSchema } from '../../src/config/schema.js';
-import { BENCH_SRC, Child, ROOT, sleep, tempDir, removeTempDir } from '../common.js';
+import { BENCH_SRC, Child, log, ROOT, sleep, tempDir, removeTempDir } from '../common.js';
 import { DOMAIN, sharedServer, type BenchServer, type Rig } from '../rig.js';
 import { Fleet, FleetRig } from './devices.js';
 
@@ -74,6 +74,14 @@ export async function startBridgeProcess(server: Pick<BenchServer, 'service' | '
     try {
       const a = await child.call<{ mqtt?: string; http?: string }>('start', {}, 60_000);
       const url = new URL(a.mqtt ?? '');
+      let stopping = false;
+      // A bridge that dies in the middle of a run wrote why in its log: shown before the temp dir goes.
+      void child.exited.then(() => {
+        if (stopping) return;
+        const file = join(dir, 'bridge.log');
+        const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+        log(`bridge log, ${text.length} characters${text ? `, ending with:\n${text.slice(-3000)}` : ''}`);
+      });
       return {
         child,
         dir,
@@ -81,6 +89,7 @@ export async function startBridgeProcess(server: Pick<BenchServer, 'service' | '
         port: Number(url.port),
         ...(a.http ? { http: a.http } : {}),
         async stop() {
+          stopping = true;
           await child.stop('stop', 15_000);
           removeTempDir(dir);
         },
