@@ -120,6 +120,22 @@ function garbage(seed: number): () => Buffer {
   };
 }
 
+/** A subscriber (QoS 0 on `filter`) that connects, subscribes and then never reads again. */
+async function frozenSubscriber(url: string, clientId: string, filter: string): Promise<Socket> {
+  const socket = await openSocket(url);
+  socket.write(connectPacket({ clientId }));
+  assert.equal((await readBytes(socket, 4)).toString('hex'), '20020000');
+  socket.write(subscribePacket(1, [[filter, 0]]));
+  assert.equal((await readBytes(socket, 5)).toString('hex'), '9003000100');
+  socket.pause();
+  return socket;
+}
+
+/** `p`, or a rejection naming `what` after `ms`. */
+function bound<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms).unref())]);
+}
+
 function rssMiB(): number {
   return process.memoryUsage().rss / MiB;
 }
@@ -231,13 +247,7 @@ describe('embedded broker hardening (fault injection)', function () {
 
     it('(5) a frozen subscriber does not stall another one: all 2000 messages arrive and the frozen one is disconnected', async function () {
       const N = 2000;
-      // The frozen subscriber: subscribes to t/# and then never reads again.
-      const frozen = await openSocket(run.mqttUrl);
-      frozen.write(connectPacket({ clientId: 'frozen' }));
-      assert.equal((await readBytes(frozen, 4)).toString('hex'), '20020000');
-      frozen.write(subscribePacket(1, [['t/#', 0]]));
-      assert.equal((await readBytes(frozen, 5)).toString('hex'), '9003000100');
-      frozen.pause();
+      const frozen = await frozenSubscriber(run.mqttUrl, 'frozen', 't/#');
 
       const healthy = await mqttClient(run.mqttUrl, { clientId: 'healthy' });
       const publisher = await mqttClient(run.mqttUrl, { clientId: 'publisher' });
@@ -272,8 +282,6 @@ describe('embedded broker hardening (fault injection)', function () {
           return publisher.publishAsync('t/x', payload, { qos: 1 });
         });
 
-        const bound = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
-          Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms).unref())]);
         await bound(Promise.all(acks), 20_000, 'all PUBACKs');
         await bound(received, 20_000, `all ${N} messages (got ${seen.size})`);
         const deliveredMs = Date.now() - t0;
@@ -295,12 +303,7 @@ describe('embedded broker hardening (fault injection)', function () {
       // Deliveries to a subscriber whose socket is full wait for it to drain (or for drainTimeoutMs). aedes' emitter
       // queued every message beyond 100 in delivery, and released the queue recursively: 20,000 queued messages with
       // no subscriber (event reports, commands to nobody) overflowed the stack when the frozen one was dropped.
-      const frozen = await openSocket(run.mqttUrl);
-      frozen.write(connectPacket({ clientId: 'frozen-6' }));
-      assert.equal((await readBytes(frozen, 4)).toString('hex'), '20020000');
-      frozen.write(subscribePacket(1, [['f6/#', 0]]));
-      assert.equal((await readBytes(frozen, 5)).toString('hex'), '9003000100');
-      frozen.pause();
+      const frozen = await frozenSubscriber(run.mqttUrl, 'frozen-6', 'f6/#');
       const healthy = await mqttClient(run.mqttUrl, { clientId: 'healthy-6' });
       try {
         await healthy.subscribeAsync('h6/x', { qos: 1 });
@@ -310,8 +313,6 @@ describe('embedded broker hardening (fault injection)', function () {
         const held = Array.from({ length: 456 }, () => mqtt.publishEverywhere('f6/fill', fill, { qos: 0, retain: false }));
         const queued = Array.from({ length: 20_000 }, (_, i) => mqtt.publishEverywhere(`n6/${i % 10}`, Buffer.from(String(i)), { qos: 0, retain: false }));
         const t0 = Date.now();
-        const bound = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
-          Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms).unref())]);
         await bound(Promise.all([...held, ...queued]), 20_000, 'all 20,456 publishes done');
         const doneMs = Date.now() - t0;
         // The bridge still carries a device's message, after the frozen subscriber was dropped.
