@@ -23,8 +23,8 @@ import type { Logger } from '../log.js';
 import { filterMatches } from '../mapping/topic-pattern.js';
 import { identityKey, type AccessControl } from './access.js';
 import { EventReporter } from './event-reporter.js';
-import { GuardedConnection } from './frame-guard.js';
-import { describeReport, GuardCore, type GuardReport } from './guard-core.js';
+import { guardConnection, guardOf, type FrameGuard, type GuardOwner } from './frame-guard.js';
+import { describeReport, GuardCore, type GuardLimits, type GuardReport } from './guard-core.js';
 import { brokerHooks } from './hooks.js';
 import { BrokerListeners } from './listeners.js';
 import { payloadBytes, type Addresses, type MqttSide, type MqttSideHandlers, type Publisher, type PublishOptions, type SubscriptionKind } from './mqtt-side.js';
@@ -89,10 +89,15 @@ export class EmbeddedBroker implements MqttSide {
   private readonly sessions = new SessionTable<Client>();
   /** Guarded connections open now (the connection limit counts them). */
   private readonly sockets = new Set<Duplex>();
-  /** `address:port` of each connection aedes handles (aedes only sees the guard around the socket). */
-  private readonly remotes = new WeakMap<object, string>();
-  /** The TLS socket under each guarded connection of a TLS listener (where the client certificate is). */
+  /** The TLS socket of each connection of a TLS listener (where the client certificate is). */
   private readonly tlsSockets = new WeakMap<object, TLSSocket>();
+  /** Sizes the guard enforces, the same for every connection. */
+  private readonly guardLimits: GuardLimits;
+  /** What every guarded connection reports to: one object, so that a connection holds no closures of its own. */
+  private readonly guardOwner: GuardOwner = {
+    guardEnded: (guard, report) => this.guardEnded(guard, report),
+    connectionClosed: (guard) => this.connectionClosed(guard),
+  };
   /** One budget for the bytes held by all connections not accepted yet (pre-auth-budget.ts). */
   private readonly budget = new PreAuthBudget();
   /** Internal subscriptions of watched filters, by kind and filter: aedes calls each with the messages it matches. */
@@ -109,7 +114,9 @@ export class EmbeddedBroker implements MqttSide {
      * `backend`: the shared emitter and persistence of a cluster (cluster mode).
      */
     private readonly opts: { readonly listen: boolean; readonly backend?: BrokerBackend } = { listen: true },
-  ) {}
+  ) {
+    this.guardLimits = { maxRemainingLength: cfg.maxPayloadBytes + PUBLISH_OVERHEAD };
+  }
 
   async start(handlers: MqttSideHandlers): Promise<void> {
     const cfg = this.cfg;
@@ -145,7 +152,7 @@ export class EmbeddedBroker implements MqttSide {
         limiter,
         handlers,
         log: this.log,
-        remoteOf: (conn) => (typeof conn === 'object' && conn !== null ? this.remotes.get(conn) : undefined) ?? '',
+        remoteOf: (conn) => (typeof conn === 'object' && conn !== null ? guardOf(conn)?.remote : undefined) ?? '',
         certificateNameOf: (conn) => this.certificateNameOf(conn),
         forgetSubscription: (client, filter) => void this.stored()?.removeSubscriptions({ id: client.id }, [filter]).catch(() => undefined),
       }),
@@ -199,26 +206,30 @@ export class EmbeddedBroker implements MqttSide {
     this.handle(this.aedes, conn, remote);
   }
 
-  /** One accepted connection: the guard around it (sizes, pre-authentication budget, packet rules), then aedes. */
+  /** One accepted connection: the guard on it (sizes, pre-authentication budget, packet rules), then aedes. */
   private handle(aedes: Aedes, conn: Duplex, remote: string, req?: IncomingMessage, secure?: TLSSocket): void {
-    const limits = { maxRemainingLength: this.cfg.maxPayloadBytes + PUBLISH_OVERHEAD };
-    const guarded = new GuardedConnection(conn, new GuardCore(limits, this.budget), (report: GuardReport) => {
-      const { event, ...data } = report;
-      this.log.warn({ remote, ...data }, `MQTT connection closed: ${describeReport(report)}`);
-      const limit = event === 'packet_too_large' ? (data.limit ?? limits.maxRemainingLength) : data.limit;
-      // Counted per reason and source address; one event per window (an attacker's thousands count, not flood).
-      this.events?.record(event, `${data.reason}|${remote.slice(0, remote.lastIndexOf(':'))}`, { remote, ...data, limit });
-    });
-    this.sockets.add(guarded);
-    this.remotes.set(guarded, remote);
-    if (secure) this.tlsSockets.set(guarded, secure);
-    const client = aedes.handle(guarded, req);
-    guarded.on('close', () => {
-      this.sockets.delete(guarded);
-      this.sessions.closed(client);
-      // Publishes held for this client are dropped with it: nothing keeps a closed client alive.
-      this.limiter?.release(client);
-    });
+    const guard = guardConnection(conn, new GuardCore(this.guardLimits, this.budget), remote, this.guardOwner);
+    this.sockets.add(conn);
+    if (secure) this.tlsSockets.set(conn, secure);
+    guard.client = aedes.handle(conn, req);
+  }
+
+  private guardEnded(guard: FrameGuard, report: GuardReport): void {
+    const { event, ...data } = report;
+    const remote = guard.remote;
+    this.log.warn({ remote, ...data }, `MQTT connection closed: ${describeReport(report)}`);
+    const limit = event === 'packet_too_large' ? (data.limit ?? this.guardLimits.maxRemainingLength) : data.limit;
+    // Counted per reason and source address; one event per window (an attacker's thousands count, not flood).
+    this.events?.record(event, `${data.reason}|${remote.slice(0, remote.lastIndexOf(':'))}`, { remote, ...data, limit });
+  }
+
+  private connectionClosed(guard: FrameGuard): void {
+    this.sockets.delete(guard.conn);
+    const client = guard.client as Client | undefined;
+    if (!client) return;
+    this.sessions.closed(client);
+    // Publishes held for this client are dropped with it: nothing keeps a closed client alive.
+    this.limiter?.release(client);
   }
 
   /**

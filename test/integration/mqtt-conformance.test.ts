@@ -248,12 +248,15 @@ describe('MQTT 3.1.1 conformance of the embedded broker (raw bytes)', function (
     async function nextOutsideBridge(sub: RawClient): Promise<Buffer> {
       for (;;) {
         const p = await sub.next();
-        if (p[0]! >> 4 !== 3) return p;
-        let at = 1;
-        while (p[at]! & 0x80) at++; // the Remaining Length's bytes
-        const topic = p.subarray(at + 3, at + 3 + p.readUInt16BE(at + 1)).toString();
-        if (!topic.startsWith('mqtt-xmpp-bridge/')) return p;
+        if (p[0]! >> 4 !== 3 || !topicOf(p).startsWith('mqtt-xmpp-bridge/')) return p;
       }
+    }
+
+    /** The topic of a PUBLISH packet. */
+    function topicOf(p: Buffer): string {
+      let at = 1;
+      while (p[at]! & 0x80) at++; // the Remaining Length's bytes
+      return p.subarray(at + 3, at + 3 + p.readUInt16BE(at + 1)).toString();
     }
 
     /** A raw subscriber to `filter` (QoS `qos`), SUBACK received. */
@@ -398,6 +401,45 @@ describe('MQTT 3.1.1 conformance of the embedded broker (raw bytes)', function (
       const c = await open(url);
       c.write(Buffer.from([0x10, 0xff, 0xff, 0xff, 0xff, 0x7f]));
       await closedFor(c, 'malformed-length');
+    });
+
+    // -----------------------------------------------------------------------------------------------------------
+    // Packets sent before the CONNACK: a client need not wait for it (§3.1.4, non-normative comment); the server
+    // processes them only once it has accepted the connection [MQTT-3.1.4-5]. The guard holds what arrives while aedes
+    // authenticates, and the socket stops reading until the CONNACK.
+
+    describe('packets a client sends before its CONNACK', function () {
+      /** Topics of the PUBLISH packets `sub` receives until it has `n`, outside the bridge's own topics. */
+      async function topicsOf(sub: RawClient, n: number): Promise<string[]> {
+        const out: string[] = [];
+        while (out.length < n) {
+          out.push(topicOf(await nextOutsideBridge(sub)));
+        }
+        return out;
+      }
+
+      it('acknowledges 300 QoS 1 publishes sent in 30 writes right behind the CONNECT, in order, and routes every one', async function () {
+        const sub = await subscriber('early/#');
+        const c = await open(url);
+        const topics = Array.from({ length: 300 }, (_, i) => `early/${i}`);
+        c.write(connectPacket({ clientId: 'early' }));
+        for (let i = 0; i < 300; i += 10) c.write(Buffer.concat(topics.slice(i, i + 10).map((t, k) => publishPacket(t, 'x'.repeat(100), 1, i + k + 1))));
+        assert.equal(hex(await c.next()), CONNACK_ACCEPTED);
+        const acks: string[] = [];
+        for (let i = 1; i <= 300; i++) acks.push(hex(await c.next()));
+        assert.deepEqual(acks, topics.map((_, i) => `4002${(i + 1).toString(16).padStart(4, '0')}`));
+        assert.deepEqual(await topicsOf(sub, 300), topics);
+      });
+
+      it('routes every QoS 0 publish sent with the CONNECT when the client closes its side in the same write', async function () {
+        const sub = await subscriber('ended/#');
+        const c = await open(url);
+        const topics = Array.from({ length: 50 }, (_, i) => `ended/${i}`);
+        c.socket.end(Buffer.concat([connectPacket({ clientId: 'ended' }), ...topics.map((t) => publishPacket(t, 'x', 0))]));
+        assert.equal(hex(await c.next()), CONNACK_ACCEPTED);
+        assert.deepEqual(await topicsOf(sub, 50), topics);
+        await c.closedWithin();
+      });
     });
 
     // -----------------------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import xml from '@xmpp/xml';
 import mqtt, { MqttClient } from 'mqtt';
 import { openDatabase, type Db } from '../../src/store/db.js';
 import { CredentialStore } from '../../src/store/credentials.js';
+import { CONNACK_ACCEPTED, connectPacket, openSocket, publishPacket } from '../support/mqtt-bytes.js';
 import { closeMqtt, exitOf, isMessageFrom, mqttClient, removeDir, spawnCli, startBridge, startTestServer, type RunningBridge, type TestServer, type XmppUser } from './harness.js';
 
 /**
@@ -190,6 +191,34 @@ describe('security: devices authenticate, and each may speak only as itself', fu
     const ok = await tryConnect(run.mqttUrl, { clientId: 'plug-kettle', username: 'plug-kettle', password: passwords['plug-kettle'] });
     assert.equal(ok.code, 0);
     await closeMqtt(ok.client);
+  });
+
+  it('holds what a client sends behind its CONNECT while its password is checked, and then routes all of it, even after the client has closed its side', async function () {
+    // A client need not wait for the CONNACK (MQTT 3.1.1 §3.1.4); the publishes arrive while the password is hashed,
+    // and the client's FIN right behind them must not cut them off [MQTT-3.1.4-5: processed once accepted].
+    const watcher = await device('z2m', { clientId: 'z2m-watch' });
+    const got: string[] = [];
+    const topics = Array.from({ length: 100 }, (_, i) => `zigbee2mqtt/early-${i}/set`);
+    const all = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${got.length} of ${topics.length} publishes routed within 10 s`)), 10_000);
+      watcher.on('message', (topic) => {
+        if (topic.includes('/early-')) got.push(topic);
+        if (got.length === topics.length) resolve(clearTimeout(timer));
+      });
+    });
+    await watcher.subscribeAsync('zigbee2mqtt/+/set');
+    // A credential never used: its password is hashed (scrypt, off the event loop), not found among known ones.
+    const password = await creds.add('z2m-early', 'service', { publish: ['zigbee2mqtt/#'] });
+    const raw = await openSocket(run.mqttUrl);
+    const answer = new Promise<string>((resolve) => {
+      raw.once('data', (b: Buffer) => resolve(b.subarray(0, 4).toString('hex')));
+      raw.once('close', () => resolve('closed without an answer'));
+    });
+    // One write and the FIN: the guard holds the publishes, the socket reads the end while the password is hashed.
+    raw.end(Buffer.concat([connectPacket({ clientId: 'z2m-early', username: 'z2m-early', password }), ...topics.map((t) => publishPacket(t, '{"state":"ON"}', 0))]));
+    assert.equal(await answer, CONNACK_ACCEPTED);
+    await all;
+    assert.deepEqual(got, topics);
   });
 
   it('limits commands per sender JID and records every command in the audit log', async function () {
