@@ -39,8 +39,8 @@ export class SessionTable<C extends object> {
   private readonly byDevice = new Map<string, Set<Session<C>>>();
   /** Sessions of service accounts: gateways, perhaps. */
   private readonly services = new Set<Session<C>>();
-  /** Anonymous sessions by each wildcard-free filter they were granted. */
-  private readonly anonymousExact = new Map<string, Set<Session<C>>>();
+  /** How many anonymous sessions were granted each wildcard-free filter (`reaches` needs no more than that). */
+  private readonly anonymousExact = new Map<string, number>();
 
   /**
    * A connection that authenticated as `identity` asks for `clientId`. Refused when another identity holds it;
@@ -125,20 +125,22 @@ export class SessionTable<C extends object> {
    */
   reaches(device: string, topic: string, isGateway: (s: Session<C>) => boolean): boolean {
     for (const s of this.byDevice.get(device) ?? []) if (matchesAny(s.filters, topic)) return true;
-    if ((this.anonymousExact.get(topic)?.size ?? 0) > 0) return true;
+    if (this.anonymousExact.has(topic)) return true;
     for (const s of this.services) if (matchesAny(s.filters, topic) && isGateway(s)) return true;
     return false;
   }
 
   private addFilter(s: Session<C>, filter: string): void {
+    if (s.filters.has(filter)) return;
     s.filters.add(filter);
-    if (s.identity.kind === 'anonymous' && !/[+#]/.test(filter)) setOf(this.anonymousExact, filter).add(s);
+    if (anonymousExact(s, filter)) this.anonymousExact.set(filter, (this.anonymousExact.get(filter) ?? 0) + 1);
   }
 
   private removeFilter(s: Session<C>, filter: string): void {
-    s.filters.delete(filter);
-    const set = this.anonymousExact.get(filter);
-    if (set?.delete(s) && set.size === 0) this.anonymousExact.delete(filter);
+    if (!s.filters.delete(filter) || !anonymousExact(s, filter)) return;
+    const left = (this.anonymousExact.get(filter) ?? 1) - 1;
+    if (left > 0) this.anonymousExact.set(filter, left);
+    else this.anonymousExact.delete(filter);
   }
 
   private remove(s: Session<C>): void {
@@ -157,6 +159,11 @@ function setOf<K, V>(map: Map<K, Set<V>>, key: K): Set<V> {
   let set = map.get(key);
   if (!set) map.set(key, (set = new Set()));
   return set;
+}
+
+/** An anonymous session's wildcard-free filter. A session's owner, and so its kind of identity, never changes. */
+function anonymousExact(s: Session<unknown>, filter: string): boolean {
+  return s.identity.kind === 'anonymous' && !/[+#]/.test(filter);
 }
 
 function matchesAny(filters: ReadonlySet<string>, topic: string): boolean {

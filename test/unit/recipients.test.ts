@@ -42,4 +42,41 @@ describe('recipients: what a follower missed', () => {
     assert.equal(r.forget(DEVICE, ALICE), undefined);
     assert.equal(r.missed(device, ALICE, 1000, '26 °C'), true, 'forgotten: missed again');
   });
+
+  it('keeps each follower apart, from one to three and back: what one was sent says nothing about another', () => {
+    const BOB = 'bob@example.org';
+    const CAROL = 'carol@example.net';
+    const r = new Recipients(noSubscriptions, new UserPresence());
+    r.delivered(device, [ALICE], 1000, '20 °C');
+    assert.equal(r.missed(device, BOB, 1000, '20 °C'), true, 'Bob was sent nothing');
+    r.delivered(device, [BOB, CAROL], 2000, '21 °C');
+    assert.deepEqual(
+      [ALICE, BOB, CAROL].map((u) => r.missed(device, u, 2000, '21 °C')),
+      [true, false, false],
+    );
+    r.delivered(device, [ALICE], 3000, '22 °C');
+    assert.equal(r.missed(device, ALICE, 3000, '22 °C'), false);
+    assert.equal(r.missed(device, BOB, 3000, '22 °C'), true);
+    r.forget(DEVICE, BOB);
+    assert.deepEqual(
+      [ALICE, BOB, CAROL].map((u) => r.missed(device, u, 2000, '21 °C')),
+      [false, true, false],
+      'Bob forgotten, the others kept',
+    );
+    r.forget(DEVICE, 'dave@example.org');
+    assert.equal(r.missed(device, CAROL, 2000, '21 °C'), false, 'forgetting someone never sent anything changes nothing');
+    r.forget(DEVICE);
+    assert.deepEqual(
+      [ALICE, CAROL].map((u) => r.missed(device, u, 1000, '20 °C')),
+      [true, true],
+      'the device forgotten',
+    );
+  });
+
+  it('forgetting another follower of a device with one keeps that one', () => {
+    const r = new Recipients(noSubscriptions, new UserPresence());
+    r.delivered(device, [ALICE], 1000, '20 °C');
+    r.forget(DEVICE, 'bob@example.org');
+    assert.equal(r.missed(device, ALICE, 1000, '20 °C'), false);
+  });
 });

@@ -115,6 +115,22 @@ describe('SessionTable: would a command reach the device? (pure)', function () {
     t.closed(a);
     assert.equal(t.reaches('plug-kettle', 'plugs/kettle/set', () => false), false);
 
+    // Two anonymous clients granted the same topic, one granted it twice: it reaches until the last of them is gone.
+    const a1 = conn();
+    const a2 = conn();
+    t.claim('anon-1', anonymous, undefined, a1);
+    t.claim('anon-2', anonymous, undefined, a2);
+    t.ready(a1, true, []);
+    t.ready(a2, true, []);
+    t.subscribed(a1, ['plugs/kettle/set', 'plugs/kettle/set']);
+    t.subscribed(a2, ['plugs/kettle/set']);
+    t.unsubscribed(a1, ['plugs/kettle/set']);
+    assert.equal(t.reaches('plug-kettle', 'plugs/kettle/set', () => false), true, 'a2 still holds it');
+    t.unsubscribed(a1, ['plugs/kettle/set']);
+    assert.equal(t.reaches('plug-kettle', 'plugs/kettle/set', () => false), true, 'unsubscribing twice counts once');
+    t.closed(a2);
+    assert.equal(t.reaches('plug-kettle', 'plugs/kettle/set', () => false), false);
+
     const d = conn();
     t.claim('display-hall', anonymous, 'display-hall', d);
     t.ready(d, false, ['displays/+/show']); // restored with a persistent session

@@ -15,8 +15,11 @@ import type { SubscriptionStore } from '../../kernel/stores.js';
 import type { UserPresence } from '../../kernel/user-presence.js';
 
 export class Recipients {
-  /** device JID → follower → the newest reading they were sent. */
-  private readonly sent = new Map<string, Map<string, Sent>>();
+  /**
+   * device JID → the newest reading each follower was sent: the one follower's record itself while there is one (most
+   * devices have one follower; a Map of one entry is ~180 bytes per device), a Map by follower from the second on.
+   */
+  private readonly sent = new Map<string, Sent | Map<string, Sent>>();
 
   constructor(
     private readonly subscriptions: SubscriptionStore,
@@ -48,9 +51,7 @@ export class Recipients {
    * same millisecond: the one sent last is the one they see.
    */
   delivered(device: Device, users: readonly string[], receivedAt: number, text: string): void {
-    let map = this.sent.get(device.jid);
-    if (!map) this.sent.set(device.jid, (map = new Map<string, Sent>()));
-    for (const u of users) if ((map.get(u)?.at ?? 0) <= receivedAt) map.set(u, { at: receivedAt, text });
+    for (const u of users) if ((this.last(device.jid, u)?.at ?? 0) <= receivedAt) this.record(device.jid, { user: u, at: receivedAt, text });
   }
 
   /**
@@ -58,18 +59,33 @@ export class Recipients {
    * since, or what they got in that same millisecond reads differently (a newer reading, not the same one again).
    */
   missed(device: Device, user: string, receivedAt: number, text: string): boolean {
-    const last = this.sent.get(device.jid)?.get(user);
+    const last = this.last(device.jid, user);
     return last === undefined || (receivedAt >= last.at && text !== last.text);
   }
 
   /** Forget a follower (unsubscribed), or every follower of a device (removed). */
   forget(deviceJid: string, user?: string): void {
-    if (user === undefined) this.sent.delete(deviceJid);
-    else this.sent.get(deviceJid)?.delete(user);
+    const entry = this.sent.get(deviceJid);
+    if (user === undefined || (entry !== undefined && !(entry instanceof Map) && entry.user === user)) this.sent.delete(deviceJid);
+    else if (entry instanceof Map) entry.delete(user);
+  }
+
+  private last(deviceJid: string, user: string): Sent | undefined {
+    const entry = this.sent.get(deviceJid);
+    if (entry instanceof Map) return entry.get(user);
+    return entry?.user === user ? entry : undefined;
+  }
+
+  private record(deviceJid: string, sent: Sent): void {
+    const entry = this.sent.get(deviceJid);
+    if (entry instanceof Map) entry.set(sent.user, sent);
+    else if (entry === undefined || entry.user === sent.user) this.sent.set(deviceJid, sent);
+    else this.sent.set(deviceJid, new Map([[entry.user, entry], [sent.user, sent]]));
   }
 }
 
 interface Sent {
+  readonly user: string;
   readonly at: number;
   readonly text: string;
 }
