@@ -132,4 +132,20 @@ describe('discovery, ping and version', function () {
     const replies = alice.stanzas.slice(before).filter((s) => s.name === 'iq' && (s.attrs['type'] === 'result' || s.attrs['type'] === 'error'));
     assert.equal(replies.length, 3);
   });
+
+  it('answers a malformed IQ (no payload, two payloads) exactly once with bad-request, and never answers a response', async function () {
+    const before = alice.stanzas.length;
+    const empty = await alice.iq(xml('iq', { type: 'get', to: 'plug-lamp@iot.localhost' }));
+    assert.deepEqual([empty.attrs['type'], condition(empty)], ['error', 'bad-request']);
+    const two = await alice.iq(xml('iq', { type: 'set', to: 'iot.localhost' }, xml('ping', { xmlns: 'urn:xmpp:ping' }), xml('ping', { xmlns: 'urn:xmpp:ping' })));
+    assert.deepEqual([two.attrs['type'], condition(two)], ['error', 'bad-request']);
+    // An unsolicited response (no request of the bridge's has this id) gets nothing back, then a ping is answered.
+    await alice.send(xml('iq', { type: 'result', id: 'nobody-asked', to: 'plug-lamp@iot.localhost' }));
+    await alice.iq(xml('iq', { type: 'get', to: 'iot.localhost' }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
+    const replies = alice.stanzas.slice(before).filter((s) => s.name === 'iq');
+    assert.deepEqual(
+      replies.map((s) => s.attrs['type']),
+      ['error', 'error', 'result'],
+    );
+  });
 });

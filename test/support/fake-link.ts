@@ -1,8 +1,8 @@
 /**
  * An in-memory XMPP component link for unit tests: what the bridge sends is recorded; what the server would deliver is
- * injected. IQ requests are answered through the bridge's stanza router exactly as the real link does it (the reply
- * rules of xmpp.js's IQ callee, RFC 6120 §8.2.3): a payload element → `result` with it, `<error/>` → `error` carrying
- * the request's payload and the error, `true` → empty `result`, nothing → `service-unavailable`.
+ * injected. IQ requests are answered through the bridge's stanza router with the real link's own answers
+ * (src/xmpp/iq-answer.ts, RFC 6120 §8.2.3): a payload element → `result` with it, `<error/>` → `error` carrying the
+ * request's payload and the error, `true` → empty `result`, nothing → `service-unavailable`, malformed → `bad-request`.
  *
  * The bridge's own IQ requests (delivery barriers) are answered at once by default, or held for the test to settle
  * (`holdRequests`), which is how barrier timeouts and lost streams are staged.
@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events';
 import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
 import type { IqServer, XmppLink, XmppLinkEvents } from '../../src/kernel/xmpp-link.js';
+import { iqAnswer, isIqRequest, malformedRequestAnswer, requestPayload } from '../../src/xmpp/iq-answer.js';
 
 export interface HeldRequest {
   readonly stanza: Element;
@@ -127,22 +128,9 @@ export class FakeLink extends EventEmitter<XmppLinkEvents> implements XmppLink {
       this.emit('stanza', el);
       return undefined;
     }
-    const type = el.attrs['type'];
-    if (type !== 'get' && type !== 'set') return undefined;
-    const children = el.getChildElements();
-    const reply = (attrs: Record<string, string>, ...kids: (Element | undefined)[]): Element =>
-      xml('iq', { to: el.attrs['from'], from: el.attrs['to'], id: el.attrs['id'], ...attrs }, ...kids);
-    let out: Element;
-    if (children.length !== 1 || !this.server) {
-      out = reply({ type: 'error' }, children[0], xml('error', { type: 'modify' }, xml('bad-request', { xmlns: 'urn:ietf:params:xml:ns:xmpp-stanzas' })));
-    } else {
-      const child = children[0]!;
-      const payload = await this.server(el, child);
-      if (payload === undefined) out = reply({ type: 'error' }, child, xml('error', { type: 'cancel' }, xml('service-unavailable', { xmlns: 'urn:ietf:params:xml:ns:xmpp-stanzas' })));
-      else if (payload === true) out = reply({ type: 'result' });
-      else if (payload.is('error')) out = reply({ type: 'error' }, child, payload);
-      else out = reply({ type: 'result' }, payload);
-    }
+    if (!isIqRequest(el)) return undefined;
+    const child = requestPayload(el);
+    const out = child ? iqAnswer(el, this.server ? await this.server(el, child) : undefined) : malformedRequestAnswer(el);
     this.sent.push(out);
     return out;
   }
