@@ -2,7 +2,7 @@
  * What a device's bytes are: two V8 heap snapshots of the same process (`npm run bench -- --parts memory
  * --memory-snapshots` writes one per memory step), the objects alive in the second and not in the first (V8 keeps an
  * object's snapshot id for its lifetime), each counted to the first named class above it on its retainer path —
- * aedes' `Client`, the guard's `GuardedConnection`, the bridge's `DeviceRegistry`… — divided by the devices added.
+ * aedes' `Client`, the guard's `FrameGuard`, the bridge's `DeviceRegistry`… — divided by the devices added.
  *
  *   node dist/bench/heap-diff.js bench/results/bridge-2000.heapsnapshot bench/results/bridge-4000.heapsnapshot 2000
  *
