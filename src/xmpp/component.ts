@@ -29,11 +29,9 @@ import { StringDecoder } from 'node:string_decoder';
 import { connect as tlsConnect } from 'node:tls';
 import { component, type Component } from '@xmpp/component';
 import type { Element } from '@xmpp/xml';
-import type { IqReply } from '../kernel/stanza-router.js';
 import type { IqServer, XmppLink } from '../kernel/xmpp-link.js';
 import { errorText, type Logger } from '../log.js';
-import { iqAnswer, isIqRequest, malformedRequestAnswer, requestPayload } from './iq-answer.js';
-import { errorElement } from './stanzas.js';
+import { answerRequest, isIqRequest } from './iq-answer.js';
 
 export interface ComponentLinkOptions {
   readonly service: string;
@@ -531,7 +529,7 @@ export class ComponentLink extends EventEmitter<LinkEvents> implements XmppLink 
    * its middleware has nothing to do with them (and would parse both their addresses into JID objects first).
    */
   private dispatchElement(el: Element): void {
-    if (el.name === 'iq' && isIqRequest(el)) {
+    if (isIqRequest(el)) {
       void this.answerIq(el);
       return;
     }
@@ -541,19 +539,9 @@ export class ComponentLink extends EventEmitter<LinkEvents> implements XmppLink 
 
   /** One answer to an IQ request (RFC 6120 §8.2.3), written as the handler settles. */
   private async answerIq(stanza: Element): Promise<void> {
-    const child = requestPayload(stanza);
-    let answer: Element;
-    if (!child) answer = malformedRequestAnswer(stanza);
-    else {
-      let reply: IqReply;
-      try {
-        reply = this.iqServer ? await this.iqServer(stanza, child) : undefined;
-      } catch (err) {
-        this.log.error({ err: errorText(err), ns: child.getNS(), name: child.name }, 'IQ request failed');
-        reply = errorElement('INTERNAL');
-      }
-      answer = iqAnswer(stanza, reply);
-    }
+    const answer = await answerRequest(stanza, this.iqServer, (err, child) =>
+      this.log.error({ err: errorText(err), ns: child.getNS(), name: child.name }, 'IQ request failed'),
+    );
     this.send(answer);
   }
 }

@@ -9,12 +9,30 @@
  */
 import xml, { type Element } from '@xmpp/xml';
 import type { IqReply } from '../kernel/stanza-router.js';
+import type { IqServer } from '../kernel/xmpp-link.js';
 import { errorElement } from './stanzas.js';
 
 /** An IQ the entity must answer: every IQ but a response (`result`, `error`) — a bad type is answered too. */
 export function isIqRequest(stanza: Element): boolean {
   const type = stanza.attrs['type'];
   return stanza.name === 'iq' && type !== 'result' && type !== 'error';
+}
+
+/**
+ * The answer to the request `stanza`: `bad-request` when it is malformed, else from what `server` returns (none:
+ * service-unavailable); a server that throws is reported to `failed` and answered internal-server-error.
+ */
+export async function answerRequest(stanza: Element, server: IqServer | undefined, failed: (err: unknown, child: Element) => void): Promise<Element> {
+  const child = requestPayload(stanza);
+  if (!child) return malformedRequestAnswer(stanza);
+  let reply: IqReply;
+  try {
+    reply = server ? await server(stanza, child) : undefined;
+  } catch (err) {
+    failed(err, child);
+    reply = errorElement('INTERNAL');
+  }
+  return iqAnswer(stanza, reply);
 }
 
 /** The request's one payload element; undefined when the request is malformed (answered `bad-request`). */

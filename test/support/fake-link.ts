@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events';
 import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
 import type { IqServer, XmppLink, XmppLinkEvents } from '../../src/kernel/xmpp-link.js';
-import { iqAnswer, isIqRequest, malformedRequestAnswer, requestPayload } from '../../src/xmpp/iq-answer.js';
+import { answerRequest, isIqRequest } from '../../src/xmpp/iq-answer.js';
 
 export interface HeldRequest {
   readonly stanza: Element;
@@ -129,8 +129,8 @@ export class FakeLink extends EventEmitter<XmppLinkEvents> implements XmppLink {
       return undefined;
     }
     if (!isIqRequest(el)) return undefined;
-    const child = requestPayload(el);
-    const out = child ? iqAnswer(el, this.server ? await this.server(el, child) : undefined) : malformedRequestAnswer(el);
+    // As the real link: a handler that throws is answered internal-server-error (the real one logs it too).
+    const out = await answerRequest(el, this.server, () => undefined);
     this.sent.push(out);
     return out;
   }

@@ -65,9 +65,13 @@ export class Recipients {
 
   /** Forget a follower (unsubscribed), or every follower of a device (removed). */
   forget(deviceJid: string, user?: string): void {
+    if (user === undefined) {
+      this.sent.delete(deviceJid);
+      return;
+    }
     const entry = this.sent.get(deviceJid);
-    if (user === undefined || (entry !== undefined && !(entry instanceof Map) && entry.user === user)) this.sent.delete(deviceJid);
-    else if (entry instanceof Map) entry.delete(user);
+    if (entry instanceof Map) entry.delete(user);
+    else if (entry?.user === user) this.sent.delete(deviceJid);
   }
 
   private last(deviceJid: string, user: string): Sent | undefined {
