@@ -69,7 +69,7 @@ const QUICK: Plan = {
   devices: [100],
   qos: [0, 1],
   qos0Only: ['X', 'N', 'M', 'P'],
-  search: { startRate: 8000, maxRate: 80_000, minRate: 50, rampMs: 500, stepMs: 500, graceMs: 200, factor: 1.25, maxRefine: 2, bisect: 1, budgetMs: 4000 },
+  search: { startRate: 4000, maxRate: 80_000, minRate: 50, rampMs: 500, stepMs: 500, graceMs: 200, factor: 1.25, maxRefine: 2, bisect: 1, budgetMs: 4000 },
   warmMs: 300,
   fractions: [0.5],
   latencyFor: ['B'],

@@ -16,6 +16,9 @@ export const MAX_JSON_DEPTH = 64;
 
 /** Whether JSON text nests arrays/objects deeper than `max` (one pass over the text, strings skipped). */
 export function jsonTooDeep(text: string, max = MAX_JSON_DEPTH): boolean {
+  // Nesting deeper than `max` needs more than `max` opening brackets. Counting them (native searches, brackets in
+  // strings included) settles a typical payload, which has a few, without walking it character by character.
+  if (openingsAtMost(text, max)) return false;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
@@ -32,6 +35,14 @@ export function jsonTooDeep(text: string, max = MAX_JSON_DEPTH): boolean {
     }
   }
   return false;
+}
+
+/** Whether `text` holds at most `max` of `{` and `[` together. */
+function openingsAtMost(text: string, max: number): boolean {
+  let n = 0;
+  for (let i = text.indexOf('{'); i !== -1; i = text.indexOf('{', i + 1)) if (++n > max) return false;
+  for (let i = text.indexOf('['); i !== -1; i = text.indexOf('[', i + 1)) if (++n > max) return false;
+  return true;
 }
 
 export interface ParsedPayload {

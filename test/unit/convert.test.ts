@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { availabilityOf } from '../../src/convert/availability.js';
-import { parseJsonPayload } from '../../src/convert/payload.js';
+import { jsonTooDeep, MAX_JSON_DEPTH, parseJsonPayload } from '../../src/convert/payload.js';
 import { hasDisallowedXmlChars, truncate, xmlSafeJson, xmlSafeText } from '../../src/convert/xml-safe.js';
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -137,6 +137,28 @@ describe('parseJsonPayload', () => {
     const backing = utf8('xx{"a":2}yy');
     const r = parseJsonPayload(backing.subarray(2, 9));
     assert.deepEqual(r, { ok: true, value: { text: '{"a":2}', value: { a: 2 } } });
+  });
+});
+
+describe('jsonTooDeep', () => {
+  const nest = (depth: number, open = '[', close = ']'): string => open.repeat(depth) + close.repeat(depth);
+
+  it('accepts exactly the limit and refuses one level more, with either bracket and both mixed', () => {
+    assert.equal(MAX_JSON_DEPTH, 64);
+    assert.equal(jsonTooDeep(nest(64)), false);
+    assert.equal(jsonTooDeep(nest(65)), true);
+    assert.equal(jsonTooDeep('{"a":'.repeat(64) + '1' + '}'.repeat(64)), false);
+    assert.equal(jsonTooDeep('{"a":'.repeat(65) + '1' + '}'.repeat(65)), true);
+    assert.equal(jsonTooDeep('{"a":['.repeat(33) + '1' + ']}'.repeat(33)), true); // 66 levels
+    assert.equal(jsonTooDeep('{"a":['.repeat(32) + '1' + ']}'.repeat(32)), false); // 64 levels
+  });
+
+  it('counts depth, not brackets: many shallow or quoted brackets are not deep', () => {
+    // Over 64 opening brackets, so the character walk decides: siblings, and brackets inside strings.
+    assert.equal(jsonTooDeep(`[${Array(200).fill('[1]').join(',')}]`), false);
+    assert.equal(jsonTooDeep(`{"s":"${'[{'.repeat(100)}"}`), false);
+    // Brackets in a string do not hide real depth after it.
+    assert.equal(jsonTooDeep(`["${'{'.repeat(70)}",${nest(65)}]`), true);
   });
 });
 
