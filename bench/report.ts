@@ -79,9 +79,8 @@ export function ratioLines(r: BenchResults): RatioLine[] {
       const x = r.cost?.readings.find((y) => y.system === sys && y.devices === c.devices && y.qos === c.qos);
       return x?.median === undefined ? 'n/a' : `${x.median} µs${x.steps.length > 1 ? ` [${x.min}–${x.max}]` : ''}`;
     };
-    const median = (sys: string): number | undefined => r.cost?.readings.find((y) => y.system === sys && y.devices === c.devices && y.qos === c.qos)?.median;
     const dist = Math.max(0, ...(r.cost?.readings ?? []).filter((y) => y.devices === c.devices && y.qos === c.qos).flatMap((y) => y.steps.map((st) => st.cpu['other'] ?? 0)));
-    const outside = outsideOwn(r, c.devices, c.qos, median('S'), median('M'));
+    const outside = outsideOwn(r, c.devices, c.qos, c.bridge, c.mosquitto);
     // Missed, and what the bridge cannot change exceeds the target on its own: the null bridge, or the profile's
     // share outside the bridge's code.
     const beyond = c.met === false && ((c.nullRatio ?? 0) > c.target || (outside?.ratio ?? 0) > c.target);
